@@ -1,0 +1,168 @@
+//! The cloud's authorization policy, in one place.
+//!
+//! Every API operation is an [`Action`], and every action maps to one
+//! [`Rule`] in [`Action::rule`]. Roles follow Keystone's defaults: `admin`
+//! implies `member`, which implies `reader`, so a token for a member carries
+//! `reader` too. Resource ownership is not decided here: handlers hide other
+//! projects' resources with [`AuthContext::can_see_project`] (404), and use
+//! these rules for what a caller may do with what they can see (403).
+
+use oxistack_http::ApiError;
+
+use crate::AuthContext;
+
+/// Who may perform an action.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rule {
+    /// Any valid token.
+    Authenticated,
+    /// A role that allows reading in the token's scope: reader or above.
+    Reader,
+    /// A role that allows changing things in the token's scope: member or above.
+    Member,
+    /// The cloud administrator.
+    Admin,
+}
+
+/// Every operation the APIs perform that policy decides on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Action {
+    // Identity
+    ListDomains,
+    ManageDomains,
+    ListProjects,
+    ManageProjects,
+    ListUsers,
+    ManageUsers,
+    ManageGroups,
+    ListRoles,
+    ManageRoles,
+    ManageRoleAssignments,
+    ListRoleAssignments,
+    ReadCatalog,
+    ValidateAnyToken,
+    /// Act on another user's application credentials, tokens or projects.
+    ActOnOtherUsers,
+    // Image
+    ListImages,
+    CreateImage,
+    ModifyImage,
+    /// Make an image public. Glance reserves this for admins by default; the
+    /// seed's preparation flow creates its public CentOS image as a project
+    /// member, so members may do it here too.
+    PublicizeImage,
+    /// Act on images of other projects that are visible (public, shared or
+    /// community) to the caller.
+    ModifyOthersImage,
+}
+
+impl Action {
+    pub fn rule(self) -> Rule {
+        use Action::*;
+        match self {
+            ListDomains | ManageDomains => Rule::Admin,
+            ListProjects | ManageProjects => Rule::Admin,
+            ListUsers | ManageUsers => Rule::Admin,
+            ManageGroups => Rule::Admin,
+            ListRoles | ManageRoles => Rule::Admin,
+            ManageRoleAssignments | ListRoleAssignments => Rule::Admin,
+            ReadCatalog => Rule::Authenticated,
+            ValidateAnyToken => Rule::Admin,
+            ActOnOtherUsers => Rule::Admin,
+            ListImages => Rule::Reader,
+            CreateImage | ModifyImage | PublicizeImage => Rule::Member,
+            ModifyOthersImage => Rule::Admin,
+        }
+    }
+
+    /// The name in Keystone/Glance policy terms, for error messages.
+    pub fn name(self) -> &'static str {
+        use Action::*;
+        match self {
+            ListDomains => "identity:list_domains",
+            ManageDomains => "identity:manage_domains",
+            ListProjects => "identity:list_projects",
+            ManageProjects => "identity:manage_projects",
+            ListUsers => "identity:list_users",
+            ManageUsers => "identity:manage_users",
+            ManageGroups => "identity:manage_groups",
+            ListRoles => "identity:list_roles",
+            ManageRoles => "identity:manage_roles",
+            ManageRoleAssignments => "identity:manage_grants",
+            ListRoleAssignments => "identity:list_role_assignments",
+            ReadCatalog => "identity:get_catalog",
+            ValidateAnyToken => "identity:validate_token",
+            ActOnOtherUsers => "identity:act_on_other_users",
+            ListImages => "image:get_images",
+            CreateImage => "image:add_image",
+            ModifyImage => "image:modify_image",
+            PublicizeImage => "image:publicize_image",
+            ModifyOthersImage => "image:modify_others_image",
+        }
+    }
+}
+
+/// Whether `caller` satisfies `rule`.
+pub fn allows(caller: &AuthContext, rule: Rule) -> bool {
+    match rule {
+        Rule::Authenticated => true,
+        Rule::Reader => caller.has_role("reader") || caller.has_role("member") || caller.is_admin(),
+        Rule::Member => caller.has_role("member") || caller.is_admin(),
+        Rule::Admin => caller.is_admin(),
+    }
+}
+
+/// Enforces `action` for `caller`: a 403 naming the action if refused.
+pub fn authorize(caller: &AuthContext, action: Action) -> Result<(), ApiError> {
+    if allows(caller, action.rule()) {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "You are not authorized to perform the requested action: {}.",
+            action.name()
+        )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{NamedRef, Scope};
+
+    fn caller(roles: &[&str]) -> AuthContext {
+        let r = |n: &str| NamedRef { id: n.into(), name: n.into() };
+        AuthContext {
+            user: r("u"),
+            user_domain: r("default"),
+            scope: Scope::Project { project: r("p"), domain: r("default") },
+            roles: roles.iter().map(|n| r(n)).collect(),
+            methods: vec!["password".into()],
+            issued_at: chrono::Utc::now(),
+            expires_at: chrono::Utc::now(),
+            audit_id: "a".into(),
+            application_credential: None,
+        }
+    }
+
+    #[test]
+    fn reader_reads_but_does_not_write() {
+        let reader = caller(&["reader"]);
+        assert!(authorize(&reader, Action::ListImages).is_ok());
+        let err = authorize(&reader, Action::CreateImage).unwrap_err();
+        assert_eq!(err.status, 403);
+        assert!(err.message.contains("image:add_image"));
+    }
+
+    #[test]
+    fn only_admin_manages_identity() {
+        assert!(authorize(&caller(&["member", "reader"]), Action::ListUsers).is_err());
+        assert!(authorize(&caller(&["admin", "member", "reader"]), Action::ListUsers).is_ok());
+    }
+
+    #[test]
+    fn other_projects_are_invisible_except_to_admin() {
+        assert!(caller(&["member"]).can_see_project("p"));
+        assert!(!caller(&["member"]).can_see_project("q"));
+        assert!(caller(&["admin"]).can_see_project("q"));
+    }
+}
