@@ -45,8 +45,12 @@ pub enum Action {
     ActOnOtherUsers,
     // Image
     ListImages,
+    /// Show an image the caller can see, download its data, list its members.
+    GetImage,
     CreateImage,
+    /// Change an image's record or tags, upload its data, (de)activate it.
     ModifyImage,
+    DeleteImage,
     /// Make an image public. Glance reserves this for admins by default; the
     /// seed's preparation flow creates its public CentOS image as a project
     /// member, so members may do it here too.
@@ -54,6 +58,12 @@ pub enum Action {
     /// Act on images of other projects that are visible (public, shared or
     /// community) to the caller.
     ModifyOthersImage,
+    /// Share an image with another project.
+    AddImageMember,
+    /// Stop sharing an image with a project.
+    DeleteImageMember,
+    /// Accept or reject an image shared with the caller's project.
+    ModifyImageMember,
 }
 
 impl Action {
@@ -69,8 +79,9 @@ impl Action {
             ReadCatalog => Rule::Authenticated,
             ValidateAnyToken => Rule::Admin,
             ActOnOtherUsers => Rule::Admin,
-            ListImages => Rule::Reader,
-            CreateImage | ModifyImage | PublicizeImage => Rule::Member,
+            ListImages | GetImage => Rule::Reader,
+            CreateImage | ModifyImage | DeleteImage | PublicizeImage => Rule::Member,
+            AddImageMember | DeleteImageMember | ModifyImageMember => Rule::Member,
             ModifyOthersImage => Rule::Admin,
         }
     }
@@ -94,10 +105,15 @@ impl Action {
             ValidateAnyToken => "identity:validate_token",
             ActOnOtherUsers => "identity:act_on_other_users",
             ListImages => "image:get_images",
+            GetImage => "image:get_image",
             CreateImage => "image:add_image",
             ModifyImage => "image:modify_image",
+            DeleteImage => "image:delete_image",
             PublicizeImage => "image:publicize_image",
             ModifyOthersImage => "image:modify_others_image",
+            AddImageMember => "image:add_member",
+            DeleteImageMember => "image:delete_member",
+            ModifyImageMember => "image:modify_member",
         }
     }
 }

@@ -54,6 +54,20 @@ impl std::fmt::Display for ApiError {
 
 impl std::error::Error for ApiError {}
 
+/// Storage failures are the server's fault, never the client's: a 500 whose
+/// detail goes to the log only.
+impl From<oxistack_db::DbError> for ApiError {
+    fn from(error: oxistack_db::DbError) -> Self {
+        ApiError::internal(error)
+    }
+}
+
+impl From<oxistack_db::rusqlite::Error> for ApiError {
+    fn from(error: oxistack_db::rusqlite::Error) -> Self {
+        ApiError::internal(error)
+    }
+}
+
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         // Rendered for real by the service's error_style_layer; this plain

@@ -51,6 +51,22 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     }
 }
 
+/// Takes the member `key` out of an OpenStack request envelope such as
+/// `{"project": {...}}` and deserializes it, with errors naming the field as
+/// the client wrote it (`project.enabled`).
+pub fn envelope<T: DeserializeOwned>(mut body: serde_json::Value, key: &str) -> Result<T, ApiError> {
+    let Some(inner) = body.get_mut(key).map(serde_json::Value::take) else {
+        return Err(ApiError::bad_request(format!(
+            "Invalid input: the request body must be an object with a '{key}' member."
+        )));
+    };
+    serde_path_to_error::deserialize(inner).map_err(|error| {
+        let path = error.path().to_string();
+        let field = if path == "." { key.to_owned() } else { format!("{key}.{path}") };
+        ApiError::bad_request(format!("Invalid input for field '{field}': {}", error.into_inner()))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -71,6 +87,15 @@ mod tests {
         let err = parse::<Outer>(br#"{"user": {"enabled": "x"}}"#).unwrap_err();
         assert_eq!(err.status, 400);
         assert!(err.message.contains("'user.enabled'"), "{}", err.message);
+    }
+
+    #[test]
+    fn envelopes_name_the_nested_field() {
+        let body = serde_json::json!({"user": {"enabled": 3}});
+        let err = envelope::<Inner>(body, "user").unwrap_err();
+        assert_eq!(err.message.split(':').next().unwrap(), "Invalid input for field 'user.enabled'");
+        let err = envelope::<Inner>(serde_json::json!({"project": {}}), "user").unwrap_err();
+        assert!(err.message.contains("'user' member"));
     }
 
     #[test]

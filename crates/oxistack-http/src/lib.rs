@@ -8,7 +8,7 @@ mod json;
 mod url;
 
 pub use error::{ApiError, ErrorStyle, error_style_layer};
-pub use json::{JsonBody, MAX_JSON_BODY};
+pub use json::{JsonBody, MAX_JSON_BODY, envelope};
 pub use url::{base_url, query_string};
 
 use axum::http::{HeaderName, HeaderValue, Request};
