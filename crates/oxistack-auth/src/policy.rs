@@ -146,11 +146,17 @@ mod tests {
     use crate::{NamedRef, Scope};
 
     fn caller(roles: &[&str]) -> AuthContext {
-        let r = |n: &str| NamedRef { id: n.into(), name: n.into() };
+        let r = |n: &str| NamedRef {
+            id: n.into(),
+            name: n.into(),
+        };
         AuthContext {
             user: r("u"),
             user_domain: r("default"),
-            scope: Scope::Project { project: r("p"), domain: r("default") },
+            scope: Scope::Project {
+                project: r("p"),
+                domain: r("default"),
+            },
             roles: roles.iter().map(|n| r(n)).collect(),
             methods: vec!["password".into()],
             issued_at: chrono::Utc::now(),

@@ -28,7 +28,9 @@ pub enum DbError {
         version: usize,
         source: rusqlite::Error,
     },
-    #[error("the database at {path} was written by a newer oxistack ({component} schema version {found}, this build knows {known})")]
+    #[error(
+        "the database at {path} was written by a newer oxistack ({component} schema version {found}, this build knows {known})"
+    )]
     TooNew {
         path: PathBuf,
         component: String,
@@ -133,7 +135,12 @@ impl Db {
     {
         let inner = self.inner.clone();
         run_blocking(move || {
-            let conn = match inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop() {
+            let conn = match inner
+                .readers
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .pop()
+            {
                 Some(conn) => conn,
                 None => open_connection(&inner.path, false)?,
             };
@@ -227,11 +234,15 @@ mod tests {
     async fn committed_writes_are_visible_and_failed_ones_roll_back() {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::open(&dir.path().join("t.db")).unwrap();
-        db.migrate("test", &["CREATE TABLE t (v INTEGER NOT NULL)"]).unwrap();
-
-        db.write(|tx| tx.execute("INSERT INTO t VALUES (1)", []).map_err(DbError::from))
-            .await
+        db.migrate("test", &["CREATE TABLE t (v INTEGER NOT NULL)"])
             .unwrap();
+
+        db.write(|tx| {
+            tx.execute("INSERT INTO t VALUES (1)", [])
+                .map_err(DbError::from)
+        })
+        .await
+        .unwrap();
         let failed: Result<(), DbError> = db
             .write(|tx| {
                 tx.execute("INSERT INTO t VALUES (2)", [])?;
@@ -259,8 +270,12 @@ mod tests {
         // Re-running the same list is a no-op; a longer list applies only the tail.
         let db = Db::open(&path).unwrap();
         db.migrate("svc", &first).unwrap();
-        db.migrate("svc", &[first[0], "ALTER TABLE a ADD COLUMN y TEXT"]).unwrap();
+        db.migrate("svc", &[first[0], "ALTER TABLE a ADD COLUMN y TEXT"])
+            .unwrap();
         // An older build refuses a newer database rather than corrupting it.
-        assert!(matches!(db.migrate("svc", &first), Err(DbError::TooNew { .. })));
+        assert!(matches!(
+            db.migrate("svc", &first),
+            Err(DbError::TooNew { .. })
+        ));
     }
 }

@@ -125,7 +125,11 @@ pub async fn error_style_layer(style: ErrorStyle, request: Request<Body>, next: 
                 // Already rendered by someone who knew what they were doing.
                 return Response::from_parts(parts, body);
             }
-            let bytes = body.collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+            let bytes = body
+                .collect()
+                .await
+                .map(|b| b.to_bytes())
+                .unwrap_or_default();
             let text = String::from_utf8_lossy(&bytes).trim().to_owned();
             if text.is_empty() {
                 status.canonical_reason().unwrap_or("Error").to_owned()
@@ -135,7 +139,10 @@ pub async fn error_style_layer(style: ErrorStyle, request: Request<Body>, next: 
         }
     };
     let body = serde_json::to_vec(&style.render(status, &message)).unwrap_or_default();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
     parts.headers.remove(header::CONTENT_LENGTH);
     Response::from_parts(parts, Body::from(body))
 }
@@ -159,8 +166,13 @@ mod tests {
 
     fn router(style: ErrorStyle) -> Router {
         Router::new()
-            .route("/missing", get(|| async { ApiError::not_found("No thing 42.") }))
-            .layer(axum::middleware::from_fn(move |r, n| error_style_layer(style, r, n)))
+            .route(
+                "/missing",
+                get(|| async { ApiError::not_found("No thing 42.") }),
+            )
+            .layer(axum::middleware::from_fn(move |r, n| {
+                error_style_layer(style, r, n)
+            }))
     }
 
     #[tokio::test]

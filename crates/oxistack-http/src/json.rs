@@ -22,9 +22,9 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            ApiError::new(rejection.status(), rejection.body_text())
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
         parse(&bytes).map(JsonBody)
     }
 }
@@ -32,7 +32,9 @@ where
 /// Parses `bytes` as a `T`, with the error message clients see.
 pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        return Err(ApiError::bad_request("The request body is empty; a JSON document is required."));
+        return Err(ApiError::bad_request(
+            "The request body is empty; a JSON document is required.",
+        ));
     }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     match serde_path_to_error::deserialize(&mut deserializer) {
@@ -40,13 +42,15 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         Err(error) => {
             let path = error.path().to_string();
             let inner = error.into_inner();
-            Err(ApiError::bad_request(if inner.is_syntax() || inner.is_eof() {
-                format!("Malformed JSON in request body: {inner}")
-            } else if path == "." {
-                format!("Invalid input: {inner}")
-            } else {
-                format!("Invalid input for field '{path}': {inner}")
-            }))
+            Err(ApiError::bad_request(
+                if inner.is_syntax() || inner.is_eof() {
+                    format!("Malformed JSON in request body: {inner}")
+                } else if path == "." {
+                    format!("Invalid input: {inner}")
+                } else {
+                    format!("Invalid input for field '{path}': {inner}")
+                },
+            ))
         }
     }
 }
@@ -54,7 +58,10 @@ pub fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 /// Takes the member `key` out of an OpenStack request envelope such as
 /// `{"project": {...}}` and deserializes it, with errors naming the field as
 /// the client wrote it (`project.enabled`).
-pub fn envelope<T: DeserializeOwned>(mut body: serde_json::Value, key: &str) -> Result<T, ApiError> {
+pub fn envelope<T: DeserializeOwned>(
+    mut body: serde_json::Value,
+    key: &str,
+) -> Result<T, ApiError> {
     let Some(inner) = body.get_mut(key).map(serde_json::Value::take) else {
         return Err(ApiError::bad_request(format!(
             "Invalid input: the request body must be an object with a '{key}' member."
@@ -62,8 +69,15 @@ pub fn envelope<T: DeserializeOwned>(mut body: serde_json::Value, key: &str) -> 
     };
     serde_path_to_error::deserialize(inner).map_err(|error| {
         let path = error.path().to_string();
-        let field = if path == "." { key.to_owned() } else { format!("{key}.{path}") };
-        ApiError::bad_request(format!("Invalid input for field '{field}': {}", error.into_inner()))
+        let field = if path == "." {
+            key.to_owned()
+        } else {
+            format!("{key}.{path}")
+        };
+        ApiError::bad_request(format!(
+            "Invalid input for field '{field}': {}",
+            error.into_inner()
+        ))
     })
 }
 
@@ -93,14 +107,22 @@ mod tests {
     fn envelopes_name_the_nested_field() {
         let body = serde_json::json!({"user": {"enabled": 3}});
         let err = envelope::<Inner>(body, "user").unwrap_err();
-        assert_eq!(err.message.split(':').next().unwrap(), "Invalid input for field 'user.enabled'");
+        assert_eq!(
+            err.message.split(':').next().unwrap(),
+            "Invalid input for field 'user.enabled'"
+        );
         let err = envelope::<Inner>(serde_json::json!({"project": {}}), "user").unwrap_err();
         assert!(err.message.contains("'user' member"));
     }
 
     #[test]
     fn malformed_and_empty_bodies_are_400() {
-        assert!(parse::<Outer>(b"{").unwrap_err().message.starts_with("Malformed JSON"));
+        assert!(
+            parse::<Outer>(b"{")
+                .unwrap_err()
+                .message
+                .starts_with("Malformed JSON")
+        );
         assert!(parse::<Outer>(b"  ").unwrap_err().message.contains("empty"));
     }
 }

@@ -18,7 +18,9 @@ pub fn base_url(headers: &HeaderMap) -> String {
 
 /// Encodes `pairs` as a URL query string (without the leading `?`).
 pub fn query_string<'a>(pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> String {
-    form_urlencoded::Serializer::new(String::new()).extend_pairs(pairs).finish()
+    form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
 }
 
 #[cfg(test)]
@@ -27,6 +29,9 @@ mod tests {
 
     #[test]
     fn query_values_are_percent_encoded() {
-        assert_eq!(query_string([("marker", "a b&c"), ("limit", "2")]), "marker=a+b%26c&limit=2");
+        assert_eq!(
+            query_string([("marker", "a b&c"), ("limit", "2")]),
+            "marker=a+b%26c&limit=2"
+        );
     }
 }

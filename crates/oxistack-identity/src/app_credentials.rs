@@ -43,12 +43,19 @@ fn from_row(row: &Row) -> rusqlite::Result<AppCredential> {
 
 pub fn load(conn: &Connection, id: &str) -> Result<Option<AppCredential>> {
     let sql = format!("SELECT {COLUMNS} FROM application_credentials WHERE id = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([id], from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([id], from_row)
+        .optional()?)
 }
 
 pub fn load_by_name(conn: &Connection, user_id: &str, name: &str) -> Result<Option<AppCredential>> {
-    let sql = format!("SELECT {COLUMNS} FROM application_credentials WHERE user_id = ?1 AND name = ?2");
-    Ok(conn.prepare_cached(&sql)?.query_row([user_id, name], from_row).optional()?)
+    let sql =
+        format!("SELECT {COLUMNS} FROM application_credentials WHERE user_id = ?1 AND name = ?2");
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([user_id, name], from_row)
+        .optional()?)
 }
 
 pub fn list(conn: &Connection, user_id: &str, name: Option<&str>) -> Result<Vec<AppCredential>> {

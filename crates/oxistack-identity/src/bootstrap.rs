@@ -130,11 +130,23 @@ fn ensure_user(conn: &Connection, name: &str, password_hash: &str) -> Result<(St
     Ok((id, true))
 }
 
-fn assign(conn: &Connection, user_id: &str, target: TargetKind, target_id: &str, role_id: &str) -> Result<()> {
+fn assign(
+    conn: &Connection,
+    user_id: &str,
+    target: TargetKind,
+    target_id: &str,
+    role_id: &str,
+) -> Result<()> {
     conn.execute(
         "INSERT OR IGNORE INTO assignments (actor_kind, actor_id, target_kind, target_id, role_id)
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        [ActorKind::User.as_str(), user_id, target.as_str(), target_id, role_id],
+        [
+            ActorKind::User.as_str(),
+            user_id,
+            target.as_str(),
+            target_id,
+            role_id,
+        ],
     )?;
     Ok(())
 }
@@ -153,11 +165,18 @@ fn sync_catalog(conn: &Connection, region: &str, services: &[CatalogService]) ->
     }
     for service in services {
         let service_id: String = match conn
-            .query_row("SELECT id FROM services WHERE type = ?1", [&service.service_type], |row| row.get(0))
+            .query_row(
+                "SELECT id FROM services WHERE type = ?1",
+                [&service.service_type],
+                |row| row.get(0),
+            )
             .optional()?
         {
             Some(id) => {
-                conn.execute("UPDATE services SET name = ?2 WHERE id = ?1 AND name != ?2", [&id, &service.name])?;
+                conn.execute(
+                    "UPDATE services SET name = ?2 WHERE id = ?1 AND name != ?2",
+                    [&id, &service.name],
+                )?;
                 id
             }
             None => {
@@ -170,7 +189,10 @@ fn sync_catalog(conn: &Connection, region: &str, services: &[CatalogService]) ->
             }
         };
         // Endpoints in other regions belong to a previous configuration.
-        conn.execute("DELETE FROM endpoints WHERE service_id = ?1 AND region_id != ?2", [&service_id, region])?;
+        conn.execute(
+            "DELETE FROM endpoints WHERE service_id = ?1 AND region_id != ?2",
+            [&service_id, region],
+        )?;
         for interface in ["public", "internal", "admin"] {
             let updated = conn.execute(
                 "UPDATE endpoints SET url = ?4 WHERE service_id = ?1 AND interface = ?2 AND region_id = ?3 AND url != ?4",

@@ -14,7 +14,10 @@ pub fn not_found(kind: &str, id: &str) -> ApiError {
 }
 
 /// Maps a uniqueness violation to Keystone's 409; other errors pass through.
-pub fn conflict_on_duplicate(kind: &'static str, name: &str) -> impl FnOnce(rusqlite::Error) -> ApiError {
+pub fn conflict_on_duplicate(
+    kind: &'static str,
+    name: &str,
+) -> impl FnOnce(rusqlite::Error) -> ApiError {
     move |error| {
         if oxistack_db::is_unique_violation(&error) {
             ApiError::conflict(format!(
@@ -158,10 +161,15 @@ impl Filtered {
         }
     }
 
-    pub fn eq(mut self, column: &'static str, value: Option<impl Into<rusqlite::types::Value>>) -> Self {
+    pub fn eq(
+        mut self,
+        column: &'static str,
+        value: Option<impl Into<rusqlite::types::Value>>,
+    ) -> Self {
         if let Some(value) = value {
             self.values.push(value.into());
-            self.sql.push_str(&format!(" AND {column} = ?{}", self.values.len()));
+            self.sql
+                .push_str(&format!(" AND {column} = ?{}", self.values.len()));
         }
         self
     }
@@ -170,7 +178,8 @@ impl Filtered {
     pub fn condition(mut self, sql: &str, value: impl Into<rusqlite::types::Value>) -> Self {
         self.values.push(value.into());
         let n = self.values.len();
-        self.sql.push_str(&format!(" AND {}", sql.replace("?", &format!("?{n}"))));
+        self.sql
+            .push_str(&format!(" AND {}", sql.replace("?", &format!("?{n}"))));
         self
     }
 
@@ -181,7 +190,11 @@ impl Filtered {
         self
     }
 
-    pub fn all<T>(mut self, conn: &Connection, map: fn(&Row) -> rusqlite::Result<T>) -> Result<Vec<T>> {
+    pub fn all<T>(
+        mut self,
+        conn: &Connection,
+        map: fn(&Row) -> rusqlite::Result<T>,
+    ) -> Result<Vec<T>> {
         self.sql.push_str(" ORDER BY name");
         let mut stmt = conn.prepare_cached(&self.sql)?;
         let rows = stmt.query_map(rusqlite::params_from_iter(self.values.iter()), map)?;
@@ -206,7 +219,10 @@ pub fn domain(conn: &Connection, id: &str) -> Result<Option<Domain>> {
 
 pub fn domain_by_name(conn: &Connection, name: &str) -> Result<Option<Domain>> {
     let sql = format!("SELECT {DOMAIN_COLUMNS} FROM domains WHERE name = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([name], Domain::from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([name], Domain::from_row)
+        .optional()?)
 }
 
 pub fn project(conn: &Connection, id: &str) -> Result<Option<Project>> {
@@ -215,7 +231,10 @@ pub fn project(conn: &Connection, id: &str) -> Result<Option<Project>> {
 
 pub fn project_by_name(conn: &Connection, domain_id: &str, name: &str) -> Result<Option<Project>> {
     let sql = format!("SELECT {PROJECT_COLUMNS} FROM projects WHERE domain_id = ?1 AND name = ?2");
-    Ok(conn.prepare_cached(&sql)?.query_row([domain_id, name], Project::from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([domain_id, name], Project::from_row)
+        .optional()?)
 }
 
 pub fn user(conn: &Connection, id: &str) -> Result<Option<User>> {
@@ -224,7 +243,10 @@ pub fn user(conn: &Connection, id: &str) -> Result<Option<User>> {
 
 pub fn user_by_name(conn: &Connection, domain_id: &str, name: &str) -> Result<Option<User>> {
     let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE domain_id = ?1 AND name = ?2");
-    Ok(conn.prepare_cached(&sql)?.query_row([domain_id, name], User::from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([domain_id, name], User::from_row)
+        .optional()?)
 }
 
 pub fn group(conn: &Connection, id: &str) -> Result<Option<Group>> {
@@ -237,7 +259,10 @@ pub fn role(conn: &Connection, id: &str) -> Result<Option<Role>> {
 
 pub fn role_by_name(conn: &Connection, name: &str) -> Result<Option<Role>> {
     let sql = format!("SELECT {ROLE_COLUMNS} FROM roles WHERE name = ?1");
-    Ok(conn.prepare_cached(&sql)?.query_row([name], Role::from_row).optional()?)
+    Ok(conn
+        .prepare_cached(&sql)?
+        .query_row([name], Role::from_row)
+        .optional()?)
 }
 
 /// Looks an entity up by id or answers Keystone's 404.
@@ -284,7 +309,12 @@ pub const SYSTEM_TARGET: &str = "all";
 
 /// The roles `user_id` effectively holds on a target: assigned to the user
 /// directly or through a group, plus every role those imply, transitively.
-pub fn effective_roles(conn: &Connection, user_id: &str, target: TargetKind, target_id: &str) -> Result<Vec<Role>> {
+pub fn effective_roles(
+    conn: &Connection,
+    user_id: &str,
+    target: TargetKind,
+    target_id: &str,
+) -> Result<Vec<Role>> {
     let mut stmt = conn.prepare_cached(
         "WITH RECURSIVE held(id) AS (
              SELECT role_id FROM assignments

@@ -2,8 +2,8 @@
 //! 2 passes), deliberately slow. Hashing runs on the blocking pool so a
 //! burst of logins never stalls request handling.
 
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use argon2::Argon2;
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use oxistack_http::ApiError;
 use rand::rngs::OsRng;
 use std::sync::LazyLock;
@@ -34,7 +34,11 @@ pub async fn verify(secret: String, stored: Option<String>) -> bool {
             None => (DUMMY.as_str(), false),
         };
         let matches = PasswordHash::new(hash)
-            .map(|parsed| Argon2::default().verify_password(secret.as_bytes(), &parsed).is_ok())
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(secret.as_bytes(), &parsed)
+                    .is_ok()
+            })
             .unwrap_or(false);
         real && matches
     })

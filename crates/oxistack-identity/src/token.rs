@@ -124,10 +124,14 @@ impl Tokens {
 
     /// The context a live token grants, or 401.
     pub async fn validate(&self, token: &str) -> Result<Arc<AuthContext>> {
-        if let Some(context) = self.cache.read().unwrap_or_else(|e| e.into_inner()).get(token) {
-            if context.expires_at > Utc::now() {
-                return Ok(context.clone());
-            }
+        if let Some(context) = self
+            .cache
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(token)
+            && context.expires_at > Utc::now()
+        {
+            return Ok(context.clone());
         }
         let hash = digest(token);
         let context = self
@@ -155,7 +159,10 @@ impl Tokens {
     /// Forgets every cached validation. Called after any identity change
     /// that could alter what a token grants.
     pub fn invalidate_cache(&self) {
-        self.cache.write().unwrap_or_else(|e| e.into_inner()).clear();
+        self.cache
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
     }
 
     /// Revokes one token. Answers whether it existed.
@@ -167,7 +174,12 @@ impl Tokens {
 
     /// Revokes every token of a user, optionally only those scoped to one
     /// project (a role removed there).
-    pub fn revoke_user(&self, conn: &Connection, user_id: &str, project_id: Option<&str>) -> Result<()> {
+    pub fn revoke_user(
+        &self,
+        conn: &Connection,
+        user_id: &str,
+        project_id: Option<&str>,
+    ) -> Result<()> {
         match project_id {
             Some(project) => conn.execute(
                 "DELETE FROM tokens WHERE user_id = ?1 AND scope_kind = 'project' AND scope_id = ?2",
@@ -180,7 +192,12 @@ impl Tokens {
     }
 
     /// Revokes the tokens of every member of a group (a group role removed).
-    pub fn revoke_group_members(&self, conn: &Connection, group_id: &str, project_id: Option<&str>) -> Result<()> {
+    pub fn revoke_group_members(
+        &self,
+        conn: &Connection,
+        group_id: &str,
+        project_id: Option<&str>,
+    ) -> Result<()> {
         let members: Vec<String> = conn
             .prepare_cached("SELECT user_id FROM group_members WHERE group_id = ?1")?
             .query_map([group_id], |row| row.get(0))?
@@ -195,7 +212,10 @@ impl Tokens {
     pub async fn purge_expired(&self) -> Result<usize> {
         self.db
             .write(|tx| {
-                Ok(tx.execute("DELETE FROM tokens WHERE expires_at <= ?1", [Utc::now().to_rfc3339()])?)
+                Ok(tx.execute(
+                    "DELETE FROM tokens WHERE expires_at <= ?1",
+                    [Utc::now().to_rfc3339()],
+                )?)
             })
             .await
     }

@@ -24,7 +24,10 @@ pub struct CollectionLinks {
 /// `{"<key>": [items], "links": {...}}`
 pub fn collection<T: Serialize>(key: &str, items: Vec<T>, self_url: String) -> Value {
     let mut map = Map::new();
-    map.insert(key.to_owned(), serde_json::to_value(items).unwrap_or_default());
+    map.insert(
+        key.to_owned(),
+        serde_json::to_value(items).unwrap_or_default(),
+    );
     map.insert(
         "links".to_owned(),
         serde_json::to_value(CollectionLinks {
@@ -40,7 +43,10 @@ pub fn collection<T: Serialize>(key: &str, items: Vec<T>, self_url: String) -> V
 /// `{"<key>": item}`
 pub fn member<T: Serialize>(key: &str, item: T) -> Value {
     let mut map = Map::new();
-    map.insert(key.to_owned(), serde_json::to_value(item).unwrap_or_default());
+    map.insert(
+        key.to_owned(),
+        serde_json::to_value(item).unwrap_or_default(),
+    );
     Value::Object(map)
 }
 
@@ -58,7 +64,9 @@ pub struct DomainView {
 impl DomainView {
     pub fn new(d: Domain, v3: &str) -> Self {
         DomainView {
-            links: SelfLink { self_: format!("{v3}/domains/{}", d.id) },
+            links: SelfLink {
+                self_: format!("{v3}/domains/{}", d.id),
+            },
             id: d.id,
             name: d.name,
             description: d.description,
@@ -87,7 +95,9 @@ pub struct ProjectView {
 impl ProjectView {
     pub fn new(p: Project, v3: &str) -> Self {
         ProjectView {
-            links: SelfLink { self_: format!("{v3}/projects/{}", p.id) },
+            links: SelfLink {
+                self_: format!("{v3}/projects/{}", p.id),
+            },
             id: p.id,
             name: p.name,
             parent_id: p.domain_id.clone(),
@@ -121,7 +131,9 @@ pub struct UserView {
 impl UserView {
     pub fn new(u: User, v3: &str) -> Self {
         UserView {
-            links: SelfLink { self_: format!("{v3}/users/{}", u.id) },
+            links: SelfLink {
+                self_: format!("{v3}/users/{}", u.id),
+            },
             id: u.id,
             name: u.name,
             domain_id: u.domain_id,
@@ -147,7 +159,9 @@ pub struct GroupView {
 impl GroupView {
     pub fn new(g: Group, v3: &str) -> Self {
         GroupView {
-            links: SelfLink { self_: format!("{v3}/groups/{}", g.id) },
+            links: SelfLink {
+                self_: format!("{v3}/groups/{}", g.id),
+            },
             id: g.id,
             name: g.name,
             domain_id: g.domain_id,
@@ -169,7 +183,9 @@ pub struct RoleView {
 impl RoleView {
     pub fn new(r: Role, v3: &str) -> Self {
         RoleView {
-            links: SelfLink { self_: format!("{v3}/roles/{}", r.id) },
+            links: SelfLink {
+                self_: format!("{v3}/roles/{}", r.id),
+            },
             id: r.id,
             name: r.name,
             domain_id: None,

@@ -22,7 +22,8 @@ struct Cloud {
 async fn cloud_with_lifetime(lifetime: chrono::Duration) -> Cloud {
     let dir = tempfile::tempdir().unwrap();
     let db = Db::open(&dir.path().join("identity.db")).unwrap();
-    db.migrate("identity", oxistack_identity::MIGRATIONS).unwrap();
+    db.migrate("identity", oxistack_identity::MIGRATIONS)
+        .unwrap();
     let service = IdentityService::new(db, lifetime);
     service
         .bootstrap(&Bootstrap {
@@ -53,13 +54,29 @@ struct Reply {
 }
 
 impl Cloud {
-    async fn call(&self, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> Reply {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
         let bytes = body.map(|b| b.to_string()).unwrap_or_default();
         self.raw(method, uri, token, bytes.into_bytes(), &[]).await
     }
 
-    async fn raw(&self, method: Method, uri: &str, token: Option<&str>, body: Vec<u8>, headers: &[(&str, &str)]) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri).header("host", "localhost");
+    async fn raw(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Vec<u8>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(method)
+            .uri(uri)
+            .header("host", "localhost");
         if let Some(token) = token {
             request = request.header("x-auth-token", token);
         }
@@ -69,15 +86,28 @@ impl Cloud {
         for (name, value) in headers {
             request = request.header(*name, *value);
         }
-        let response = self.router.clone().oneshot(request.body(Body::from(body)).unwrap()).await.unwrap();
+        let response = self
+            .router
+            .clone()
+            .oneshot(request.body(Body::from(body)).unwrap())
+            .await
+            .unwrap();
         let status = response.status();
         let subject_token = response
             .headers()
             .get("x-subject-token")
             .map(|v| v.to_str().unwrap().to_owned());
         let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap() };
-        Reply { status, body, subject_token }
+        let body = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap()
+        };
+        Reply {
+            status,
+            body,
+            subject_token,
+        }
     }
 
     async fn login(&self, user: &str, password: &str, project: Option<&str>) -> Reply {
@@ -88,7 +118,13 @@ impl Cloud {
         if let Some(project) = project {
             auth["scope"] = json!({"project": {"name": project, "domain": {"id": "default"}}});
         }
-        self.call(Method::POST, "/v3/auth/tokens", None, Some(json!({"auth": auth}))).await
+        self.call(
+            Method::POST,
+            "/v3/auth/tokens",
+            None,
+            Some(json!({"auth": auth})),
+        )
+        .await
     }
 
     async fn token(&self, user: &str, password: &str, project: &str) -> String {
@@ -105,17 +141,32 @@ impl Cloud {
     async fn tenant(&self, name: &str, role: &str) -> (String, String) {
         let admin = self.admin().await;
         let project = self
-            .call(Method::POST, "/v3/projects", Some(&admin), Some(json!({"project": {"name": name}})))
+            .call(
+                Method::POST,
+                "/v3/projects",
+                Some(&admin),
+                Some(json!({"project": {"name": name}})),
+            )
             .await;
         assert_eq!(project.status, StatusCode::CREATED, "{}", project.body);
         let user = self
-            .call(Method::POST, "/v3/users", Some(&admin), Some(json!({"user": {"name": name, "password": "pw"}})))
+            .call(
+                Method::POST,
+                "/v3/users",
+                Some(&admin),
+                Some(json!({"user": {"name": name, "password": "pw"}})),
+            )
             .await;
         assert_eq!(user.status, StatusCode::CREATED, "{}", user.body);
         let (project_id, user_id) = (id(&project.body["project"]), id(&user.body["user"]));
         let role_id = self.role_id(role).await;
         let grant = self
-            .call(Method::PUT, &format!("/v3/projects/{project_id}/users/{user_id}/roles/{role_id}"), Some(&admin), None)
+            .call(
+                Method::PUT,
+                &format!("/v3/projects/{project_id}/users/{user_id}/roles/{role_id}"),
+                Some(&admin),
+                None,
+            )
             .await;
         assert_eq!(grant.status, StatusCode::NO_CONTENT);
         (project_id, user_id)
@@ -123,13 +174,23 @@ impl Cloud {
 
     async fn role_id(&self, name: &str) -> String {
         let admin = self.admin().await;
-        let roles = self.call(Method::GET, &format!("/v3/roles?name={name}"), Some(&admin), None).await;
+        let roles = self
+            .call(
+                Method::GET,
+                &format!("/v3/roles?name={name}"),
+                Some(&admin),
+                None,
+            )
+            .await;
         id(&roles.body["roles"][0])
     }
 }
 
 fn id(value: &Value) -> String {
-    value["id"].as_str().unwrap_or_else(|| panic!("no id in {value}")).to_owned()
+    value["id"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no id in {value}"))
+        .to_owned()
 }
 
 fn role_names(token: &Value) -> Vec<String> {
@@ -149,7 +210,10 @@ async fn version_discovery_needs_no_token() {
     let root = cloud.call(Method::GET, "/", None, None).await;
     assert_eq!(root.status, StatusCode::MULTIPLE_CHOICES);
     assert_eq!(root.body["versions"]["values"][0]["id"], "v3.14");
-    assert_eq!(root.body["versions"]["values"][0]["links"][0]["href"], "http://localhost/identity/v3/");
+    assert_eq!(
+        root.body["versions"]["values"][0]["links"][0]["href"],
+        "http://localhost/identity/v3/"
+    );
     let v3 = cloud.call(Method::GET, "/v3", None, None).await;
     assert_eq!(v3.status, StatusCode::OK);
     assert_eq!(v3.body["version"]["status"], "stable");
@@ -168,7 +232,12 @@ async fn project_token_carries_implied_roles_and_catalog() {
     assert_eq!(token["methods"], json!(["password"]));
     let catalog = token["catalog"].as_array().unwrap();
     assert_eq!(catalog[0]["type"], "identity");
-    let interfaces: Vec<&str> = catalog[0]["endpoints"].as_array().unwrap().iter().map(|e| e["interface"].as_str().unwrap()).collect();
+    let interfaces: Vec<&str> = catalog[0]["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["interface"].as_str().unwrap())
+        .collect();
     assert_eq!(interfaces, ["admin", "internal", "public"]);
     assert!(token["expires_at"].as_str().unwrap().ends_with('Z'));
 }
@@ -180,7 +249,10 @@ async fn wrong_or_unknown_credentials_are_401_in_keystone_format() {
         let reply = cloud.login(user, password, Some("admin")).await;
         assert_eq!(reply.status, StatusCode::UNAUTHORIZED);
         assert_eq!(reply.body["error"]["code"], 401);
-        assert_eq!(reply.body["error"]["message"], "The request you have made requires authentication.");
+        assert_eq!(
+            reply.body["error"]["message"],
+            "The request you have made requires authentication."
+        );
         assert!(reply.subject_token.is_none());
     }
     // A project the user has no role on is refused the same way.
@@ -197,23 +269,56 @@ async fn unscoped_domain_and_system_tokens() {
     assert!(unscoped.body["token"].get("catalog").is_none());
     let unscoped_token = unscoped.subject_token.unwrap();
     // An unscoped token authenticates but authorizes nothing.
-    let users = cloud.call(Method::GET, "/v3/users", Some(&unscoped_token), None).await;
+    let users = cloud
+        .call(Method::GET, "/v3/users", Some(&unscoped_token), None)
+        .await;
     assert_eq!(users.status, StatusCode::FORBIDDEN);
 
     let domain_auth = |token: &str| {
         json!({"auth": {"identity": {"methods": ["token"], "token": {"id": token}},
                         "scope": {"domain": {"id": "default"}}}})
     };
-    let refused = cloud.call(Method::POST, "/v3/auth/tokens", None, Some(domain_auth(&unscoped_token))).await;
-    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "no role on the domain yet");
+    let refused = cloud
+        .call(
+            Method::POST,
+            "/v3/auth/tokens",
+            None,
+            Some(domain_auth(&unscoped_token)),
+        )
+        .await;
+    assert_eq!(
+        refused.status,
+        StatusCode::UNAUTHORIZED,
+        "no role on the domain yet"
+    );
     let admin = cloud.admin().await;
-    let (admin_id, role) = (id(&unscoped.body["token"]["user"]), cloud.role_id("admin").await);
-    let grant = cloud.call(Method::PUT, &format!("/v3/domains/default/users/{admin_id}/roles/{role}"), Some(&admin), None).await;
+    let (admin_id, role) = (
+        id(&unscoped.body["token"]["user"]),
+        cloud.role_id("admin").await,
+    );
+    let grant = cloud
+        .call(
+            Method::PUT,
+            &format!("/v3/domains/default/users/{admin_id}/roles/{role}"),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(grant.status, StatusCode::NO_CONTENT);
-    let domain = cloud.call(Method::POST, "/v3/auth/tokens", None, Some(domain_auth(&unscoped_token))).await;
+    let domain = cloud
+        .call(
+            Method::POST,
+            "/v3/auth/tokens",
+            None,
+            Some(domain_auth(&unscoped_token)),
+        )
+        .await;
     assert_eq!(domain.status, StatusCode::CREATED, "{}", domain.body);
     assert_eq!(domain.body["token"]["domain"]["name"], "Default");
-    assert_eq!(domain.body["token"]["methods"], json!(["password", "token"]));
+    assert_eq!(
+        domain.body["token"]["methods"],
+        json!(["password", "token"])
+    );
 
     let system = cloud
         .call(Method::POST, "/v3/auth/tokens", None, Some(json!({"auth": {
@@ -231,21 +336,63 @@ async fn tokens_validate_and_revoke() {
     let demo = cloud.token("demo", PASSWORD, "demo").await;
     let headers = [("x-subject-token", demo.as_str())];
     // Anyone may validate their own token; only admins another's.
-    let own = cloud.raw(Method::GET, "/v3/auth/tokens", Some(&demo), Vec::new(), &headers).await;
+    let own = cloud
+        .raw(
+            Method::GET,
+            "/v3/auth/tokens",
+            Some(&demo),
+            Vec::new(),
+            &headers,
+        )
+        .await;
     assert_eq!(own.status, StatusCode::OK);
     assert_eq!(own.body["token"]["user"]["name"], "demo");
     assert_eq!(own.subject_token.as_deref(), Some(demo.as_str()));
     let admin_headers = [("x-subject-token", admin.as_str())];
-    let other = cloud.raw(Method::GET, "/v3/auth/tokens", Some(&demo), Vec::new(), &admin_headers).await;
+    let other = cloud
+        .raw(
+            Method::GET,
+            "/v3/auth/tokens",
+            Some(&demo),
+            Vec::new(),
+            &admin_headers,
+        )
+        .await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
-    let head = cloud.raw(Method::HEAD, "/v3/auth/tokens", Some(&admin), Vec::new(), &headers).await;
+    let head = cloud
+        .raw(
+            Method::HEAD,
+            "/v3/auth/tokens",
+            Some(&admin),
+            Vec::new(),
+            &headers,
+        )
+        .await;
     assert_eq!(head.status, StatusCode::OK);
 
-    let revoked = cloud.raw(Method::DELETE, "/v3/auth/tokens", Some(&admin), Vec::new(), &headers).await;
+    let revoked = cloud
+        .raw(
+            Method::DELETE,
+            "/v3/auth/tokens",
+            Some(&admin),
+            Vec::new(),
+            &headers,
+        )
+        .await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
-    let gone = cloud.raw(Method::GET, "/v3/auth/tokens", Some(&admin), Vec::new(), &headers).await;
+    let gone = cloud
+        .raw(
+            Method::GET,
+            "/v3/auth/tokens",
+            Some(&admin),
+            Vec::new(),
+            &headers,
+        )
+        .await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
-    let used = cloud.call(Method::GET, "/v3/auth/projects", Some(&demo), None).await;
+    let used = cloud
+        .call(Method::GET, "/v3/auth/projects", Some(&demo), None)
+        .await;
     assert_eq!(used.status, StatusCode::UNAUTHORIZED);
 }
 
@@ -267,12 +414,30 @@ async fn forged_and_missing_tokens_are_401() {
 async fn tokens_expire() {
     let cloud = cloud_with_lifetime(chrono::Duration::seconds(1)).await;
     let admin = cloud.admin().await;
-    assert_eq!(cloud.call(Method::GET, "/v3/projects", Some(&admin), None).await.status, StatusCode::OK);
+    assert_eq!(
+        cloud
+            .call(Method::GET, "/v3/projects", Some(&admin), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    assert_eq!(cloud.call(Method::GET, "/v3/projects", Some(&admin), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        cloud
+            .call(Method::GET, "/v3/projects", Some(&admin), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
     // Rescoping cannot extend an expired token's life either.
     let rescope = json!({"auth": {"identity": {"methods": ["token"], "token": {"id": admin}}}});
-    assert_eq!(cloud.call(Method::POST, "/v3/auth/tokens", None, Some(rescope)).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        cloud
+            .call(Method::POST, "/v3/auth/tokens", None, Some(rescope))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
     assert_eq!(cloud.service.purge_expired_tokens().await.unwrap(), 1);
 }
 
@@ -284,27 +449,80 @@ async fn disabling_deleting_or_unassigning_revokes_tokens() {
     let member = cloud.role_id("member").await;
     let check = |token: String| {
         let cloud = &cloud;
-        async move { cloud.call(Method::GET, "/v3/auth/projects", Some(&token), None).await.status }
+        async move {
+            cloud
+                .call(Method::GET, "/v3/auth/projects", Some(&token), None)
+                .await
+                .status
+        }
     };
 
     let token = cloud.token("kube", "pw", "kube").await;
     let grant = format!("/v3/projects/{project}/users/{user}/roles/{member}");
-    assert_eq!(cloud.call(Method::DELETE, &grant, Some(&admin), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        cloud
+            .call(Method::DELETE, &grant, Some(&admin), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(check(token).await, StatusCode::UNAUTHORIZED, "role removed");
-    assert_eq!(cloud.call(Method::PUT, &grant, Some(&admin), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        cloud
+            .call(Method::PUT, &grant, Some(&admin), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
 
     let token = cloud.token("kube", "pw", "kube").await;
     let disable = json!({"user": {"enabled": false}});
-    let reply = cloud.call(Method::PATCH, &format!("/v3/users/{user}"), Some(&admin), Some(disable)).await;
+    let reply = cloud
+        .call(
+            Method::PATCH,
+            &format!("/v3/users/{user}"),
+            Some(&admin),
+            Some(disable),
+        )
+        .await;
     assert_eq!(reply.body["user"]["enabled"], false);
-    assert_eq!(check(token.clone()).await, StatusCode::UNAUTHORIZED, "user disabled");
-    assert_eq!(cloud.login("kube", "pw", Some("kube")).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        check(token.clone()).await,
+        StatusCode::UNAUTHORIZED,
+        "user disabled"
+    );
+    assert_eq!(
+        cloud.login("kube", "pw", Some("kube")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
     let enable = json!({"user": {"enabled": true}});
-    cloud.call(Method::PATCH, &format!("/v3/users/{user}"), Some(&admin), Some(enable)).await;
-    assert_eq!(check(token).await, StatusCode::UNAUTHORIZED, "re-enabling does not revive revoked tokens");
+    cloud
+        .call(
+            Method::PATCH,
+            &format!("/v3/users/{user}"),
+            Some(&admin),
+            Some(enable),
+        )
+        .await;
+    assert_eq!(
+        check(token).await,
+        StatusCode::UNAUTHORIZED,
+        "re-enabling does not revive revoked tokens"
+    );
 
     let token = cloud.token("kube", "pw", "kube").await;
-    assert_eq!(cloud.call(Method::DELETE, &format!("/v3/users/{user}"), Some(&admin), None).await.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        cloud
+            .call(
+                Method::DELETE,
+                &format!("/v3/users/{user}"),
+                Some(&admin),
+                None
+            )
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
     assert_eq!(check(token).await, StatusCode::UNAUTHORIZED, "user deleted");
 }
 
@@ -314,26 +532,67 @@ async fn implied_roles_follow_chains_and_refuse_cycles() {
     let admin = cloud.admin().await;
     let mut ids = Vec::new();
     for name in ["alpha", "beta"] {
-        let reply = cloud.call(Method::POST, "/v3/roles", Some(&admin), Some(json!({"role": {"name": name}}))).await;
+        let reply = cloud
+            .call(
+                Method::POST,
+                "/v3/roles",
+                Some(&admin),
+                Some(json!({"role": {"name": name}})),
+            )
+            .await;
         assert_eq!(reply.status, StatusCode::CREATED);
         ids.push(id(&reply.body["role"]));
     }
     let member = cloud.role_id("member").await;
-    let imply = cloud.call(Method::PUT, &format!("/v3/roles/{}/implies/{}", ids[0], ids[1]), Some(&admin), None).await;
+    let imply = cloud
+        .call(
+            Method::PUT,
+            &format!("/v3/roles/{}/implies/{}", ids[0], ids[1]),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(imply.status, StatusCode::CREATED);
     assert_eq!(imply.body["role_inference"]["implies"]["name"], "beta");
-    let imply = cloud.call(Method::PUT, &format!("/v3/roles/{}/implies/{member}", ids[1]), Some(&admin), None).await;
+    let imply = cloud
+        .call(
+            Method::PUT,
+            &format!("/v3/roles/{}/implies/{member}", ids[1]),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(imply.status, StatusCode::CREATED);
-    let cycle = cloud.call(Method::PUT, &format!("/v3/roles/{member}/implies/{}", ids[0]), Some(&admin), None).await;
+    let cycle = cloud
+        .call(
+            Method::PUT,
+            &format!("/v3/roles/{member}/implies/{}", ids[0]),
+            Some(&admin),
+            None,
+        )
+        .await;
     assert_eq!(cycle.status, StatusCode::FORBIDDEN);
 
     let (_, _) = cloud.tenant("team", "alpha").await;
     let reply = cloud.login("team", "pw", Some("team")).await;
-    assert_eq!(role_names(&reply.body), ["alpha", "beta", "member", "reader"]);
+    assert_eq!(
+        role_names(&reply.body),
+        ["alpha", "beta", "member", "reader"]
+    );
 
-    let inferences = cloud.call(Method::GET, "/v3/role_inferences", Some(&admin), None).await;
-    let priors: Vec<&str> = inferences.body["role_inferences"].as_array().unwrap().iter().map(|i| i["prior_role"]["name"].as_str().unwrap()).collect();
-    assert!(priors.contains(&"admin") && priors.contains(&"alpha") && priors.contains(&"beta"), "{priors:?}");
+    let inferences = cloud
+        .call(Method::GET, "/v3/role_inferences", Some(&admin), None)
+        .await;
+    let priors: Vec<&str> = inferences.body["role_inferences"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["prior_role"]["name"].as_str().unwrap())
+        .collect();
+    assert!(
+        priors.contains(&"admin") && priors.contains(&"alpha") && priors.contains(&"beta"),
+        "{priors:?}"
+    );
 }
 
 #[tokio::test]
@@ -342,16 +601,51 @@ async fn projects_are_scoped() {
     let admin = cloud.admin().await;
     cloud.tenant("kube", "member").await;
     let kube = cloud.token("kube", "pw", "kube").await;
-    let demo_id = id(&cloud.call(Method::GET, "/v3/projects?name=demo", Some(&admin), None).await.body["projects"][0]);
-    let hidden = cloud.call(Method::GET, &format!("/v3/projects/{demo_id}"), Some(&kube), None).await;
+    let demo_id = id(&cloud
+        .call(Method::GET, "/v3/projects?name=demo", Some(&admin), None)
+        .await
+        .body["projects"][0]);
+    let hidden = cloud
+        .call(
+            Method::GET,
+            &format!("/v3/projects/{demo_id}"),
+            Some(&kube),
+            None,
+        )
+        .await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
-    let listed = cloud.call(Method::GET, "/v3/projects", Some(&kube), None).await;
-    let names: Vec<&str> = listed.body["projects"].as_array().unwrap().iter().map(|p| p["name"].as_str().unwrap()).collect();
+    let listed = cloud
+        .call(Method::GET, "/v3/projects", Some(&kube), None)
+        .await;
+    let names: Vec<&str> = listed.body["projects"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["name"].as_str().unwrap())
+        .collect();
     assert_eq!(names, ["kube"]);
-    assert_eq!(cloud.call(Method::GET, "/v3/users", Some(&kube), None).await.status, StatusCode::FORBIDDEN);
-    let create = cloud.call(Method::POST, "/v3/projects", Some(&kube), Some(json!({"project": {"name": "x"}}))).await;
+    assert_eq!(
+        cloud
+            .call(Method::GET, "/v3/users", Some(&kube), None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let create = cloud
+        .call(
+            Method::POST,
+            "/v3/projects",
+            Some(&kube),
+            Some(json!({"project": {"name": "x"}})),
+        )
+        .await;
     assert_eq!(create.status, StatusCode::FORBIDDEN);
-    assert!(create.body["error"]["message"].as_str().unwrap().contains("identity:manage_projects"));
+    assert!(
+        create.body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("identity:manage_projects")
+    );
 }
 
 #[tokio::test]
@@ -361,43 +655,103 @@ async fn application_credentials_authenticate_with_delegated_roles() {
     let kube = cloud.token("kube", "pw", "kube").await;
     let path = format!("/v3/users/{user}/application_credentials");
     let created = cloud
-        .call(Method::POST, &path, Some(&kube), Some(json!({"application_credential": {"name": "ccm", "roles": [{"name": "reader"}]}})))
+        .call(
+            Method::POST,
+            &path,
+            Some(&kube),
+            Some(json!({"application_credential": {"name": "ccm", "roles": [{"name": "reader"}]}})),
+        )
         .await;
     assert_eq!(created.status, StatusCode::CREATED, "{}", created.body);
     let credential = &created.body["application_credential"];
     assert_eq!(credential["project_id"], project.as_str());
-    let (credential_id, secret) = (id(credential), credential["secret"].as_str().unwrap().to_owned());
+    let (credential_id, secret) = (
+        id(credential),
+        credential["secret"].as_str().unwrap().to_owned(),
+    );
 
-    let auth = |secret: &str| json!({"auth": {"identity": {"methods": ["application_credential"],
-        "application_credential": {"id": credential_id, "secret": secret}}}});
-    let token = cloud.call(Method::POST, "/v3/auth/tokens", None, Some(auth(&secret))).await;
+    let auth = |secret: &str| {
+        json!({"auth": {"identity": {"methods": ["application_credential"],
+        "application_credential": {"id": credential_id, "secret": secret}}}})
+    };
+    let token = cloud
+        .call(Method::POST, "/v3/auth/tokens", None, Some(auth(&secret)))
+        .await;
     assert_eq!(token.status, StatusCode::CREATED, "{}", token.body);
-    assert_eq!(role_names(&token.body), ["reader"], "only the delegated role");
+    assert_eq!(
+        role_names(&token.body),
+        ["reader"],
+        "only the delegated role"
+    );
     assert_eq!(token.body["token"]["project"]["id"], project.as_str());
-    assert_eq!(token.body["token"]["application_credential"]["restricted"], true);
+    assert_eq!(
+        token.body["token"]["application_credential"]["restricted"],
+        true
+    );
     let by_name = json!({"auth": {"identity": {"methods": ["application_credential"],
         "application_credential": {"name": "ccm", "user": {"name": "kube", "domain": {"id": "default"}}, "secret": secret}}}});
-    assert_eq!(cloud.call(Method::POST, "/v3/auth/tokens", None, Some(by_name)).await.status, StatusCode::CREATED);
-    assert_eq!(cloud.call(Method::POST, "/v3/auth/tokens", None, Some(auth("wrong"))).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        cloud
+            .call(Method::POST, "/v3/auth/tokens", None, Some(by_name))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    assert_eq!(
+        cloud
+            .call(Method::POST, "/v3/auth/tokens", None, Some(auth("wrong")))
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
 
     // The listing never shows the secret again; a restricted credential cannot mint more.
     let listed = cloud.call(Method::GET, &path, Some(&kube), None).await;
-    assert!(listed.body["application_credentials"][0].get("secret").is_none());
+    assert!(
+        listed.body["application_credentials"][0]
+            .get("secret")
+            .is_none()
+    );
     let app_token = token.subject_token.unwrap();
     let minted = cloud
-        .call(Method::POST, &path, Some(&app_token), Some(json!({"application_credential": {"name": "more"}})))
+        .call(
+            Method::POST,
+            &path,
+            Some(&app_token),
+            Some(json!({"application_credential": {"name": "more"}})),
+        )
         .await;
     assert_eq!(minted.status, StatusCode::FORBIDDEN);
-    let duplicate = cloud.call(Method::POST, &path, Some(&kube), Some(json!({"application_credential": {"name": "ccm"}}))).await;
+    let duplicate = cloud
+        .call(
+            Method::POST,
+            &path,
+            Some(&kube),
+            Some(json!({"application_credential": {"name": "ccm"}})),
+        )
+        .await;
     assert_eq!(duplicate.status, StatusCode::CONFLICT);
     let past = cloud
         .call(Method::POST, &path, Some(&kube), Some(json!({"application_credential": {"name": "old", "expires_at": "2001-01-01T00:00:00"}})))
         .await;
     assert_eq!(past.status, StatusCode::BAD_REQUEST);
 
-    let deleted = cloud.call(Method::DELETE, &format!("{path}/{credential_id}"), Some(&kube), None).await;
+    let deleted = cloud
+        .call(
+            Method::DELETE,
+            &format!("{path}/{credential_id}"),
+            Some(&kube),
+            None,
+        )
+        .await;
     assert_eq!(deleted.status, StatusCode::NO_CONTENT);
-    assert_eq!(cloud.call(Method::GET, "/v3/auth/projects", Some(&app_token), None).await.status, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        cloud
+            .call(Method::GET, "/v3/auth/projects", Some(&app_token), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
 }
 
 #[tokio::test]
@@ -407,16 +761,38 @@ async fn users_change_their_own_password() {
     let kube = cloud.token("kube", "pw", "kube").await;
     let path = format!("/v3/users/{user}/password");
     let wrong = cloud
-        .call(Method::POST, &path, Some(&kube), Some(json!({"user": {"password": "new", "original_password": "nope"}})))
+        .call(
+            Method::POST,
+            &path,
+            Some(&kube),
+            Some(json!({"user": {"password": "new", "original_password": "nope"}})),
+        )
         .await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     let changed = cloud
-        .call(Method::POST, &path, Some(&kube), Some(json!({"user": {"password": "new", "original_password": "pw"}})))
+        .call(
+            Method::POST,
+            &path,
+            Some(&kube),
+            Some(json!({"user": {"password": "new", "original_password": "pw"}})),
+        )
         .await;
     assert_eq!(changed.status, StatusCode::NO_CONTENT);
-    assert_eq!(cloud.call(Method::GET, "/v3/auth/projects", Some(&kube), None).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(cloud.login("kube", "pw", Some("kube")).await.status, StatusCode::UNAUTHORIZED);
-    assert_eq!(cloud.login("kube", "new", Some("kube")).await.status, StatusCode::CREATED);
+    assert_eq!(
+        cloud
+            .call(Method::GET, "/v3/auth/projects", Some(&kube), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        cloud.login("kube", "pw", Some("kube")).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        cloud.login("kube", "new", Some("kube")).await.status,
+        StatusCode::CREATED
+    );
 }
 
 #[tokio::test]
@@ -425,22 +801,54 @@ async fn role_assignment_listing_names_everything() {
     let admin = cloud.admin().await;
     let (project, user) = cloud.tenant("kube", "member").await;
     let lb = cloud.role_id("load-balancer_member").await;
-    cloud.call(Method::PUT, &format!("/v3/projects/{project}/users/{user}/roles/{lb}"), Some(&admin), None).await;
+    cloud
+        .call(
+            Method::PUT,
+            &format!("/v3/projects/{project}/users/{user}/roles/{lb}"),
+            Some(&admin),
+            None,
+        )
+        .await;
     let listed = cloud
-        .call(Method::GET, &format!("/v3/role_assignments?include_names=True&user.id={user}"), Some(&admin), None)
+        .call(
+            Method::GET,
+            &format!("/v3/role_assignments?include_names=True&user.id={user}"),
+            Some(&admin),
+            None,
+        )
         .await;
     let mut rows: Vec<String> = listed.body["role_assignments"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|a| format!("{}@{} {}@{}", a["role"]["name"].as_str().unwrap(), "", a["user"]["name"].as_str().unwrap(), a["scope"]["project"]["name"].as_str().unwrap()))
+        .map(|a| {
+            format!(
+                "{}@{} {}@{}",
+                a["role"]["name"].as_str().unwrap(),
+                "",
+                a["user"]["name"].as_str().unwrap(),
+                a["scope"]["project"]["name"].as_str().unwrap()
+            )
+        })
         .collect();
     rows.sort();
-    assert_eq!(rows, ["load-balancer_member@ kube@kube", "member@ kube@kube"]);
+    assert_eq!(
+        rows,
+        ["load-balancer_member@ kube@kube", "member@ kube@kube"]
+    );
     let effective = cloud
-        .call(Method::GET, &format!("/v3/role_assignments?effective&user.id={user}"), Some(&admin), None)
+        .call(
+            Method::GET,
+            &format!("/v3/role_assignments?effective&user.id={user}"),
+            Some(&admin),
+            None,
+        )
         .await;
-    assert_eq!(effective.body["role_assignments"].as_array().unwrap().len(), 3, "member implies reader");
+    assert_eq!(
+        effective.body["role_assignments"].as_array().unwrap().len(),
+        3,
+        "member implies reader"
+    );
 }
 
 #[tokio::test]
@@ -448,39 +856,193 @@ async fn bad_input_is_a_clear_4xx_that_changes_nothing() {
     let cloud = cloud().await;
     let admin = cloud.admin().await;
     let cases: Vec<(Method, &str, Vec<u8>, StatusCode, &str)> = vec![
-        (Method::POST, "/v3/projects", b"{".to_vec(), StatusCode::BAD_REQUEST, "Malformed JSON"),
-        (Method::POST, "/v3/projects", b"".to_vec(), StatusCode::BAD_REQUEST, "empty"),
-        (Method::POST, "/v3/projects", br#"{"project": {"name": 5}}"#.to_vec(), StatusCode::BAD_REQUEST, "project.name"),
-        (Method::POST, "/v3/projects", br#"{"project": {"name": "p", "enabled": "yes"}}"#.to_vec(), StatusCode::BAD_REQUEST, "project.enabled"),
-        (Method::POST, "/v3/projects", br#"{"projet": {"name": "p"}}"#.to_vec(), StatusCode::BAD_REQUEST, "'project' member"),
-        (Method::POST, "/v3/projects", br#"{"project": {"name": ""}}"#.to_vec(), StatusCode::BAD_REQUEST, "project.name"),
-        (Method::POST, "/v3/users", br#"{"user": {"name": "u", "default_project_id": "nope"}}"#.to_vec(), StatusCode::BAD_REQUEST, "default_project_id"),
-        (Method::POST, "/v3/users", br#"{"user": {"name": "admin"}}"#.to_vec(), StatusCode::CONFLICT, "Duplicate"),
-        (Method::POST, "/v3/roles", br#"{"role": {"name": "admin"}}"#.to_vec(), StatusCode::CONFLICT, "Duplicate"),
-        (Method::POST, "/v3/groups", br#"{"group": {}}"#.to_vec(), StatusCode::BAD_REQUEST, "name"),
-        (Method::POST, "/v3/domains", br#"{"domain": {"name": ["x"]}}"#.to_vec(), StatusCode::BAD_REQUEST, "domain.name"),
-        (Method::PATCH, "/v3/projects/nope", br#"{"project": {"name": "x"}}"#.to_vec(), StatusCode::NOT_FOUND, "Could not find project: nope."),
-        (Method::PATCH, "/v3/users/nope", br#"{"user": {"enabled": 1}}"#.to_vec(), StatusCode::BAD_REQUEST, "user.enabled"),
-        (Method::GET, "/v3/users/nope", Vec::new(), StatusCode::NOT_FOUND, "Could not find user"),
-        (Method::GET, "/v3/projects?enabled=maybe", Vec::new(), StatusCode::BAD_REQUEST, "enabled"),
-        (Method::PUT, "/v3/projects/nope/users/nope/roles/nope", Vec::new(), StatusCode::NOT_FOUND, "Could not find project"),
-        (Method::DELETE, "/v3/domains/default", Vec::new(), StatusCode::FORBIDDEN, "default domain"),
-        (Method::GET, "/v3/no-such-thing", Vec::new(), StatusCode::NOT_FOUND, "could not be found"),
-        (Method::PUT, "/v3/projects", Vec::new(), StatusCode::METHOD_NOT_ALLOWED, "Method Not Allowed"),
-        (Method::POST, "/v3/auth/tokens", br#"{"auth": {"identity": {"methods": []}}}"#.to_vec(), StatusCode::BAD_REQUEST, "methods"),
-        (Method::POST, "/v3/auth/tokens", br#"{"auth": {"identity": {"methods": ["password"]}}}"#.to_vec(), StatusCode::BAD_REQUEST, "password"),
-        (Method::POST, "/v3/auth/tokens", br#"{"auth": {"identity": {"methods": ["totp"]}}}"#.to_vec(), StatusCode::UNAUTHORIZED, "unsupported"),
-        (Method::POST, "/v3/auth/tokens", vec![b' '; 2 * 1024 * 1024], StatusCode::PAYLOAD_TOO_LARGE, ""),
+        (
+            Method::POST,
+            "/v3/projects",
+            b"{".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "Malformed JSON",
+        ),
+        (
+            Method::POST,
+            "/v3/projects",
+            b"".to_vec(),
+            StatusCode::BAD_REQUEST,
+            "empty",
+        ),
+        (
+            Method::POST,
+            "/v3/projects",
+            br#"{"project": {"name": 5}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "project.name",
+        ),
+        (
+            Method::POST,
+            "/v3/projects",
+            br#"{"project": {"name": "p", "enabled": "yes"}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "project.enabled",
+        ),
+        (
+            Method::POST,
+            "/v3/projects",
+            br#"{"projet": {"name": "p"}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "'project' member",
+        ),
+        (
+            Method::POST,
+            "/v3/projects",
+            br#"{"project": {"name": ""}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "project.name",
+        ),
+        (
+            Method::POST,
+            "/v3/users",
+            br#"{"user": {"name": "u", "default_project_id": "nope"}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "default_project_id",
+        ),
+        (
+            Method::POST,
+            "/v3/users",
+            br#"{"user": {"name": "admin"}}"#.to_vec(),
+            StatusCode::CONFLICT,
+            "Duplicate",
+        ),
+        (
+            Method::POST,
+            "/v3/roles",
+            br#"{"role": {"name": "admin"}}"#.to_vec(),
+            StatusCode::CONFLICT,
+            "Duplicate",
+        ),
+        (
+            Method::POST,
+            "/v3/groups",
+            br#"{"group": {}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "name",
+        ),
+        (
+            Method::POST,
+            "/v3/domains",
+            br#"{"domain": {"name": ["x"]}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "domain.name",
+        ),
+        (
+            Method::PATCH,
+            "/v3/projects/nope",
+            br#"{"project": {"name": "x"}}"#.to_vec(),
+            StatusCode::NOT_FOUND,
+            "Could not find project: nope.",
+        ),
+        (
+            Method::PATCH,
+            "/v3/users/nope",
+            br#"{"user": {"enabled": 1}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "user.enabled",
+        ),
+        (
+            Method::GET,
+            "/v3/users/nope",
+            Vec::new(),
+            StatusCode::NOT_FOUND,
+            "Could not find user",
+        ),
+        (
+            Method::GET,
+            "/v3/projects?enabled=maybe",
+            Vec::new(),
+            StatusCode::BAD_REQUEST,
+            "enabled",
+        ),
+        (
+            Method::PUT,
+            "/v3/projects/nope/users/nope/roles/nope",
+            Vec::new(),
+            StatusCode::NOT_FOUND,
+            "Could not find project",
+        ),
+        (
+            Method::DELETE,
+            "/v3/domains/default",
+            Vec::new(),
+            StatusCode::FORBIDDEN,
+            "default domain",
+        ),
+        (
+            Method::GET,
+            "/v3/no-such-thing",
+            Vec::new(),
+            StatusCode::NOT_FOUND,
+            "could not be found",
+        ),
+        (
+            Method::PUT,
+            "/v3/projects",
+            Vec::new(),
+            StatusCode::METHOD_NOT_ALLOWED,
+            "Method Not Allowed",
+        ),
+        (
+            Method::POST,
+            "/v3/auth/tokens",
+            br#"{"auth": {"identity": {"methods": []}}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "methods",
+        ),
+        (
+            Method::POST,
+            "/v3/auth/tokens",
+            br#"{"auth": {"identity": {"methods": ["password"]}}}"#.to_vec(),
+            StatusCode::BAD_REQUEST,
+            "password",
+        ),
+        (
+            Method::POST,
+            "/v3/auth/tokens",
+            br#"{"auth": {"identity": {"methods": ["totp"]}}}"#.to_vec(),
+            StatusCode::UNAUTHORIZED,
+            "unsupported",
+        ),
+        (
+            Method::POST,
+            "/v3/auth/tokens",
+            vec![b' '; 2 * 1024 * 1024],
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "",
+        ),
     ];
-    let before = cloud.call(Method::GET, "/v3/projects", Some(&admin), None).await.body["projects"].as_array().unwrap().len();
+    let before = cloud
+        .call(Method::GET, "/v3/projects", Some(&admin), None)
+        .await
+        .body["projects"]
+        .as_array()
+        .unwrap()
+        .len();
     for (method, uri, body, status, needle) in cases {
-        let reply = cloud.raw(method.clone(), uri, Some(&admin), body, &[]).await;
+        let reply = cloud
+            .raw(method.clone(), uri, Some(&admin), body, &[])
+            .await;
         assert_eq!(reply.status, status, "{method} {uri}: {}", reply.body);
-        let message = reply.body["error"]["message"].as_str().unwrap_or_else(|| panic!("{method} {uri}: {}", reply.body));
+        let message = reply.body["error"]["message"]
+            .as_str()
+            .unwrap_or_else(|| panic!("{method} {uri}: {}", reply.body));
         assert!(message.contains(needle), "{method} {uri}: {message}");
         assert_eq!(reply.body["error"]["code"], status.as_u16());
     }
-    let after = cloud.call(Method::GET, "/v3/projects", Some(&admin), None).await.body["projects"].as_array().unwrap().len();
+    let after = cloud
+        .call(Method::GET, "/v3/projects", Some(&admin), None)
+        .await
+        .body["projects"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(before, after);
 }
 
@@ -489,26 +1051,51 @@ async fn state_survives_reopening_and_bootstrap_is_idempotent() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("identity.db");
     let boot = |db: Db| {
-        db.migrate("identity", oxistack_identity::MIGRATIONS).unwrap();
+        db.migrate("identity", oxistack_identity::MIGRATIONS)
+            .unwrap();
         let service = IdentityService::new(db, chrono::Duration::hours(1));
         let report = service
-            .bootstrap(&Bootstrap { admin_password: PASSWORD, region: "RegionOne", services: &[] })
+            .bootstrap(&Bootstrap {
+                admin_password: PASSWORD,
+                region: "RegionOne",
+                services: &[],
+            })
             .unwrap();
         (service, report)
     };
     let (first, report) = boot(Db::open(&path).unwrap());
     assert!(report.created_users);
     let router = oxistack_identity::router(first.clone());
-    let cloud = Cloud { router, service: first, _dir: tempfile::tempdir().unwrap() };
+    let cloud = Cloud {
+        router,
+        service: first,
+        _dir: tempfile::tempdir().unwrap(),
+    };
     cloud.tenant("kube", "member").await;
     let token = cloud.token("kube", "pw", "kube").await;
     drop(cloud);
 
     let (second, report) = boot(Db::open(&path).unwrap());
     assert!(!report.created_users);
-    let cloud = Cloud { router: oxistack_identity::router(second.clone()), service: second, _dir: dir };
-    assert_eq!(cloud.call(Method::GET, "/v3/auth/projects", Some(&token), None).await.status, StatusCode::OK);
+    let cloud = Cloud {
+        router: oxistack_identity::router(second.clone()),
+        service: second,
+        _dir: dir,
+    };
+    assert_eq!(
+        cloud
+            .call(Method::GET, "/v3/auth/projects", Some(&token), None)
+            .await
+            .status,
+        StatusCode::OK
+    );
     let admin = cloud.admin().await;
-    let users = cloud.call(Method::GET, "/v3/users", Some(&admin), None).await;
-    assert_eq!(users.body["users"].as_array().unwrap().len(), 3, "admin, demo, kube: nothing duplicated");
+    let users = cloud
+        .call(Method::GET, "/v3/users", Some(&admin), None)
+        .await;
+    assert_eq!(
+        users.body["users"].as_array().unwrap().len(),
+        3,
+        "admin, demo, kube: nothing duplicated"
+    );
 }

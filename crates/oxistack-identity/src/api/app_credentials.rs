@@ -46,10 +46,18 @@ struct AppCredentialView {
     links: SelfLink,
 }
 
-fn view(credential: AppCredential, roles: Vec<Role>, secret: Option<String>, v3: &str) -> AppCredentialView {
+fn view(
+    credential: AppCredential,
+    roles: Vec<Role>,
+    secret: Option<String>,
+    v3: &str,
+) -> AppCredentialView {
     AppCredentialView {
         links: SelfLink {
-            self_: format!("{v3}/users/{}/application_credentials/{}", credential.user_id, credential.id),
+            self_: format!(
+                "{v3}/users/{}/application_credentials/{}",
+                credential.user_id, credential.id
+            ),
         },
         id: credential.id,
         name: credential.name,
@@ -60,14 +68,21 @@ fn view(credential: AppCredential, roles: Vec<Role>, secret: Option<String>, v3:
         unrestricted: credential.unrestricted,
         roles: roles
             .into_iter()
-            .map(|r| RoleRef { id: r.id, name: r.name, domain_id: None })
+            .map(|r| RoleRef {
+                id: r.id,
+                name: r.name,
+                domain_id: None,
+            })
             .collect(),
         access_rules: Vec::new(),
         secret,
     }
 }
 
-fn roles_of(conn: &oxistack_db::rusqlite::Connection, credential: &AppCredential) -> Result<Vec<Role>> {
+fn roles_of(
+    conn: &oxistack_db::rusqlite::Connection,
+    credential: &AppCredential,
+) -> Result<Vec<Role>> {
     let mut roles = Vec::new();
     for id in &credential.role_ids {
         if let Some(role) = model::role(conn, id)? {
@@ -94,23 +109,35 @@ pub async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<(StatusCode, Json<Value>)> {
     if caller.user.id != user_id {
-        return Err(ApiError::forbidden("Application credentials can only be created by their own user."));
+        return Err(ApiError::forbidden(
+            "Application credentials can only be created by their own user.",
+        ));
     }
-    if caller.application_credential.as_ref().is_some_and(|c| c.restricted) {
+    if caller
+        .application_credential
+        .as_ref()
+        .is_some_and(|c| c.restricted)
+    {
         return Err(ApiError::forbidden(
             "A restricted application credential cannot be used to create another application credential.",
         ));
     }
     let request: AppCredentialCreate = envelope(body, "application_credential")?;
     validate_name("application_credential.name", &request.name)?;
-    if request.access_rules.as_ref().is_some_and(|rules| !rules.is_empty()) {
+    if request
+        .access_rules
+        .as_ref()
+        .is_some_and(|rules| !rules.is_empty())
+    {
         return Err(ApiError::bad_request(
             "Invalid input for field 'application_credential.access_rules': access rules are not supported.",
         ));
     }
     let project_id = caller
         .project_id()
-        .ok_or_else(|| ApiError::forbidden("Application credentials require a project-scoped token."))?
+        .ok_or_else(|| {
+            ApiError::forbidden("Application credentials require a project-scoped token.")
+        })?
         .to_owned();
     let expires_at = match &request.expires_at {
         None => None,
@@ -121,15 +148,21 @@ pub async fn create(
             "Invalid input for field 'application_credential.expires_at': the expiry is in the past.",
         ));
     }
-    // Delegate only what the caller holds now; named roles must be among them.
-    let held: Vec<(String, String)> = caller.roles.iter().map(|r| (r.id.clone(), r.name.clone())).collect();
-    let role_ids: Vec<String> = match &request.roles {
-        None => held.iter().map(|(id, _)| id.clone()).collect(),
+    // Delegate only what the caller holds now; named roles must be among
+    // them. No roles (absent or empty, as the CLI sends) means all of them.
+    let held: Vec<(String, String)> = caller
+        .roles
+        .iter()
+        .map(|r| (r.id.clone(), r.name.clone()))
+        .collect();
+    let role_ids: Vec<String> = match request.roles.as_deref() {
+        None | Some([]) => held.iter().map(|(id, _)| id.clone()).collect(),
         Some(wanted) => {
             let mut ids = Vec::new();
             for role in wanted {
                 let found = held.iter().find(|(id, name)| {
-                    role.id.as_deref() == Some(id.as_str()) || role.name.as_deref() == Some(name.as_str())
+                    role.id.as_deref() == Some(id.as_str())
+                        || role.name.as_deref() == Some(name.as_str())
                 });
                 match found {
                     Some((id, _)) => ids.push(id.clone()),
@@ -146,7 +179,9 @@ pub async fn create(
     };
     let secret = request.secret.clone().unwrap_or_else(random_secret);
     if secret.is_empty() {
-        return Err(ApiError::bad_request("Invalid input for field 'application_credential.secret': must not be empty."));
+        return Err(ApiError::bad_request(
+            "Invalid input for field 'application_credential.secret': must not be empty.",
+        ));
     }
     let credential = AppCredential {
         id: new_id(),
@@ -177,7 +212,10 @@ pub async fn create(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(member("application_credential", view(credential, roles, Some(secret), &v3))),
+        Json(member(
+            "application_credential",
+            view(credential, roles, Some(secret), &v3),
+        )),
     ))
 }
 
@@ -216,7 +254,10 @@ pub async fn list(
             Ok(result)
         })
         .await?;
-    let views = credentials.into_iter().map(|(c, r)| view(c, r, None, &v3)).collect();
+    let views = credentials
+        .into_iter()
+        .map(|(c, r)| view(c, r, None, &v3))
+        .collect();
     Ok(Json(collection(
         "application_credentials",
         views,
@@ -225,7 +266,11 @@ pub async fn list(
 }
 
 /// The credential `credential_id` of `user_id`, or 404.
-fn owned(conn: &oxistack_db::rusqlite::Connection, user_id: &str, credential_id: &str) -> Result<AppCredential> {
+fn owned(
+    conn: &oxistack_db::rusqlite::Connection,
+    user_id: &str,
+    credential_id: &str,
+) -> Result<AppCredential> {
     app_credentials::load(conn, credential_id)?
         .filter(|c| c.user_id == user_id)
         .ok_or_else(|| not_found("application credential", credential_id))
@@ -245,7 +290,10 @@ pub async fn show(
             Ok((credential, roles))
         })
         .await?;
-    Ok(Json(member("application_credential", view(credential, roles, None, &v3))))
+    Ok(Json(member(
+        "application_credential",
+        view(credential, roles, None, &v3),
+    )))
 }
 
 /// Deleting a credential also invalidates the tokens issued for it.
@@ -255,7 +303,11 @@ pub async fn delete(
     Path((user_id, credential_id)): Path<(String, String)>,
 ) -> Result<Response> {
     require_self_or_admin(&caller, &user_id)?;
-    if caller.application_credential.as_ref().is_some_and(|c| c.restricted) {
+    if caller
+        .application_credential
+        .as_ref()
+        .is_some_and(|c| c.restricted)
+    {
         return Err(ApiError::forbidden(
             "A restricted application credential cannot be used to delete application credentials.",
         ));
@@ -263,8 +315,14 @@ pub async fn delete(
     service
         .change(move |tx| {
             owned(tx, &user_id, &credential_id)?;
-            tx.execute("DELETE FROM tokens WHERE app_credential_id = ?1", [&credential_id])?;
-            tx.execute("DELETE FROM application_credentials WHERE id = ?1", [&credential_id])?;
+            tx.execute(
+                "DELETE FROM tokens WHERE app_credential_id = ?1",
+                [&credential_id],
+            )?;
+            tx.execute(
+                "DELETE FROM application_credentials WHERE id = ?1",
+                [&credential_id],
+            )?;
             Ok(())
         })
         .await?;

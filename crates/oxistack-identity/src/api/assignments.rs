@@ -48,13 +48,25 @@ pub fn grant_routes() -> Router<Arc<IdentityService>> {
             router = router
                 .route(
                     &base,
-                    get(move |state: State, caller: Caller, v3: V3, params: Params| list_grants(state, caller, v3, params, kind)),
+                    get(
+                        move |state: State, caller: Caller, v3: V3, params: Params| {
+                            list_grants(state, caller, v3, params, kind)
+                        },
+                    ),
                 )
                 .route(
                     &format!("{base}/{{role_id}}"),
-                    get(move |state: State, caller: Caller, params: Params| check_grant(state, caller, params, kind))
-                        .put(move |state: State, caller: Caller, params: Params| grant(state, caller, params, kind))
-                        .delete(move |state: State, caller: Caller, params: Params| revoke(state, caller, params, kind)),
+                    get(move |state: State, caller: Caller, params: Params| {
+                        check_grant(state, caller, params, kind)
+                    })
+                    .put(move |state: State, caller: Caller, params: Params| {
+                        grant(state, caller, params, kind)
+                    })
+                    .delete(
+                        move |state: State, caller: Caller, params: Params| {
+                            revoke(state, caller, params, kind)
+                        },
+                    ),
                 );
         }
     }
@@ -68,19 +80,42 @@ struct GrantIds {
     actor_id: String,
 }
 
-fn grant_ids(conn: &Connection, params: &HashMap<String, String>, kind: GrantKind) -> Result<GrantIds> {
+fn grant_ids(
+    conn: &Connection,
+    params: &HashMap<String, String>,
+    kind: GrantKind,
+) -> Result<GrantIds> {
     let param = |name: &str| params.get(name).cloned().unwrap_or_default();
     let target_id = match kind.target {
-        TargetKind::Project => require(model::project(conn, &param("target_id"))?, "project", &param("target_id"))?.id,
-        TargetKind::Domain => require(model::domain(conn, &param("target_id"))?, "domain", &param("target_id"))?.id,
+        TargetKind::Project => {
+            require(
+                model::project(conn, &param("target_id"))?,
+                "project",
+                &param("target_id"),
+            )?
+            .id
+        }
+        TargetKind::Domain => {
+            require(
+                model::domain(conn, &param("target_id"))?,
+                "domain",
+                &param("target_id"),
+            )?
+            .id
+        }
         TargetKind::System => SYSTEM_TARGET.to_owned(),
     };
     let actor_id = param("actor_id");
     match kind.actor {
         ActorKind::User => require(model::user(conn, &actor_id)?, "user", &actor_id).map(drop)?,
-        ActorKind::Group => require(model::group(conn, &actor_id)?, "group", &actor_id).map(drop)?,
+        ActorKind::Group => {
+            require(model::group(conn, &actor_id)?, "group", &actor_id).map(drop)?
+        }
     }
-    Ok(GrantIds { target_id, actor_id })
+    Ok(GrantIds {
+        target_id,
+        actor_id,
+    })
 }
 
 fn grant_role(conn: &Connection, params: &HashMap<String, String>) -> Result<Role> {
@@ -88,7 +123,12 @@ fn grant_role(conn: &Connection, params: &HashMap<String, String>) -> Result<Rol
     require(model::role(conn, &role_id)?, "role", &role_id)
 }
 
-fn assignment_exists(conn: &Connection, ids: &GrantIds, kind: GrantKind, role_id: &str) -> rusqlite::Result<bool> {
+fn assignment_exists(
+    conn: &Connection,
+    ids: &GrantIds,
+    kind: GrantKind,
+    role_id: &str,
+) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT count(*) FROM assignments
          WHERE actor_kind = ?1 AND actor_id = ?2 AND target_kind = ?3 AND target_id = ?4 AND role_id = ?5",
@@ -98,7 +138,13 @@ fn assignment_exists(conn: &Connection, ids: &GrantIds, kind: GrantKind, role_id
     .map(|n| n > 0)
 }
 
-async fn list_grants(axum::extract::State(service): State, caller: Caller, V3(v3): V3, Path(params): Params, kind: GrantKind) -> Result<Json<Value>> {
+async fn list_grants(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+    Path(params): Params,
+    kind: GrantKind,
+) -> Result<Json<Value>> {
     authorize(&caller, Action::ListRoleAssignments)?;
     let roles = service
         .read(move |conn| {
@@ -119,7 +165,12 @@ async fn list_grants(axum::extract::State(service): State, caller: Caller, V3(v3
     Ok(Json(collection("roles", views, format!("{v3}/roles"))))
 }
 
-async fn check_grant(axum::extract::State(service): State, caller: Caller, Path(params): Params, kind: GrantKind) -> Result<Response> {
+async fn check_grant(
+    axum::extract::State(service): State,
+    caller: Caller,
+    Path(params): Params,
+    kind: GrantKind,
+) -> Result<Response> {
     authorize(&caller, Action::ListRoleAssignments)?;
     service
         .read(move |conn| {
@@ -141,7 +192,12 @@ async fn check_grant(axum::extract::State(service): State, caller: Caller, Path(
     Ok(no_content())
 }
 
-async fn grant(axum::extract::State(service): State, caller: Caller, Path(params): Params, kind: GrantKind) -> Result<Response> {
+async fn grant(
+    axum::extract::State(service): State,
+    caller: Caller,
+    Path(params): Params,
+    kind: GrantKind,
+) -> Result<Response> {
     authorize(&caller, Action::ManageRoleAssignments)?;
     service
         .change(move |tx| {
@@ -160,7 +216,12 @@ async fn grant(axum::extract::State(service): State, caller: Caller, Path(params
 
 /// Removing a role revokes the affected users' tokens on that target, as
 /// Keystone does.
-async fn revoke(axum::extract::State(service): State, caller: Caller, Path(params): Params, kind: GrantKind) -> Result<Response> {
+async fn revoke(
+    axum::extract::State(service): State,
+    caller: Caller,
+    Path(params): Params,
+    kind: GrantKind,
+) -> Result<Response> {
     authorize(&caller, Action::ManageRoleAssignments)?;
     let issuer = service.clone();
     service
@@ -205,12 +266,18 @@ struct Assignment {
 }
 
 fn all_assignments(conn: &Connection) -> Result<Vec<Assignment>> {
-    let mut stmt = conn.prepare_cached("SELECT actor_kind, actor_id, target_kind, target_id, role_id FROM assignments")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT actor_kind, actor_id, target_kind, target_id, role_id FROM assignments",
+    )?;
     let rows = stmt.query_map([], |row| {
         let actor: String = row.get(0)?;
         let target: String = row.get(2)?;
         Ok(Assignment {
-            actor: if actor == "group" { ActorKind::Group } else { ActorKind::User },
+            actor: if actor == "group" {
+                ActorKind::Group
+            } else {
+                ActorKind::User
+            },
             actor_id: row.get(1)?,
             target: match target.as_str() {
                 "project" => TargetKind::Project,
@@ -293,9 +360,17 @@ pub async fn list(
                     (None, Some(group)) => a.actor == ActorKind::Group && &a.actor_id == group,
                     (None, None) => true,
                 };
-                let target_matches = match (wanted("scope.project.id"), wanted("scope.domain.id"), query.contains_key("scope.system")) {
-                    (Some(project), _, _) => a.target == TargetKind::Project && &a.target_id == project,
-                    (None, Some(domain), _) => a.target == TargetKind::Domain && &a.target_id == domain,
+                let target_matches = match (
+                    wanted("scope.project.id"),
+                    wanted("scope.domain.id"),
+                    query.contains_key("scope.system"),
+                ) {
+                    (Some(project), _, _) => {
+                        a.target == TargetKind::Project && &a.target_id == project
+                    }
+                    (None, Some(domain), _) => {
+                        a.target == TargetKind::Domain && &a.target_id == domain
+                    }
                     (None, None, true) => a.target == TargetKind::System,
                     (None, None, false) => true,
                 };
@@ -315,32 +390,35 @@ pub async fn list(
 }
 
 fn domain_ref(conn: &Connection, domain_id: &str) -> Result<Value> {
-    let name = model::domain(conn, domain_id)?.map(|d| d.name).unwrap_or_default();
+    let name = model::domain(conn, domain_id)?
+        .map(|d| d.name)
+        .unwrap_or_default();
     Ok(json!({"id": domain_id, "name": name}))
 }
 
 /// One entry of the listing. With `include_names`, every reference carries
 /// its name and domain, which `openstack role assignment list --names` prints.
-fn assignment_document(conn: &Connection, a: &Assignment, v3: &str, include_names: bool) -> Result<Value> {
+fn assignment_document(
+    conn: &Connection,
+    a: &Assignment,
+    v3: &str,
+    include_names: bool,
+) -> Result<Value> {
     let mut doc = Map::new();
     let (actor_key, actor) = match a.actor {
         ActorKind::User => {
             let mut actor = json!({"id": a.actor_id});
-            if include_names {
-                if let Some(user) = model::user(conn, &a.actor_id)? {
-                    actor["name"] = json!(user.name);
-                    actor["domain"] = domain_ref(conn, &user.domain_id)?;
-                }
+            if include_names && let Some(user) = model::user(conn, &a.actor_id)? {
+                actor["name"] = json!(user.name);
+                actor["domain"] = domain_ref(conn, &user.domain_id)?;
             }
             ("user", actor)
         }
         ActorKind::Group => {
             let mut actor = json!({"id": a.actor_id});
-            if include_names {
-                if let Some(group) = model::group(conn, &a.actor_id)? {
-                    actor["name"] = json!(group.name);
-                    actor["domain"] = domain_ref(conn, &group.domain_id)?;
-                }
+            if include_names && let Some(group) = model::group(conn, &a.actor_id)? {
+                actor["name"] = json!(group.name);
+                actor["domain"] = domain_ref(conn, &group.domain_id)?;
             }
             ("group", actor)
         }
@@ -349,11 +427,9 @@ fn assignment_document(conn: &Connection, a: &Assignment, v3: &str, include_name
     let scope = match a.target {
         TargetKind::Project => {
             let mut project = json!({"id": a.target_id});
-            if include_names {
-                if let Some(p) = model::project(conn, &a.target_id)? {
-                    project["name"] = json!(p.name);
-                    project["domain"] = domain_ref(conn, &p.domain_id)?;
-                }
+            if include_names && let Some(p) = model::project(conn, &a.target_id)? {
+                project["name"] = json!(p.name);
+                project["domain"] = domain_ref(conn, &p.domain_id)?;
             }
             json!({"project": project})
         }
@@ -368,10 +444,8 @@ fn assignment_document(conn: &Connection, a: &Assignment, v3: &str, include_name
     };
     doc.insert("scope".into(), scope);
     let mut role = json!({"id": a.role_id});
-    if include_names {
-        if let Some(r) = model::role(conn, &a.role_id)? {
-            role["name"] = json!(r.name);
-        }
+    if include_names && let Some(r) = model::role(conn, &a.role_id)? {
+        role["name"] = json!(r.name);
     }
     doc.insert("role".into(), role);
     let target_path = match a.target {
@@ -385,7 +459,8 @@ fn assignment_document(conn: &Connection, a: &Assignment, v3: &str, include_name
         (None, ActorKind::Group) => format!("groups/{}", a.actor_id),
     };
     let granted_role = a.prior_role.as_deref().unwrap_or(&a.role_id);
-    let mut links = json!({"assignment": format!("{v3}/{target_path}/{actor_path}/roles/{granted_role}")});
+    let mut links =
+        json!({"assignment": format!("{v3}/{target_path}/{actor_path}/roles/{granted_role}")});
     if let Some(group) = &a.via_group {
         links["membership"] = json!(format!("{v3}/groups/{group}/users/{}", a.actor_id));
     }

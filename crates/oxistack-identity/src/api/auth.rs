@@ -39,7 +39,9 @@ pub async fn issue(
             let mut grant = grant;
             if let Some(scope) = &scope {
                 if grant.app_credential_id.is_some() {
-                    return Err(ApiError::unauthorized("Application credentials cannot request a scope."));
+                    return Err(ApiError::unauthorized(
+                        "Application credentials cannot request a scope.",
+                    ));
                 }
                 grant.scope = resolve_scope(tx, scope)?;
             }
@@ -48,10 +50,12 @@ pub async fn issue(
         })
         .await?;
     let catalog = (!flag(&query, "nocatalog")?).then_some(catalog);
-    let mut response = (StatusCode::CREATED, Json(token_document(&context, catalog))).into_response();
-    response
-        .headers_mut()
-        .insert(SUBJECT_TOKEN, HeaderValue::from_str(&token).map_err(ApiError::internal)?);
+    let mut response =
+        (StatusCode::CREATED, Json(token_document(&context, catalog))).into_response();
+    response.headers_mut().insert(
+        SUBJECT_TOKEN,
+        HeaderValue::from_str(&token).map_err(ApiError::internal)?,
+    );
     Ok(response)
 }
 
@@ -59,10 +63,9 @@ pub async fn issue(
 /// token they earn, before any scope the request asks for.
 async fn authenticate(service: &Arc<IdentityService>, auth: &Auth) -> Result<TokenGrant> {
     let identity = &auth.identity;
-    let method = identity
-        .methods
-        .first()
-        .ok_or_else(|| ApiError::bad_request("Invalid input for field 'auth.identity.methods': no method given."))?;
+    let method = identity.methods.first().ok_or_else(|| {
+        ApiError::bad_request("Invalid input for field 'auth.identity.methods': no method given.")
+    })?;
     match method.as_str() {
         "password" => {
             let password = identity.password.as_ref().ok_or_else(|| {
@@ -82,7 +85,11 @@ async fn authenticate(service: &Arc<IdentityService>, auth: &Auth) -> Result<Tok
                     None => {
                         let domain = resolve_domain(conn, domain.as_ref())?;
                         match domain {
-                            Some(domain) => model::user_by_name(conn, &domain, name.as_deref().unwrap_or_default()),
+                            Some(domain) => model::user_by_name(
+                                conn,
+                                &domain,
+                                name.as_deref().unwrap_or_default(),
+                            ),
                             None => Ok(None),
                         }
                     }
@@ -108,11 +115,15 @@ async fn authenticate(service: &Arc<IdentityService>, auth: &Auth) -> Result<Tok
         }
         "token" => {
             let token = identity.token.as_ref().ok_or_else(|| {
-                ApiError::bad_request("Invalid input for field 'auth.identity.token': required by method 'token'.")
+                ApiError::bad_request(
+                    "Invalid input for field 'auth.identity.token': required by method 'token'.",
+                )
             })?;
             let context = service.tokens.validate(&token.id).await?;
             if context.application_credential.is_some() {
-                return Err(ApiError::forbidden("A token issued for an application credential cannot be rescoped."));
+                return Err(ApiError::forbidden(
+                    "A token issued for an application credential cannot be rescoped.",
+                ));
             }
             let mut methods = context.methods.clone();
             if !methods.iter().any(|m| m == "token") {
@@ -136,7 +147,10 @@ async fn authenticate(service: &Arc<IdentityService>, auth: &Auth) -> Result<Tok
             let (id, name, user) = (
                 method.id.clone(),
                 method.name.clone(),
-                method.user.as_ref().map(|u| (u.id.clone(), u.name.clone(), u.domain.clone())),
+                method
+                    .user
+                    .as_ref()
+                    .map(|u| (u.id.clone(), u.name.clone(), u.domain.clone())),
             );
             if id.is_none() && (name.is_none() || user.is_none()) {
                 return Err(ApiError::bad_request(
@@ -153,12 +167,20 @@ async fn authenticate(service: &Arc<IdentityService>, auth: &Auth) -> Result<Tok
                     let user = match user_id {
                         Some(id) => model::user(conn, &id)?,
                         None => match resolve_domain(conn, domain.as_ref())? {
-                            Some(domain) => model::user_by_name(conn, &domain, user_name.as_deref().unwrap_or_default())?,
+                            Some(domain) => model::user_by_name(
+                                conn,
+                                &domain,
+                                user_name.as_deref().unwrap_or_default(),
+                            )?,
                             None => None,
                         },
                     };
                     match user {
-                        Some(user) => app_credentials::load_by_name(conn, &user.id, name.as_deref().unwrap_or_default()),
+                        Some(user) => app_credentials::load_by_name(
+                            conn,
+                            &user.id,
+                            name.as_deref().unwrap_or_default(),
+                        ),
                         None => Ok(None),
                     }
                 })
@@ -168,7 +190,10 @@ async fn authenticate(service: &Arc<IdentityService>, auth: &Auth) -> Result<Tok
                 return Err(oxistack_auth::unauthenticated());
             }
             let credential = found.ok_or_else(oxistack_auth::unauthenticated)?;
-            if credential.expires_at.is_some_and(|t| t <= chrono::Utc::now()) {
+            if credential
+                .expires_at
+                .is_some_and(|t| t <= chrono::Utc::now())
+            {
                 return Err(oxistack_auth::unauthenticated());
             }
             Ok(TokenGrant {
@@ -188,7 +213,11 @@ async fn authenticate(service: &Arc<IdentityService>, auth: &Auth) -> Result<Tok
 
 /// A user's default project is used when the request names no scope, but
 /// only if the user still has a role there; otherwise the token is unscoped.
-async fn default_scope(service: &IdentityService, user_id: &str, project_id: &str) -> Result<ScopeRequest> {
+async fn default_scope(
+    service: &IdentityService,
+    user_id: &str,
+    project_id: &str,
+) -> Result<ScopeRequest> {
     let (user_id, project_id) = (user_id.to_owned(), project_id.to_owned());
     service
         .read(move |conn| {
@@ -310,7 +339,9 @@ fn subject_token(headers: &HeaderMap, caller: &Caller) -> Result<String> {
         .and_then(|v| v.to_str().ok())
         .filter(|v| !v.is_empty())
         .ok_or_else(|| ApiError::bad_request("The X-Subject-Token header is required."))?;
-    let own = headers.get(oxistack_auth::AUTH_TOKEN_HEADER).and_then(|v| v.to_str().ok());
+    let own = headers
+        .get(oxistack_auth::AUTH_TOKEN_HEADER)
+        .and_then(|v| v.to_str().ok());
     if own != Some(subject) {
         authorize(caller, Action::ValidateAnyToken)?;
     }
@@ -329,24 +360,36 @@ pub async fn validate(
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Response> {
     let subject = subject_token(&headers, &caller)?;
-    let context = service.tokens.validate(&subject).await.map_err(|_| token_not_found())?;
+    let context = service
+        .tokens
+        .validate(&subject)
+        .await
+        .map_err(|_| token_not_found())?;
     let catalog = if flag(&query, "nocatalog")? {
         None
     } else {
-        Some(service.read(|conn| super::catalog::token_catalog(conn)).await?)
+        Some(service.read(super::catalog::token_catalog).await?)
     };
     let mut response = Json(token_document(&context, catalog)).into_response();
-    response
-        .headers_mut()
-        .insert(SUBJECT_TOKEN, HeaderValue::from_str(&subject).map_err(ApiError::internal)?);
+    response.headers_mut().insert(
+        SUBJECT_TOKEN,
+        HeaderValue::from_str(&subject).map_err(ApiError::internal)?,
+    );
     Ok(response)
 }
 
 /// `DELETE /v3/auth/tokens`
-pub async fn revoke(axum::extract::State(service): State, caller: Caller, headers: HeaderMap) -> Result<Response> {
+pub async fn revoke(
+    axum::extract::State(service): State,
+    caller: Caller,
+    headers: HeaderMap,
+) -> Result<Response> {
     let subject = subject_token(&headers, &caller)?;
     let tokens = service.clone();
-    let existed: bool = service.db.write(move |tx| tokens.tokens.revoke(tx, &subject)).await?;
+    let existed: bool = service
+        .db
+        .write(move |tx| tokens.tokens.revoke(tx, &subject))
+        .await?;
     if !existed {
         return Err(token_not_found());
     }
@@ -354,45 +397,93 @@ pub async fn revoke(axum::extract::State(service): State, caller: Caller, header
 }
 
 /// `GET /v3/auth/catalog`
-pub async fn catalog(axum::extract::State(service): State, caller: Caller, V3(v3): V3) -> Result<Json<Value>> {
+pub async fn catalog(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+) -> Result<Json<Value>> {
     authorize(&caller, Action::ReadCatalog)?;
-    let catalog = service.read(|conn| super::catalog::token_catalog(conn)).await?;
-    Ok(Json(json!({"catalog": catalog, "links": {"self": format!("{v3}/auth/catalog"), "previous": null, "next": null}})))
+    let catalog = service.read(super::catalog::token_catalog).await?;
+    Ok(Json(
+        json!({"catalog": catalog, "links": {"self": format!("{v3}/auth/catalog"), "previous": null, "next": null}}),
+    ))
 }
 
 /// `GET /v3/auth/projects`: the projects the caller may scope to.
-pub async fn projects(axum::extract::State(service): State, caller: Caller, V3(v3): V3) -> Result<Json<Value>> {
+pub async fn projects(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+) -> Result<Json<Value>> {
     let user_id = caller.user.id.clone();
-    let projects = service.read(move |conn| model::projects_of_user(conn, &user_id)).await?;
-    let views = projects.into_iter().map(|p| wire::ProjectView::new(p, &v3)).collect();
-    Ok(Json(wire::collection("projects", views, format!("{v3}/auth/projects"))))
+    let projects = service
+        .read(move |conn| model::projects_of_user(conn, &user_id))
+        .await?;
+    let views = projects
+        .into_iter()
+        .map(|p| wire::ProjectView::new(p, &v3))
+        .collect();
+    Ok(Json(wire::collection(
+        "projects",
+        views,
+        format!("{v3}/auth/projects"),
+    )))
 }
 
 /// `GET /v3/auth/domains`: the domains the caller holds a role on.
-pub async fn domains(axum::extract::State(service): State, caller: Caller, V3(v3): V3) -> Result<Json<Value>> {
+pub async fn domains(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+) -> Result<Json<Value>> {
     let user_id = caller.user.id.clone();
     let domains = service
         .read(move |conn| {
-            let all = model::Filtered::select(model::DOMAIN_COLUMNS, "domains").all(conn, model::Domain::from_row)?;
+            let all = model::Filtered::select(model::DOMAIN_COLUMNS, "domains")
+                .all(conn, model::Domain::from_row)?;
             let mut held = Vec::new();
             for domain in all {
-                if !model::effective_roles(conn, &user_id, TargetKind::Domain, &domain.id)?.is_empty() {
+                if !model::effective_roles(conn, &user_id, TargetKind::Domain, &domain.id)?
+                    .is_empty()
+                {
                     held.push(domain);
                 }
             }
             Ok(held)
         })
         .await?;
-    let views = domains.into_iter().map(|d| wire::DomainView::new(d, &v3)).collect();
-    Ok(Json(wire::collection("domains", views, format!("{v3}/auth/domains"))))
+    let views = domains
+        .into_iter()
+        .map(|d| wire::DomainView::new(d, &v3))
+        .collect();
+    Ok(Json(wire::collection(
+        "domains",
+        views,
+        format!("{v3}/auth/domains"),
+    )))
 }
 
 /// `GET /v3/auth/system`: whether the caller may scope to the system.
-pub async fn system(axum::extract::State(service): State, caller: Caller, V3(v3): V3) -> Result<Json<Value>> {
+pub async fn system(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+) -> Result<Json<Value>> {
     let user_id = caller.user.id.clone();
     let has_role = service
-        .read(move |conn| Ok(!model::effective_roles(conn, &user_id, TargetKind::System, SYSTEM_TARGET)?.is_empty()))
+        .read(move |conn| {
+            Ok(
+                !model::effective_roles(conn, &user_id, TargetKind::System, SYSTEM_TARGET)?
+                    .is_empty(),
+            )
+        })
         .await?;
-    let system: Vec<Value> = if has_role { vec![json!({"all": true})] } else { Vec::new() };
-    Ok(Json(json!({"system": system, "links": {"self": format!("{v3}/auth/system")}})))
+    let system: Vec<Value> = if has_role {
+        vec![json!({"all": true})]
+    } else {
+        Vec::new()
+    };
+    Ok(Json(
+        json!({"system": system, "links": {"self": format!("{v3}/auth/system")}}),
+    ))
 }

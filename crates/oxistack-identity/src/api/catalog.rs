@@ -24,7 +24,8 @@ struct EndpointRow {
     enabled: bool,
 }
 
-const ENDPOINT_QUERY: &str = "SELECT e.id, e.service_id, s.type, s.name, e.interface, e.region_id, e.url, e.enabled
+const ENDPOINT_QUERY: &str =
+    "SELECT e.id, e.service_id, s.type, s.name, e.interface, e.region_id, e.url, e.enabled
      FROM endpoints e JOIN services s ON s.id = e.service_id";
 
 fn endpoint_row(row: &Row) -> rusqlite::Result<EndpointRow> {
@@ -41,7 +42,8 @@ fn endpoint_row(row: &Row) -> rusqlite::Result<EndpointRow> {
 }
 
 fn endpoints(conn: &Connection) -> Result<Vec<EndpointRow>> {
-    let mut stmt = conn.prepare_cached(&format!("{ENDPOINT_QUERY} ORDER BY s.type, e.interface"))?;
+    let mut stmt =
+        conn.prepare_cached(&format!("{ENDPOINT_QUERY} ORDER BY s.type, e.interface"))?;
     let rows = stmt.query_map([], endpoint_row)?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
 }
@@ -88,7 +90,9 @@ struct EndpointView {
 impl EndpointView {
     fn new(e: EndpointRow, v3: &str) -> Self {
         EndpointView {
-            links: SelfLink { self_: format!("{v3}/endpoints/{}", e.id) },
+            links: SelfLink {
+                self_: format!("{v3}/endpoints/{}", e.id),
+            },
             id: e.id,
             interface: e.interface,
             region: e.region_id.clone(),
@@ -112,12 +116,23 @@ struct ServiceView {
 }
 
 fn service_row(row: &Row) -> rusqlite::Result<(String, String, String, String, bool)> {
-    Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?))
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
 }
 
-fn service_view((id, service_type, name, description, enabled): (String, String, String, String, bool), v3: &str) -> ServiceView {
+fn service_view(
+    (id, service_type, name, description, enabled): (String, String, String, String, bool),
+    v3: &str,
+) -> ServiceView {
     ServiceView {
-        links: SelfLink { self_: format!("{v3}/services/{id}") },
+        links: SelfLink {
+            self_: format!("{v3}/services/{id}"),
+        },
         id,
         service_type,
         name,
@@ -136,18 +151,31 @@ struct RegionView {
 
 fn region_view((id, description): (String, String), v3: &str) -> RegionView {
     RegionView {
-        links: SelfLink { self_: format!("{v3}/regions/{id}") },
+        links: SelfLink {
+            self_: format!("{v3}/regions/{id}"),
+        },
         id,
         description,
         parent_region_id: None,
     }
 }
 
-pub async fn list_endpoints(axum::extract::State(service): State, caller: Caller, V3(v3): V3) -> Result<Json<Value>> {
+pub async fn list_endpoints(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+) -> Result<Json<Value>> {
     authorize(&caller, Action::ReadCatalog)?;
-    let rows = service.read(|conn| endpoints(conn)).await?;
-    let views: Vec<_> = rows.into_iter().map(|e| EndpointView::new(e, &v3)).collect();
-    Ok(Json(collection("endpoints", views, format!("{v3}/endpoints"))))
+    let rows = service.read(endpoints).await?;
+    let views: Vec<_> = rows
+        .into_iter()
+        .map(|e| EndpointView::new(e, &v3))
+        .collect();
+    Ok(Json(collection(
+        "endpoints",
+        views,
+        format!("{v3}/endpoints"),
+    )))
 }
 
 pub async fn show_endpoint(
@@ -170,17 +198,27 @@ pub async fn show_endpoint(
     Ok(Json(member("endpoint", EndpointView::new(row, &v3))))
 }
 
-pub async fn list_services(axum::extract::State(service): State, caller: Caller, V3(v3): V3) -> Result<Json<Value>> {
+pub async fn list_services(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+) -> Result<Json<Value>> {
     authorize(&caller, Action::ReadCatalog)?;
     let rows = service
         .read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT id, type, name, description, enabled FROM services ORDER BY type")?;
+            let mut stmt = conn.prepare_cached(
+                "SELECT id, type, name, description, enabled FROM services ORDER BY type",
+            )?;
             let rows = stmt.query_map([], service_row)?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })
         .await?;
     let views: Vec<_> = rows.into_iter().map(|s| service_view(s, &v3)).collect();
-    Ok(Json(collection("services", views, format!("{v3}/services"))))
+    Ok(Json(collection(
+        "services",
+        views,
+        format!("{v3}/services"),
+    )))
 }
 
 pub async fn show_service(
@@ -194,7 +232,9 @@ pub async fn show_service(
     let row = service
         .read(move |conn| {
             Ok(conn
-                .prepare_cached("SELECT id, type, name, description, enabled FROM services WHERE id = ?1")?
+                .prepare_cached(
+                    "SELECT id, type, name, description, enabled FROM services WHERE id = ?1",
+                )?
                 .query_row([&wanted], service_row)
                 .optional()?)
         })
@@ -203,11 +243,16 @@ pub async fn show_service(
     Ok(Json(member("service", service_view(row, &v3))))
 }
 
-pub async fn list_regions(axum::extract::State(service): State, caller: Caller, V3(v3): V3) -> Result<Json<Value>> {
+pub async fn list_regions(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+) -> Result<Json<Value>> {
     authorize(&caller, Action::ReadCatalog)?;
     let rows = service
         .read(|conn| {
-            let mut stmt = conn.prepare_cached("SELECT id, description FROM regions ORDER BY id")?;
+            let mut stmt =
+                conn.prepare_cached("SELECT id, description FROM regions ORDER BY id")?;
             let rows = stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
             Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
         })

@@ -11,7 +11,9 @@ use oxistack_http::{ApiError, JsonBody, envelope};
 use serde_json::Value;
 
 use super::{State, V3, no_content, parse_bool};
-use crate::model::{self, DEFAULT_DOMAIN_ID, Domain, Filtered, Result, conflict_on_duplicate, new_id, require};
+use crate::model::{
+    self, DEFAULT_DOMAIN_ID, Domain, Filtered, Result, conflict_on_duplicate, new_id, require,
+};
 use crate::wire::{DomainCreate, DomainUpdate, DomainView, collection, member, validate_name};
 
 pub async fn list(
@@ -31,7 +33,10 @@ pub async fn list(
                 .all(conn, Domain::from_row)
         })
         .await?;
-    let views = domains.into_iter().map(|d| DomainView::new(d, &v3)).collect();
+    let views = domains
+        .into_iter()
+        .map(|d| DomainView::new(d, &v3))
+        .collect();
     Ok(Json(collection("domains", views, format!("{v3}/domains"))))
 }
 
@@ -43,11 +48,21 @@ fn may_read(caller: &Caller, domain_id: &str) -> bool {
         || matches!(&caller.scope, Scope::Domain(domain) if domain.id == domain_id)
 }
 
-pub async fn show(axum::extract::State(service): State, caller: Caller, V3(v3): V3, Path(id): Path<String>) -> Result<Json<Value>> {
+pub async fn show(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     let wanted = id.clone();
-    let domain = service.read(move |conn| model::domain(conn, &wanted)).await?;
+    let domain = service
+        .read(move |conn| model::domain(conn, &wanted))
+        .await?;
     let domain = domain.filter(|d| may_read(&caller, &d.id));
-    Ok(Json(member("domain", DomainView::new(require(domain, "domain", &id)?, &v3))))
+    Ok(Json(member(
+        "domain",
+        DomainView::new(require(domain, "domain", &id)?, &v3),
+    )))
 }
 
 pub async fn create(
@@ -70,13 +85,21 @@ pub async fn create(
         .change(move |tx| {
             tx.execute(
                 "INSERT INTO domains (id, name, description, enabled) VALUES (?1, ?2, ?3, ?4)",
-                oxistack_db::rusqlite::params![stored.id, stored.name, stored.description, stored.enabled],
+                oxistack_db::rusqlite::params![
+                    stored.id,
+                    stored.name,
+                    stored.description,
+                    stored.enabled
+                ],
             )
             .map_err(conflict_on_duplicate("domain", &stored.name))?;
             Ok(())
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(member("domain", DomainView::new(domain, &v3)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(member("domain", DomainView::new(domain, &v3))),
+    ))
 }
 
 pub async fn update(
@@ -95,7 +118,9 @@ pub async fn update(
         .change(move |tx| {
             let mut domain = require(model::domain(tx, &id)?, "domain", &id)?;
             if request.enabled == Some(false) && domain.id == DEFAULT_DOMAIN_ID {
-                return Err(ApiError::forbidden("The default domain cannot be disabled."));
+                return Err(ApiError::forbidden(
+                    "The default domain cannot be disabled.",
+                ));
             }
             if let Some(name) = request.name {
                 domain.name = name;
@@ -108,7 +133,12 @@ pub async fn update(
             }
             tx.execute(
                 "UPDATE domains SET name = ?2, description = ?3, enabled = ?4 WHERE id = ?1",
-                oxistack_db::rusqlite::params![domain.id, domain.name, domain.description, domain.enabled],
+                oxistack_db::rusqlite::params![
+                    domain.id,
+                    domain.name,
+                    domain.description,
+                    domain.enabled
+                ],
             )
             .map_err(conflict_on_duplicate("domain", &domain.name))?;
             Ok(domain)
@@ -120,7 +150,11 @@ pub async fn update(
 /// Keystone requires a domain to be disabled before it is deleted; here it
 /// must also be empty, so deleting a domain never silently takes its
 /// projects and users with it.
-pub async fn delete(axum::extract::State(service): State, caller: Caller, Path(id): Path<String>) -> Result<Response> {
+pub async fn delete(
+    axum::extract::State(service): State,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response> {
     authorize(&caller, Action::ManageDomains)?;
     service
         .change(move |tx| {
@@ -145,7 +179,10 @@ pub async fn delete(axum::extract::State(service): State, caller: Caller, Path(i
                     "Domain {id} still holds projects, users or groups; delete them first."
                 )));
             }
-            tx.execute("DELETE FROM assignments WHERE target_kind = 'domain' AND target_id = ?1", [&id])?;
+            tx.execute(
+                "DELETE FROM assignments WHERE target_kind = 'domain' AND target_id = ?1",
+                [&id],
+            )?;
             tx.execute("DELETE FROM domains WHERE id = ?1", [&id])?;
             Ok(())
         })

@@ -14,7 +14,9 @@ use serde_json::Value;
 use super::projects::default_domain;
 use super::{State, V3, no_content};
 use crate::model::{self, Filtered, Group, Result, User, conflict_on_duplicate, new_id, require};
-use crate::wire::{GroupCreate, GroupUpdate, GroupView, UserView, collection, member, validate_name};
+use crate::wire::{
+    GroupCreate, GroupUpdate, GroupView, UserView, collection, member, validate_name,
+};
 
 pub async fn list(
     axum::extract::State(service): State,
@@ -36,11 +38,21 @@ pub async fn list(
     Ok(Json(collection("groups", views, format!("{v3}/groups"))))
 }
 
-pub async fn show(axum::extract::State(service): State, caller: Caller, V3(v3): V3, Path(id): Path<String>) -> Result<Json<Value>> {
+pub async fn show(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     authorize(&caller, Action::ManageGroups)?;
     let wanted = id.clone();
-    let group = service.read(move |conn| model::group(conn, &wanted)).await?;
-    Ok(Json(member("group", GroupView::new(require(group, "group", &id)?, &v3))))
+    let group = service
+        .read(move |conn| model::group(conn, &wanted))
+        .await?;
+    Ok(Json(member(
+        "group",
+        GroupView::new(require(group, "group", &id)?, &v3),
+    )))
 }
 
 pub async fn create(
@@ -75,7 +87,10 @@ pub async fn create(
             Ok(())
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(member("group", GroupView::new(group, &v3)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(member("group", GroupView::new(group, &v3))),
+    ))
 }
 
 pub async fn update(
@@ -111,14 +126,21 @@ pub async fn update(
 }
 
 /// Deleting a group revokes its members' tokens: they may have lost roles.
-pub async fn delete(axum::extract::State(service): State, caller: Caller, Path(id): Path<String>) -> Result<Response> {
+pub async fn delete(
+    axum::extract::State(service): State,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response> {
     authorize(&caller, Action::ManageGroups)?;
     let issuer = service.clone();
     service
         .change(move |tx| {
             require(model::group(tx, &id)?, "group", &id)?;
             issuer.tokens.revoke_group_members(tx, &id, None)?;
-            tx.execute("DELETE FROM assignments WHERE actor_kind = 'group' AND actor_id = ?1", [&id])?;
+            tx.execute(
+                "DELETE FROM assignments WHERE actor_kind = 'group' AND actor_id = ?1",
+                [&id],
+            )?;
             tx.execute("DELETE FROM groups WHERE id = ?1", [&id])?;
             Ok(())
         })
@@ -126,23 +148,39 @@ pub async fn delete(axum::extract::State(service): State, caller: Caller, Path(i
     Ok(no_content())
 }
 
-pub async fn members(axum::extract::State(service): State, caller: Caller, V3(v3): V3, Path(id): Path<String>) -> Result<Json<Value>> {
+pub async fn members(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     authorize(&caller, Action::ManageGroups)?;
     let wanted = id.clone();
     let users = service
         .read(move |conn| {
             require(model::group(conn, &wanted)?, "group", &wanted)?;
             Filtered::select(model::USER_COLUMNS, "users")
-                .condition("id IN (SELECT user_id FROM group_members WHERE group_id = ?)", wanted)
+                .condition(
+                    "id IN (SELECT user_id FROM group_members WHERE group_id = ?)",
+                    wanted,
+                )
                 .all(conn, User::from_row)
         })
         .await?;
     let views = users.into_iter().map(|u| UserView::new(u, &v3)).collect();
-    Ok(Json(collection("users", views, format!("{v3}/groups/{id}/users"))))
+    Ok(Json(collection(
+        "users",
+        views,
+        format!("{v3}/groups/{id}/users"),
+    )))
 }
 
 /// Both ends of a membership must exist, else 404 naming the missing one.
-fn require_both(conn: &oxistack_db::rusqlite::Connection, group_id: &str, user_id: &str) -> Result<()> {
+fn require_both(
+    conn: &oxistack_db::rusqlite::Connection,
+    group_id: &str,
+    user_id: &str,
+) -> Result<()> {
     require(model::group(conn, group_id)?, "group", group_id)?;
     require(model::user(conn, user_id)?, "user", user_id)?;
     Ok(())
@@ -185,7 +223,9 @@ pub async fn check_member(
         })
         .await?;
     if !is_member {
-        return Err(ApiError::not_found("The user is not a member of the group."));
+        return Err(ApiError::not_found(
+            "The user is not a member of the group.",
+        ));
     }
     Ok(no_content())
 }
@@ -206,7 +246,9 @@ pub async fn remove_member(
                 [&group_id, &user_id],
             )?;
             if removed == 0 {
-                return Err(ApiError::not_found("The user is not a member of the group."));
+                return Err(ApiError::not_found(
+                    "The user is not a member of the group.",
+                ));
             }
             issuer.tokens.revoke_user(tx, &user_id, None)
         })

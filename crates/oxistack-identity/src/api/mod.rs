@@ -40,11 +40,24 @@ pub fn router(service: Arc<IdentityService>) -> Router {
         .route("/v3/auth/domains", get(auth::domains))
         .route("/v3/auth/system", get(auth::system))
         .route("/v3/domains", get(domains::list).post(domains::create))
-        .route("/v3/domains/{id}", get(domains::show).patch(domains::update).delete(domains::delete))
+        .route(
+            "/v3/domains/{id}",
+            get(domains::show)
+                .patch(domains::update)
+                .delete(domains::delete),
+        )
         .route("/v3/projects", get(projects::list).post(projects::create))
-        .route("/v3/projects/{id}", get(projects::show).patch(projects::update).delete(projects::delete))
+        .route(
+            "/v3/projects/{id}",
+            get(projects::show)
+                .patch(projects::update)
+                .delete(projects::delete),
+        )
         .route("/v3/users", get(users::list).post(users::create))
-        .route("/v3/users/{id}", get(users::show).patch(users::update).delete(users::delete))
+        .route(
+            "/v3/users/{id}",
+            get(users::show).patch(users::update).delete(users::delete),
+        )
         .route("/v3/users/{id}/password", post(users::change_password))
         .route("/v3/users/{id}/projects", get(users::projects))
         .route("/v3/users/{id}/groups", get(users::groups))
@@ -57,18 +70,30 @@ pub fn router(service: Arc<IdentityService>) -> Router {
             get(app_credentials::show).delete(app_credentials::delete),
         )
         .route("/v3/groups", get(groups::list).post(groups::create))
-        .route("/v3/groups/{id}", get(groups::show).patch(groups::update).delete(groups::delete))
+        .route(
+            "/v3/groups/{id}",
+            get(groups::show)
+                .patch(groups::update)
+                .delete(groups::delete),
+        )
         .route("/v3/groups/{id}/users", get(groups::members))
         .route(
             "/v3/groups/{id}/users/{user_id}",
-            put(groups::add_member).get(groups::check_member).delete(groups::remove_member),
+            put(groups::add_member)
+                .get(groups::check_member)
+                .delete(groups::remove_member),
         )
         .route("/v3/roles", get(roles::list).post(roles::create))
-        .route("/v3/roles/{id}", get(roles::show).patch(roles::update).delete(roles::delete))
+        .route(
+            "/v3/roles/{id}",
+            get(roles::show).patch(roles::update).delete(roles::delete),
+        )
         .route("/v3/roles/{id}/implies", get(roles::list_implied))
         .route(
             "/v3/roles/{id}/implies/{implied_id}",
-            put(roles::add_implied).get(roles::check_implied).delete(roles::remove_implied),
+            put(roles::add_implied)
+                .get(roles::check_implied)
+                .delete(roles::remove_implied),
         )
         .route("/v3/role_inferences", get(roles::inferences))
         .route("/v3/role_assignments", get(assignments::list))
@@ -103,7 +128,11 @@ pub struct V3(pub String);
 impl<S: Send + Sync> FromRequestParts<S> for V3 {
     type Rejection = ApiError;
     async fn from_request_parts(parts: &mut Parts, _: &S) -> std::result::Result<Self, ApiError> {
-        Ok(V3(format!("{}{}/v3", oxistack_http::base_url(&parts.headers), crate::MOUNT)))
+        Ok(V3(format!(
+            "{}{}/v3",
+            oxistack_http::base_url(&parts.headers),
+            crate::MOUNT
+        )))
     }
 }
 
@@ -119,7 +148,11 @@ fn v3_version(v3: &str) -> serde_json::Value {
 
 /// `GET /identity/`: Keystone answers 300 with the versions it serves.
 async fn versions(V3(v3): V3) -> Response {
-    (StatusCode::MULTIPLE_CHOICES, Json(json!({"versions": {"values": [v3_version(&v3)]}}))).into_response()
+    (
+        StatusCode::MULTIPLE_CHOICES,
+        Json(json!({"versions": {"values": [v3_version(&v3)]}})),
+    )
+        .into_response()
 }
 
 async fn version_v3(V3(v3): V3) -> Json<serde_json::Value> {

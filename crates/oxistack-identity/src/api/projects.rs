@@ -12,7 +12,9 @@ use oxistack_http::{ApiError, JsonBody, envelope};
 use serde_json::Value;
 
 use super::{State, V3, no_content, parse_bool};
-use crate::model::{self, DEFAULT_DOMAIN_ID, Filtered, Project, Result, conflict_on_duplicate, new_id, require};
+use crate::model::{
+    self, DEFAULT_DOMAIN_ID, Filtered, Project, Result, conflict_on_duplicate, new_id, require,
+};
 use crate::wire::{ProjectCreate, ProjectUpdate, ProjectView, collection, member, validate_name};
 
 /// The domain new projects, users and groups go to when the request names
@@ -64,8 +66,15 @@ pub async fn list(
             query.all(conn, Project::from_row)
         })
         .await?;
-    let views = projects.into_iter().map(|p| ProjectView::new(p, &v3)).collect();
-    Ok(Json(collection("projects", views, format!("{v3}/projects"))))
+    let views = projects
+        .into_iter()
+        .map(|p| ProjectView::new(p, &v3))
+        .collect();
+    Ok(Json(collection(
+        "projects",
+        views,
+        format!("{v3}/projects"),
+    )))
 }
 
 /// A project the caller may see: admins see all, others the projects they
@@ -82,8 +91,15 @@ fn visible_project(conn: &Connection, caller: &Caller, id: &str) -> Result<Proje
     Ok(project)
 }
 
-pub async fn show(axum::extract::State(service): State, caller: Caller, V3(v3): V3, Path(id): Path<String>) -> Result<Json<Value>> {
-    let project = service.read(move |conn| visible_project(conn, &caller, &id)).await?;
+pub async fn show(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
+    let project = service
+        .read(move |conn| visible_project(conn, &caller, &id))
+        .await?;
     Ok(Json(member("project", ProjectView::new(project, &v3))))
 }
 
@@ -97,15 +113,17 @@ pub async fn create(
     let request: ProjectCreate = envelope(body, "project")?;
     validate_name("project.name", &request.name)?;
     if request.is_domain {
-        return Err(ApiError::bad_request("Projects acting as domains are not supported; create a domain instead."));
+        return Err(ApiError::bad_request(
+            "Projects acting as domains are not supported; create a domain instead.",
+        ));
     }
     let domain_id = request.domain_id.unwrap_or_else(|| default_domain(&caller));
-    if let Some(parent) = &request.parent_id {
-        if *parent != domain_id {
-            return Err(ApiError::bad_request(
-                "Invalid input for field 'project.parent_id': nested projects are not supported; the parent must be the project's domain.",
-            ));
-        }
+    if let Some(parent) = &request.parent_id
+        && *parent != domain_id
+    {
+        return Err(ApiError::bad_request(
+            "Invalid input for field 'project.parent_id': nested projects are not supported; the parent must be the project's domain.",
+        ));
     }
     let project = Project {
         id: new_id(),
@@ -139,7 +157,10 @@ pub async fn create(
             Ok(())
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(member("project", ProjectView::new(project, &v3)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(member("project", ProjectView::new(project, &v3))),
+    ))
 }
 
 pub async fn update(
@@ -187,14 +208,27 @@ pub async fn update(
 }
 
 /// Deleting a project removes its role assignments and the tokens scoped to it.
-pub async fn delete(axum::extract::State(service): State, caller: Caller, Path(id): Path<String>) -> Result<Response> {
+pub async fn delete(
+    axum::extract::State(service): State,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response> {
     authorize(&caller, Action::ManageProjects)?;
     service
         .change(move |tx| {
             require(model::project(tx, &id)?, "project", &id)?;
-            tx.execute("DELETE FROM assignments WHERE target_kind = 'project' AND target_id = ?1", [&id])?;
-            tx.execute("DELETE FROM tokens WHERE scope_kind = 'project' AND scope_id = ?1", [&id])?;
-            tx.execute("UPDATE users SET default_project_id = NULL WHERE default_project_id = ?1", [&id])?;
+            tx.execute(
+                "DELETE FROM assignments WHERE target_kind = 'project' AND target_id = ?1",
+                [&id],
+            )?;
+            tx.execute(
+                "DELETE FROM tokens WHERE scope_kind = 'project' AND scope_id = ?1",
+                [&id],
+            )?;
+            tx.execute(
+                "UPDATE users SET default_project_id = NULL WHERE default_project_id = ?1",
+                [&id],
+            )?;
             tx.execute("DELETE FROM projects WHERE id = ?1", [&id])?;
             Ok(())
         })

@@ -25,17 +25,29 @@ pub async fn list(
     authorize(&caller, Action::ListRoles)?;
     let name = query.get("name").cloned();
     let roles = service
-        .read(move |conn| Filtered::select(model::ROLE_COLUMNS, "roles").eq("name", name).all(conn, Role::from_row))
+        .read(move |conn| {
+            Filtered::select(model::ROLE_COLUMNS, "roles")
+                .eq("name", name)
+                .all(conn, Role::from_row)
+        })
         .await?;
     let views = roles.into_iter().map(|r| RoleView::new(r, &v3)).collect();
     Ok(Json(collection("roles", views, format!("{v3}/roles"))))
 }
 
-pub async fn show(axum::extract::State(service): State, caller: Caller, V3(v3): V3, Path(id): Path<String>) -> Result<Json<Value>> {
+pub async fn show(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     authorize(&caller, Action::ListRoles)?;
     let wanted = id.clone();
     let role = service.read(move |conn| model::role(conn, &wanted)).await?;
-    Ok(Json(member("role", RoleView::new(require(role, "role", &id)?, &v3))))
+    Ok(Json(member(
+        "role",
+        RoleView::new(require(role, "role", &id)?, &v3),
+    )))
 }
 
 pub async fn create(
@@ -68,7 +80,10 @@ pub async fn create(
             Ok(())
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(member("role", RoleView::new(role, &v3)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(member("role", RoleView::new(role, &v3))),
+    ))
 }
 
 pub async fn update(
@@ -104,7 +119,11 @@ pub async fn update(
 }
 
 /// Deleting a role removes its assignments and implications with it.
-pub async fn delete(axum::extract::State(service): State, caller: Caller, Path(id): Path<String>) -> Result<Response> {
+pub async fn delete(
+    axum::extract::State(service): State,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response> {
     authorize(&caller, Action::ManageRoles)?;
     service
         .change(move |tx| {
@@ -125,7 +144,9 @@ struct RoleLink {
 
 fn role_link(role: Role, v3: &str) -> RoleLink {
     RoleLink {
-        links: SelfLink { self_: format!("{v3}/roles/{}", role.id) },
+        links: SelfLink {
+            self_: format!("{v3}/roles/{}", role.id),
+        },
         id: role.id,
         name: role.name,
     }
@@ -133,11 +154,18 @@ fn role_link(role: Role, v3: &str) -> RoleLink {
 
 fn implied_by(conn: &Connection, prior_id: &str) -> Result<Vec<Role>> {
     Filtered::select(model::ROLE_COLUMNS, "roles")
-        .condition("id IN (SELECT implied_role_id FROM implied_roles WHERE prior_role_id = ?)", prior_id.to_owned())
+        .condition(
+            "id IN (SELECT implied_role_id FROM implied_roles WHERE prior_role_id = ?)",
+            prior_id.to_owned(),
+        )
         .all(conn, Role::from_row)
 }
 
-fn implication_exists(conn: &Connection, prior_id: &str, implied_id: &str) -> rusqlite::Result<bool> {
+fn implication_exists(
+    conn: &Connection,
+    prior_id: &str,
+    implied_id: &str,
+) -> rusqlite::Result<bool> {
     conn.query_row(
         "SELECT count(*) FROM implied_roles WHERE prior_role_id = ?1 AND implied_role_id = ?2",
         [prior_id, implied_id],
@@ -151,7 +179,12 @@ fn implication_not_found(prior_id: &str, implied_id: &str) -> ApiError {
 }
 
 /// `GET /v3/roles/{id}/implies`
-pub async fn list_implied(axum::extract::State(service): State, caller: Caller, V3(v3): V3, Path(id): Path<String>) -> Result<Json<Value>> {
+pub async fn list_implied(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     authorize(&caller, Action::ListRoles)?;
     let (prior, implied) = service
         .read(move |conn| {
@@ -161,7 +194,9 @@ pub async fn list_implied(axum::extract::State(service): State, caller: Caller, 
         })
         .await?;
     let implies: Vec<_> = implied.into_iter().map(|r| role_link(r, &v3)).collect();
-    Ok(Json(json!({"role_inference": {"prior_role": role_link(prior, &v3), "implies": implies}})))
+    Ok(Json(
+        json!({"role_inference": {"prior_role": role_link(prior, &v3), "implies": implies}}),
+    ))
 }
 
 /// `PUT /v3/roles/{id}/implies/{implied_id}`. Cycles are refused: a role
@@ -193,7 +228,9 @@ pub async fn add_implied(
         .await?;
     Ok((
         StatusCode::CREATED,
-        Json(json!({"role_inference": {"prior_role": role_link(prior, &v3), "implies": role_link(implied, &v3)}})),
+        Json(
+            json!({"role_inference": {"prior_role": role_link(prior, &v3), "implies": role_link(implied, &v3)}}),
+        ),
     ))
 }
 
@@ -215,7 +252,9 @@ pub async fn check_implied(
             Ok((prior, implied))
         })
         .await?;
-    Ok(Json(json!({"role_inference": {"prior_role": role_link(prior, &v3), "implies": role_link(implied, &v3)}})))
+    Ok(Json(
+        json!({"role_inference": {"prior_role": role_link(prior, &v3), "implies": role_link(implied, &v3)}}),
+    ))
 }
 
 pub async fn remove_implied(
@@ -240,7 +279,11 @@ pub async fn remove_implied(
 }
 
 /// `GET /v3/role_inferences`: every role that implies others.
-pub async fn inferences(axum::extract::State(service): State, caller: Caller, V3(v3): V3) -> Result<Json<Value>> {
+pub async fn inferences(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+) -> Result<Json<Value>> {
     authorize(&caller, Action::ListRoles)?;
     let pairs = service
         .read(|conn| {
@@ -262,5 +305,7 @@ pub async fn inferences(axum::extract::State(service): State, caller: Caller, V3
             json!({"prior_role": role_link(prior, &v3), "implies": implies})
         })
         .collect();
-    Ok(Json(json!({"role_inferences": inferences, "links": {"self": format!("{v3}/role_inferences")}})))
+    Ok(Json(
+        json!({"role_inferences": inferences, "links": {"self": format!("{v3}/role_inferences")}}),
+    ))
 }

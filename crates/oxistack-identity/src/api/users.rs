@@ -13,9 +13,14 @@ use serde_json::Value;
 
 use super::projects::default_domain;
 use super::{State, V3, no_content, parse_bool};
-use crate::model::{self, Filtered, Group, Project, Result, User, conflict_on_duplicate, new_id, require};
+use crate::model::{
+    self, Filtered, Group, Project, Result, User, conflict_on_duplicate, new_id, require,
+};
 use crate::password;
-use crate::wire::{GroupView, PasswordChange, ProjectView, UserCreate, UserUpdate, UserView, collection, member, validate_name};
+use crate::wire::{
+    GroupView, PasswordChange, ProjectView, UserCreate, UserUpdate, UserView, collection, member,
+    validate_name,
+};
 
 /// Users may act on themselves; acting on another user is for admins.
 /// Another user is a 404 to non-admins, so user ids cannot be probed.
@@ -49,21 +54,32 @@ pub async fn list(
     Ok(Json(collection("users", views, format!("{v3}/users"))))
 }
 
-pub async fn show(axum::extract::State(service): State, caller: Caller, V3(v3): V3, Path(id): Path<String>) -> Result<Json<Value>> {
+pub async fn show(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     require_self_or_admin(&caller, &id)?;
     let wanted = id.clone();
     let user = service.read(move |conn| model::user(conn, &wanted)).await?;
-    Ok(Json(member("user", UserView::new(require(user, "user", &id)?, &v3))))
+    Ok(Json(member(
+        "user",
+        UserView::new(require(user, "user", &id)?, &v3),
+    )))
 }
 
 /// Checks a default project named in a request exists.
-fn check_default_project(conn: &oxistack_db::rusqlite::Connection, project: &Option<String>) -> Result<()> {
-    if let Some(id) = project {
-        if model::project(conn, id)?.is_none() {
-            return Err(ApiError::bad_request(format!(
-                "Invalid input for field 'user.default_project_id': project {id} does not exist."
-            )));
-        }
+fn check_default_project(
+    conn: &oxistack_db::rusqlite::Connection,
+    project: &Option<String>,
+) -> Result<()> {
+    if let Some(id) = project
+        && model::project(conn, id)?.is_none()
+    {
+        return Err(ApiError::bad_request(format!(
+            "Invalid input for field 'user.default_project_id': project {id} does not exist."
+        )));
     }
     Ok(())
 }
@@ -121,7 +137,10 @@ pub async fn create(
             Ok(())
         })
         .await?;
-    Ok((StatusCode::CREATED, Json(member("user", UserView::new(user, &v3)))))
+    Ok((
+        StatusCode::CREATED,
+        Json(member("user", UserView::new(user, &v3))),
+    ))
 }
 
 /// Disabling a user or resetting their password revokes their tokens.
@@ -191,14 +210,21 @@ pub async fn update(
 
 /// Deleting a user revokes their tokens and removes their assignments,
 /// group memberships and application credentials.
-pub async fn delete(axum::extract::State(service): State, caller: Caller, Path(id): Path<String>) -> Result<Response> {
+pub async fn delete(
+    axum::extract::State(service): State,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Response> {
     authorize(&caller, Action::ManageUsers)?;
     let issuer = service.clone();
     service
         .change(move |tx| {
             require(model::user(tx, &id)?, "user", &id)?;
             issuer.tokens.revoke_user(tx, &id, None)?;
-            tx.execute("DELETE FROM assignments WHERE actor_kind = 'user' AND actor_id = ?1", [&id])?;
+            tx.execute(
+                "DELETE FROM assignments WHERE actor_kind = 'user' AND actor_id = ?1",
+                [&id],
+            )?;
             tx.execute("DELETE FROM users WHERE id = ?1", [&id])?;
             Ok(())
         })
@@ -216,29 +242,43 @@ pub async fn change_password(
 ) -> Result<Response> {
     let request: PasswordChange = envelope(body, "user")?;
     if caller.user.id != id {
-        return Err(ApiError::forbidden("Users may only change their own password."));
+        return Err(ApiError::forbidden(
+            "Users may only change their own password.",
+        ));
     }
     if request.password.is_empty() {
-        return Err(ApiError::bad_request("Invalid input for field 'user.password': must not be empty."));
+        return Err(ApiError::bad_request(
+            "Invalid input for field 'user.password': must not be empty.",
+        ));
     }
     let wanted = id.clone();
     let stored = service.read(move |conn| model::user(conn, &wanted)).await?;
     let stored_hash = stored.and_then(|u| u.password_hash);
     if !password::verify(request.original_password, stored_hash).await {
-        return Err(ApiError::unauthorized("The original password is not correct."));
+        return Err(ApiError::unauthorized(
+            "The original password is not correct.",
+        ));
     }
     let new_hash = password::hash(request.password).await?;
     let issuer = service.clone();
     service
         .change(move |tx| {
-            tx.execute("UPDATE users SET password_hash = ?2 WHERE id = ?1", [&id, &new_hash])?;
+            tx.execute(
+                "UPDATE users SET password_hash = ?2 WHERE id = ?1",
+                [&id, &new_hash],
+            )?;
             issuer.tokens.revoke_user(tx, &id, None)
         })
         .await?;
     Ok(no_content())
 }
 
-pub async fn projects(axum::extract::State(service): State, caller: Caller, V3(v3): V3, Path(id): Path<String>) -> Result<Json<Value>> {
+pub async fn projects(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     require_self_or_admin(&caller, &id)?;
     let wanted = id.clone();
     let projects: Vec<Project> = service
@@ -247,21 +287,40 @@ pub async fn projects(axum::extract::State(service): State, caller: Caller, V3(v
             model::projects_of_user(conn, &wanted)
         })
         .await?;
-    let views = projects.into_iter().map(|p| ProjectView::new(p, &v3)).collect();
-    Ok(Json(collection("projects", views, format!("{v3}/users/{id}/projects"))))
+    let views = projects
+        .into_iter()
+        .map(|p| ProjectView::new(p, &v3))
+        .collect();
+    Ok(Json(collection(
+        "projects",
+        views,
+        format!("{v3}/users/{id}/projects"),
+    )))
 }
 
-pub async fn groups(axum::extract::State(service): State, caller: Caller, V3(v3): V3, Path(id): Path<String>) -> Result<Json<Value>> {
+pub async fn groups(
+    axum::extract::State(service): State,
+    caller: Caller,
+    V3(v3): V3,
+    Path(id): Path<String>,
+) -> Result<Json<Value>> {
     require_self_or_admin(&caller, &id)?;
     let wanted = id.clone();
     let groups: Vec<Group> = service
         .read(move |conn| {
             require(model::user(conn, &wanted)?, "user", &wanted)?;
             Filtered::select(model::GROUP_COLUMNS, "groups")
-                .condition("id IN (SELECT group_id FROM group_members WHERE user_id = ?)", wanted)
+                .condition(
+                    "id IN (SELECT group_id FROM group_members WHERE user_id = ?)",
+                    wanted,
+                )
                 .all(conn, Group::from_row)
         })
         .await?;
     let views = groups.into_iter().map(|g| GroupView::new(g, &v3)).collect();
-    Ok(Json(collection("groups", views, format!("{v3}/users/{id}/groups"))))
+    Ok(Json(collection(
+        "groups",
+        views,
+        format!("{v3}/users/{id}/groups"),
+    )))
 }

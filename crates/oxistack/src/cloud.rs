@@ -1,0 +1,221 @@
+//! Wires the services together on one listener, the way DevStack lays
+//! them out under one host: /identity, /image, and later the others.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use anyhow::Context;
+use axum::Router;
+use oxistack_auth::TokenValidator;
+use oxistack_db::Db;
+use oxistack_identity::{Bootstrap, CatalogService, IdentityService};
+use oxistack_image::ImageService;
+use tower::Layer;
+use tower_http::normalize_path::NormalizePathLayer;
+
+use crate::config::Config;
+use crate::credentials;
+
+/// A service as it appears in the catalog and in the start-up summary.
+struct Mounted {
+    service_type: &'static str,
+    name: &'static str,
+    /// What DevStack calls it in stack.sh's closing lines.
+    product: &'static str,
+    path: &'static str,
+}
+
+const IDENTITY: Mounted = Mounted {
+    service_type: "identity",
+    name: "keystone",
+    product: "Keystone",
+    path: oxistack_identity::MOUNT,
+};
+const IMAGE: Mounted = Mounted {
+    service_type: "image",
+    name: "glance",
+    product: "Glance",
+    path: "/image",
+};
+
+/// How often expired tokens are swept from the database.
+const TOKEN_PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+
+/// Runs the cloud in the foreground until SIGINT or SIGTERM.
+pub async fn up(config: Config) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let external = &config.external_network;
+    tracing::info!(
+        floating_range = %external.floating_range,
+        pool = %format!("{}-{}", external.pool_start, external.pool_end),
+        gateway = %external.gateway,
+        physical_interface = external.physical_interface.as_deref().unwrap_or("none (sandboxed)"),
+        "external network"
+    );
+    create_state_dir(&config)?;
+    let password = credentials::admin_password(&config, true)?;
+
+    let db = Db::open(&config.database_path()).with_context(|| {
+        format!(
+            "cannot open the database {}",
+            config.database_path().display()
+        )
+    })?;
+    db.migrate("identity", oxistack_identity::MIGRATIONS)?;
+    if config.services.image {
+        db.migrate("image", oxistack_image::MIGRATIONS)?;
+    }
+
+    let mut mounted = vec![IDENTITY];
+    if config.services.image {
+        mounted.push(IMAGE);
+    }
+    let public_url = config.public_url();
+    let catalog: Vec<CatalogService> = mounted
+        .iter()
+        .map(|m| CatalogService {
+            service_type: m.service_type.to_owned(),
+            name: m.name.to_owned(),
+            url: format!("{public_url}{}", m.path),
+        })
+        .collect();
+
+    let identity = IdentityService::new(db.clone(), config.token_expiration);
+    identity
+        .bootstrap(&Bootstrap {
+            admin_password: &password.password,
+            region: &config.region,
+            services: &catalog,
+        })
+        .map_err(|e| anyhow::anyhow!("bootstrap failed: {}", e.message))?;
+    let validator: Arc<dyn TokenValidator> = identity.clone();
+
+    let mut router = Router::new().nest(IDENTITY.path, oxistack_identity::router(identity.clone()));
+    if config.services.image {
+        let images = ImageService::new(db.clone(), config.state_dir.join("images"))
+            .context("cannot prepare the image store")?;
+        router = router.nest(
+            IMAGE.path,
+            oxistack_image::router(images, validator.clone()),
+        );
+    }
+    let router = router.layer(axum::middleware::from_fn(oxistack_http::request_id));
+    // Clients differ on trailing slashes (`/identity/` versus `/identity`);
+    // OpenStack services treat both alike.
+    let app = NormalizePathLayer::trim_trailing_slash().layer(router);
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", config.listen))?;
+    let clouds_yaml = credentials::write_clouds_yaml(&config, &password.password)?;
+
+    tokio::spawn(purge_tokens(identity.clone()));
+    print_summary(&config, &mounted, &password, &clouds_yaml, started);
+
+    axum::serve(
+        listener,
+        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("the API server failed")?;
+    tracing::info!("oxistack stopped");
+    Ok(())
+}
+
+fn create_state_dir(config: &Config) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(&config.state_dir)
+        .with_context(|| {
+            format!(
+                "cannot create the state directory {}",
+                config.state_dir.display()
+            )
+        })
+}
+
+async fn purge_tokens(identity: Arc<IdentityService>) {
+    let mut interval = tokio::time::interval(TOKEN_PURGE_INTERVAL);
+    loop {
+        interval.tick().await;
+        match identity.purge_expired_tokens().await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "purged expired tokens"),
+            Err(error) => tracing::warn!(%error, "purging expired tokens failed"),
+        }
+    }
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(error) => {
+                tracing::warn!(%error, "cannot watch SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
+    tokio::select! {
+        _ = interrupt => tracing::info!("SIGINT received, shutting down"),
+        _ = terminate.recv() => tracing::info!("SIGTERM received, shutting down"),
+    }
+}
+
+/// What stack.sh prints when it is done: where everything is and how to
+/// log in.
+fn print_summary(
+    config: &Config,
+    mounted: &[Mounted],
+    password: &credentials::AdminPassword,
+    clouds_yaml: &std::path::Path,
+    started: Instant,
+) {
+    let url = config.public_url();
+    let mut text = String::new();
+    text.push_str("\n=========================\n");
+    text.push_str(&format!(
+        "oxistack is up ({:.1} s)\n",
+        started.elapsed().as_secs_f64()
+    ));
+    text.push_str("=========================\n\n");
+    text.push_str(&format!(
+        "This is your host IP address: {}\n",
+        config.public_address
+    ));
+    for service in mounted {
+        text.push_str(&format!(
+            "{} is serving at {url}{}/\n",
+            service.product, service.path
+        ));
+    }
+    text.push_str("The default users are: admin and demo\n");
+    if password.generated {
+        text.push_str(&format!(
+            "The password: {}   (generated now and shown only once; kept in {})\n",
+            password.password,
+            config.state_dir.join("admin-password").display()
+        ));
+    } else if config.admin_password.is_some() {
+        text.push_str("The password: the admin_password of your configuration\n");
+    } else {
+        text.push_str(&format!(
+            "The password: kept in {}\n",
+            config.state_dir.join("admin-password").display()
+        ));
+    }
+    text.push_str(&format!(
+        "\nCredentials:  source <(oxistack openrc admin admin)   or   export OS_CLOUD=admin OS_CLIENT_CONFIG_FILE={}\n",
+        clouds_yaml.display()
+    ));
+    text.push_str(&format!(
+        "State directory: {}   Region: {}\n",
+        config.state_dir.display(),
+        config.region
+    ));
+    println!("{text}");
+}

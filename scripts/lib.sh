@@ -1,0 +1,46 @@
+# Shared by the project's scripts: installing what a fresh Debian/Ubuntu
+# machine lacks. Sourced, not run.
+
+# Installs Debian packages that are missing, updating the package lists once.
+ensure_packages() {
+    local missing=()
+    for package in "$@"; do
+        dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    echo "Installing Debian packages: ${missing[*]}" >&2
+    local sudo=""
+    [ "$(id -u)" -ne 0 ] && sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Makes sure cargo is on PATH (rustup installs it under ~/.cargo/bin).
+ensure_cargo() {
+    if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then
+        export PATH="$HOME/.cargo/bin:$PATH"
+    fi
+    command -v cargo >/dev/null 2>&1 || {
+        echo "cargo is required: install Rust with rustup (https://rustup.rs) first" >&2
+        exit 1
+    }
+}
+
+# Prints the path of a virtualenv holding the pinned OpenStack clients,
+# creating it if needed. It lives in the user's cache, keyed by the pins,
+# so fresh clones reuse it and a change of pins builds a new one.
+ensure_client_venv() {
+    local root="$1"
+    local requirements="$root/tests/e2e/requirements.txt" constraints="$root/tests/e2e/constraints.txt"
+    local key
+    key=$(cat "$requirements" "$constraints" | sha256sum | cut -c1-16)
+    local venv="${XDG_CACHE_HOME:-$HOME/.cache}/oxistack/clients-$key"
+    if [ ! -x "$venv/bin/openstack" ] || [ ! -x "$venv/bin/pytest" ]; then
+        echo "Installing the pinned OpenStack clients into $venv" >&2
+        rm -rf "$venv"
+        # Debian's own python3 needs python3-venv for this; others have it built in.
+        python3 -m venv "$venv" >&2 || { rm -rf "$venv"; ensure_packages python3-venv; python3 -m venv "$venv" >&2; }
+        "$venv/bin/pip" install -q --disable-pip-version-check -r "$requirements" -c "$constraints" >&2
+    fi
+    echo "$venv"
+}

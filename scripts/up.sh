@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Sets up and runs the cloud on a fresh machine: installs what it needs,
+# builds oxistack in release mode and runs `oxistack up` in the foreground.
+# Arguments are passed to `oxistack up` (e.g. --config local.toml).
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
+. scripts/lib.sh
+
+ensure_cargo
+cargo build --release --locked --bin oxistack
+exec "$root/target/release/oxistack" up "$@"
