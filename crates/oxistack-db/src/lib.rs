@@ -3,9 +3,9 @@
 //! power loss alike.
 //!
 //! SQLite allows one writer at a time, so writes go through a single
-//! connection behind a mutex, while reads use a small pool of connections
-//! that run concurrently with the writer. Both run on tokio's blocking pool so
-//! an fsync never stalls the async runtime.
+//! connection behind a mutex, on tokio's blocking pool so an fsync never
+//! stalls the async runtime; reads use a small pool of connections that run
+//! concurrently with the writer.
 //!
 //! Each service owns its tables and hands its ordered list of migrations to
 //! [`Db::migrate`]; the applied versions are recorded per service in
@@ -127,31 +127,27 @@ impl Db {
     }
 
     /// Runs `f` on a read connection. Reads see the last committed state.
+    ///
+    /// Reads run on the calling task's thread: in WAL mode they never wait
+    /// for the writer or for an fsync, and API reads are short, so a trip to
+    /// the blocking pool would cost more than the query itself.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, E>
     where
         F: FnOnce(&Connection) -> Result<T, E> + Send + 'static,
         T: Send + 'static,
         E: From<DbError> + Send + 'static,
     {
-        let inner = self.inner.clone();
-        run_blocking(move || {
-            let conn = match inner
-                .readers
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .pop()
-            {
-                Some(conn) => conn,
-                None => open_connection(&inner.path, false)?,
-            };
-            let result = f(&conn);
-            let mut pool = inner.readers.lock().unwrap_or_else(|e| e.into_inner());
-            if pool.len() < READ_POOL_SIZE {
-                pool.push(conn);
-            }
-            result
-        })
-        .await
+        let pooled = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.inner.path, false)?,
+        };
+        let result = f(&conn);
+        let mut pool = self.inner.readers.lock().unwrap_or_else(|e| e.into_inner());
+        if pool.len() < READ_POOL_SIZE {
+            pool.push(conn);
+        }
+        result
     }
 
     /// Runs `f` inside a write transaction, committed only if `f` succeeds:

@@ -11,6 +11,9 @@ use http_body_util::BodyExt;
 pub struct ApiError {
     pub status: StatusCode,
     pub message: String,
+    /// The error's type name where a service's format carries one, such as
+    /// Neutron's `NetworkInUse` or `IpAddressGenerationFailure`.
+    pub kind: Option<&'static str>,
 }
 
 impl ApiError {
@@ -18,7 +21,13 @@ impl ApiError {
         ApiError {
             status,
             message: message.into(),
+            kind: None,
         }
+    }
+    /// Names the error's type, for formats that carry one.
+    pub fn with_kind(mut self, kind: &'static str) -> Self {
+        self.kind = Some(kind);
+        self
     }
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::new(StatusCode::BAD_REQUEST, message)
@@ -85,10 +94,50 @@ pub enum ErrorStyle {
     Keystone,
     /// webob's JSON error: `{"code": "404 Not Found", "title": "Not Found", "message": "..."}`
     Glance,
+    /// `{"itemNotFound": {"code": 404, "message": "..."}}`, keyed by a
+    /// name for the status (also Cinder's format).
+    Nova,
+    /// `{"NeutronError": {"type": "NetworkNotFound", "message": "...", "detail": ""}}`
+    Neutron,
+}
+
+/// Nova's name for an error status, the key its error document uses.
+fn nova_fault_name(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "badRequest",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "itemNotFound",
+        405 => "badMethod",
+        406 => "notAcceptable",
+        409 => "conflictingRequest",
+        413 => "overLimit",
+        415 => "badMediaType",
+        429 => "overLimit",
+        501 => "notImplemented",
+        503 => "serviceUnavailable",
+        _ if status.is_client_error() => "badRequest",
+        _ => "computeFault",
+    }
+}
+
+/// Neutron's generic type for an error without a specific one.
+fn neutron_type(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "BadRequest",
+        401 => "NotAuthorized",
+        403 => "PolicyNotAuthorized",
+        404 => "NotFound",
+        405 => "MethodNotAllowed",
+        409 => "Conflict",
+        413 => "RequestEntityTooLarge",
+        _ if status.is_client_error() => "BadRequest",
+        _ => "InternalServerError",
+    }
 }
 
 impl ErrorStyle {
-    fn render(self, status: StatusCode, message: &str) -> serde_json::Value {
+    fn render(self, status: StatusCode, message: &str, kind: Option<&str>) -> serde_json::Value {
         let title = status.canonical_reason().unwrap_or("Error");
         match self {
             ErrorStyle::Keystone => serde_json::json!({
@@ -98,6 +147,16 @@ impl ErrorStyle {
                 "code": format!("{} {}", status.as_u16(), title),
                 "title": title,
                 "message": message,
+            }),
+            ErrorStyle::Nova => serde_json::json!({
+                nova_fault_name(status): {"code": status.as_u16(), "message": message}
+            }),
+            ErrorStyle::Neutron => serde_json::json!({
+                "NeutronError": {
+                    "type": kind.unwrap_or_else(|| neutron_type(status)),
+                    "message": message,
+                    "detail": "",
+                }
             }),
         }
     }
@@ -114,8 +173,12 @@ pub async fn error_style_layer(style: ErrorStyle, request: Request<Body>, next: 
         return response;
     }
     let (mut parts, body) = response.into_parts();
+    let mut kind = None;
     let message = match parts.extensions.remove::<ApiError>() {
-        Some(error) => error.message,
+        Some(error) => {
+            kind = error.kind;
+            error.message
+        }
         None => {
             let is_json = parts
                 .headers
@@ -138,7 +201,7 @@ pub async fn error_style_layer(style: ErrorStyle, request: Request<Body>, next: 
             }
         }
     };
-    let body = serde_json::to_vec(&style.render(status, &message)).unwrap_or_default();
+    let body = serde_json::to_vec(&style.render(status, &message, kind)).unwrap_or_default();
     parts.headers.insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/json"),
@@ -182,6 +245,21 @@ mod tests {
         assert_eq!(body["error"]["code"], 404);
         assert_eq!(body["error"]["message"], "No thing 42.");
         assert_eq!(body["error"]["title"], "Not Found");
+    }
+
+    #[tokio::test]
+    async fn nova_and_neutron_formats() {
+        let (_, body) = call(router(ErrorStyle::Nova), "/missing").await;
+        assert_eq!(body["itemNotFound"]["code"], 404);
+        assert_eq!(body["itemNotFound"]["message"], "No thing 42.");
+        let neutron = Router::new()
+            .route("/in-use", get(|| async { ApiError::conflict("Network x is in use.").with_kind("NetworkInUse") }))
+            .layer(axum::middleware::from_fn(|r, n| error_style_layer(ErrorStyle::Neutron, r, n)));
+        let (status, body) = call(neutron, "/in-use").await;
+        assert_eq!(status, StatusCode::CONFLICT);
+        assert_eq!(body["NeutronError"]["type"], "NetworkInUse");
+        let (_, body) = call(router(ErrorStyle::Neutron), "/missing").await;
+        assert_eq!(body["NeutronError"]["type"], "NotFound");
     }
 
     #[tokio::test]

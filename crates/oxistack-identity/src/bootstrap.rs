@@ -31,11 +31,13 @@ pub struct Bootstrap<'a> {
     pub services: &'a [CatalogService],
 }
 
-/// What bootstrap did.
+/// What bootstrap did, and the ids other services' bootstraps need.
 #[derive(Debug, PartialEq, Eq)]
 pub struct BootstrapReport {
     /// True on the very first start of this state directory.
     pub created_users: bool,
+    pub admin_project_id: String,
+    pub demo_project_id: String,
 }
 
 /// Roles every cloud has: Keystone's defaults, the `service` role, and
@@ -81,6 +83,8 @@ impl IdentityService {
             sync_catalog(tx, config.region, config.services)?;
             Ok(BootstrapReport {
                 created_users: created_admin,
+                admin_project_id: admin_project,
+                demo_project_id: demo_project,
             })
         })?;
         self.tokens.invalidate_cache();

@@ -20,5 +20,6 @@ mod store;
 mod wire;
 
 pub use api::router;
+pub use model::{Image, ImageStatus, Visibility};
 pub use service::ImageService;
 pub use store::MIGRATIONS;

@@ -265,13 +265,11 @@ pub fn list_images(
     sql.text(&format!(" ORDER BY {} LIMIT ", order.join(", ")))
         .bind(i64::from(query.limit));
 
-    let mut stmt = conn.prepare(&sql.text)?;
+    let mut stmt = conn.prepare_cached(&sql.text)?;
     let mut images = stmt
         .query_map(params_from_iter(sql.args), image_from_row)?
         .collect::<Result<Vec<_>, _>>()?;
-    for image in &mut images {
-        load_details(conn, image)?;
-    }
+    load_details_of_page(conn, &mut images)?;
     Ok(images)
 }
 
@@ -450,6 +448,42 @@ fn save_details(conn: &Connection, image: &Image) -> Result<(), ApiError> {
     )?;
     for (name, value) in &image.properties {
         insert_property.execute([&image.id, name, value])?;
+    }
+    Ok(())
+}
+
+/// Loads the tags and properties of a whole page in two queries rather
+/// than two per image.
+fn load_details_of_page(conn: &Connection, images: &mut [Image]) -> Result<(), ApiError> {
+    if images.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&str> = images.iter().map(|i| i.id.as_str()).collect();
+    let ids = serde_json::to_string(&ids).map_err(ApiError::internal)?;
+    let position: std::collections::HashMap<String, usize> = images
+        .iter()
+        .enumerate()
+        .map(|(index, image)| (image.id.clone(), index))
+        .collect();
+    let mut tags = conn.prepare_cached(
+        "SELECT image_id, tag FROM image_tags WHERE image_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    for row in tags.query_map([&ids], |row| Ok((row.get::<_, String>(0)?, row.get(1)?)))? {
+        let (id, tag) = row?;
+        if let Some(&index) = position.get(&id) {
+            images[index].tags.insert(tag);
+        }
+    }
+    let mut properties = conn.prepare_cached(
+        "SELECT image_id, name, value FROM image_properties WHERE image_id IN (SELECT value FROM json_each(?1))",
+    )?;
+    for row in properties.query_map([&ids], |row| {
+        Ok((row.get::<_, String>(0)?, row.get(1)?, row.get(2)?))
+    })? {
+        let (id, name, value) = row?;
+        if let Some(&index) = position.get(&id) {
+            images[index].properties.insert(name, value);
+        }
     }
     Ok(())
 }
