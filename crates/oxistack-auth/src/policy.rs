@@ -64,6 +64,71 @@ pub enum Action {
     DeleteImageMember,
     /// Accept or reject an image shared with the caller's project.
     ModifyImageMember,
+    // Compute
+    /// List and show flavors.
+    ReadFlavors,
+    /// Read flavors' extra specs, alone or embedded in flavors and servers.
+    ReadFlavorExtraSpecs,
+    /// Create and delete flavors, change their description, extra specs
+    /// and which projects may use a private one.
+    ManageFlavors,
+    /// List and show the caller's own key pairs.
+    ReadKeypairs,
+    /// Import, generate and delete the caller's own key pairs.
+    ManageKeypairs,
+    /// Act on another user's key pairs (`user_id`, from microversion 2.10).
+    ManageOtherUsersKeypairs,
+    /// List and show servers and what belongs to them: addresses,
+    /// metadata, tags, interfaces.
+    ReadServers,
+    /// Read a server's console log.
+    ReadServerConsole,
+    CreateServer,
+    /// Change, act on (start, stop, reboot, lock...) and delete a server.
+    ModifyServer,
+    /// List every project's servers (`all_tenants`).
+    ListAllProjectsServers,
+    /// List every project's server groups (`all_projects`).
+    ListAllProjectsServerGroups,
+    /// See where servers run: the `OS-EXT-SRV-ATTR:*` attributes and
+    /// `host_status`.
+    ShowServerHostDetails,
+    /// Unlock a server someone else locked as administrator.
+    UnlockOverride,
+    ReadServerGroups,
+    ManageServerGroups,
+    /// Show the caller's project's quotas and limits.
+    ReadQuotas,
+    /// Change or reset a project's quotas, or read another project's.
+    ManageQuotas,
+    ListAvailabilityZones,
+    /// Describe the compute host: hypervisors, services and the detailed
+    /// availability zone listing.
+    ReadComputeHosts,
+    // Network
+    /// List and show the networking resources the caller can see.
+    ReadNetworking,
+    CreateNetworking,
+    UpdateNetworking,
+    DeleteNetworking,
+    /// Create networking resources for another project, change or delete
+    /// another project's shared or external networks and their subnets,
+    /// and pick addresses, MACs or device owners on another project's
+    /// network.
+    ActOnOtherProjectsNetworking,
+    /// Make a network external (router gateways and floating IPs come
+    /// from it).
+    CreateExternalNetwork,
+    /// Share a network with every project.
+    ShareNetwork,
+    /// Choose a network's segment (`provider:*` attributes).
+    SetNetworkProvider,
+    /// Bind a port to a host (`binding:host_id`, `binding:profile`).
+    SetPortBinding,
+    /// Choose a router gateway's SNAT mode or external addresses.
+    SetRouterGatewayDetails,
+    /// Change or reset a project's networking quotas.
+    ManageNetworkQuotas,
 }
 
 impl Action {
@@ -83,6 +148,24 @@ impl Action {
             CreateImage | ModifyImage | DeleteImage | PublicizeImage => Rule::Member,
             AddImageMember | DeleteImageMember | ModifyImageMember => Rule::Member,
             ModifyOthersImage => Rule::Admin,
+            // Compute
+            ReadFlavors | ListAvailabilityZones => Rule::Authenticated,
+            ReadFlavorExtraSpecs => Rule::Reader,
+            ManageFlavors => Rule::Admin,
+            ReadKeypairs => Rule::Reader,
+            ManageKeypairs => Rule::Member,
+            ManageOtherUsersKeypairs => Rule::Admin,
+            ReadServers | ReadServerGroups | ReadQuotas => Rule::Reader,
+            ReadServerConsole | CreateServer | ModifyServer | ManageServerGroups => Rule::Member,
+            ListAllProjectsServers | ListAllProjectsServerGroups => Rule::Admin,
+            ShowServerHostDetails | UnlockOverride => Rule::Admin,
+            ManageQuotas | ReadComputeHosts => Rule::Admin,
+            // Network
+            ReadNetworking => Rule::Reader,
+            CreateNetworking | UpdateNetworking | DeleteNetworking => Rule::Member,
+            ActOnOtherProjectsNetworking | CreateExternalNetwork | ShareNetwork => Rule::Admin,
+            SetNetworkProvider | SetPortBinding | SetRouterGatewayDetails => Rule::Admin,
+            ManageNetworkQuotas => Rule::Admin,
         }
     }
 
@@ -114,6 +197,39 @@ impl Action {
             AddImageMember => "image:add_member",
             DeleteImageMember => "image:delete_member",
             ModifyImageMember => "image:modify_member",
+            // Compute
+            ReadFlavors => "os_compute_api:flavors:index",
+            ReadFlavorExtraSpecs => "os_compute_api:os-flavor-extra-specs:index",
+            ManageFlavors => "os_compute_api:os-flavor-manage",
+            ReadKeypairs => "os_compute_api:os-keypairs:index",
+            ManageKeypairs => "os_compute_api:os-keypairs:create",
+            ManageOtherUsersKeypairs => "os_compute_api:os-keypairs:other_users",
+            ReadServers => "os_compute_api:servers:show",
+            ReadServerConsole => "os_compute_api:os-console-output",
+            CreateServer => "os_compute_api:servers:create",
+            ModifyServer => "os_compute_api:servers:update",
+            ListAllProjectsServers => "os_compute_api:servers:index:get_all_tenants",
+            ListAllProjectsServerGroups => "os_compute_api:os-server-groups:index:all_projects",
+            ShowServerHostDetails => "os_compute_api:os-extended-server-attributes",
+            UnlockOverride => "os_compute_api:os-lock-server:unlock:unlock_override",
+            ReadServerGroups => "os_compute_api:os-server-groups:index",
+            ManageServerGroups => "os_compute_api:os-server-groups:create",
+            ReadQuotas => "os_compute_api:os-quota-sets:show",
+            ManageQuotas => "os_compute_api:os-quota-sets:update",
+            ListAvailabilityZones => "os_compute_api:os-availability-zone:list",
+            ReadComputeHosts => "os_compute_api:os-hypervisors",
+            // Network
+            ReadNetworking => "network:get",
+            CreateNetworking => "network:create",
+            UpdateNetworking => "network:update",
+            DeleteNetworking => "network:delete",
+            ActOnOtherProjectsNetworking => "network:act_on_other_projects",
+            CreateExternalNetwork => "network:create_network:router:external",
+            ShareNetwork => "network:create_network:shared",
+            SetNetworkProvider => "network:create_network:provider",
+            SetPortBinding => "network:create_port:binding",
+            SetRouterGatewayDetails => "network:create_router:external_gateway_info:details",
+            ManageNetworkQuotas => "network:update_quota",
         }
     }
 }

@@ -253,8 +253,15 @@ mod tests {
         assert_eq!(body["itemNotFound"]["code"], 404);
         assert_eq!(body["itemNotFound"]["message"], "No thing 42.");
         let neutron = Router::new()
-            .route("/in-use", get(|| async { ApiError::conflict("Network x is in use.").with_kind("NetworkInUse") }))
-            .layer(axum::middleware::from_fn(|r, n| error_style_layer(ErrorStyle::Neutron, r, n)));
+            .route(
+                "/in-use",
+                get(|| async {
+                    ApiError::conflict("Network x is in use.").with_kind("NetworkInUse")
+                }),
+            )
+            .layer(axum::middleware::from_fn(|r, n| {
+                error_style_layer(ErrorStyle::Neutron, r, n)
+            }));
         let (status, body) = call(neutron, "/in-use").await;
         assert_eq!(status, StatusCode::CONFLICT);
         assert_eq!(body["NeutronError"]["type"], "NetworkInUse");

@@ -5,6 +5,7 @@
 
 mod error;
 mod json;
+pub mod microversion;
 mod url;
 
 pub use error::{ApiError, ErrorStyle, error_style_layer};

@@ -1,5 +1,5 @@
 //! Wires the services together on one listener, the way DevStack lays
-//! them out under one host: /identity, /image, and later the others.
+//! them out under one host: /identity, /image, /networking, /compute.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -7,13 +7,18 @@ use std::time::Instant;
 use anyhow::Context;
 use axum::Router;
 use oxistack_auth::TokenValidator;
+use oxistack_compute::ComputeService;
 use oxistack_db::Db;
 use oxistack_identity::{Bootstrap, CatalogService, IdentityService};
 use oxistack_image::ImageService;
+use oxistack_netplane::{FakeDataPlane, NetworkDataPlane};
+use oxistack_network::{NetworkDefaults, NetworkService};
+use oxistack_virt::{ComputeDriver, FakeDriver};
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
-use crate::config::Config;
+use crate::adapters::{ImagesAdapter, NetworkingAdapter};
+use crate::config::{ComputeDriverKind, Config, DataPlaneKind};
 use crate::credentials;
 
 /// A service as it appears in the catalog and in the start-up summary.
@@ -22,7 +27,10 @@ struct Mounted {
     name: &'static str,
     /// What DevStack calls it in stack.sh's closing lines.
     product: &'static str,
+    /// Where its router is nested on the listener.
     path: &'static str,
+    /// What the catalog URL adds to the path, e.g. Nova's `/v2.1`.
+    catalog_suffix: &'static str,
 }
 
 const IDENTITY: Mounted = Mounted {
@@ -30,12 +38,28 @@ const IDENTITY: Mounted = Mounted {
     name: "keystone",
     product: "Keystone",
     path: oxistack_identity::MOUNT,
+    catalog_suffix: "",
 };
 const IMAGE: Mounted = Mounted {
     service_type: "image",
     name: "glance",
     product: "Glance",
     path: "/image",
+    catalog_suffix: "",
+};
+const COMPUTE: Mounted = Mounted {
+    service_type: "compute",
+    name: "nova",
+    product: "Nova",
+    path: "/compute",
+    catalog_suffix: "/v2.1",
+};
+const NETWORK: Mounted = Mounted {
+    service_type: "network",
+    name: "neutron",
+    product: "Neutron",
+    path: "/networking",
+    catalog_suffix: "",
 };
 
 /// How often expired tokens are swept from the database.
@@ -44,14 +68,6 @@ const TOKEN_PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs
 /// Runs the cloud in the foreground until SIGINT or SIGTERM.
 pub async fn up(config: Config) -> anyhow::Result<()> {
     let started = Instant::now();
-    let external = &config.external_network;
-    tracing::info!(
-        floating_range = %external.floating_range,
-        pool = %format!("{}-{}", external.pool_start, external.pool_end),
-        gateway = %external.gateway,
-        physical_interface = external.physical_interface.as_deref().unwrap_or("none (sandboxed)"),
-        "external network"
-    );
     create_state_dir(&config)?;
     let password = credentials::admin_password(&config, true)?;
 
@@ -61,14 +77,20 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             config.database_path().display()
         )
     })?;
-    db.migrate("identity", oxistack_identity::MIGRATIONS)?;
-    if config.services.image {
-        db.migrate("image", oxistack_image::MIGRATIONS)?;
-    }
-
+    let services = &config.services;
     let mut mounted = vec![IDENTITY];
-    if config.services.image {
+    db.migrate("identity", oxistack_identity::MIGRATIONS)?;
+    if services.image {
+        db.migrate("image", oxistack_image::MIGRATIONS)?;
         mounted.push(IMAGE);
+    }
+    if services.network {
+        db.migrate("network", oxistack_network::MIGRATIONS)?;
+        mounted.push(NETWORK);
+    }
+    if services.compute {
+        db.migrate("compute", oxistack_compute::MIGRATIONS)?;
+        mounted.push(COMPUTE);
     }
     let public_url = config.public_url();
     let catalog: Vec<CatalogService> = mounted
@@ -76,29 +98,80 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         .map(|m| CatalogService {
             service_type: m.service_type.to_owned(),
             name: m.name.to_owned(),
-            url: format!("{public_url}{}", m.path),
+            url: format!("{public_url}{}{}", m.path, m.catalog_suffix),
         })
         .collect();
 
     let identity = IdentityService::new(db.clone(), config.token_expiration);
-    identity
+    let report = identity
         .bootstrap(&Bootstrap {
             admin_password: &password.password,
             region: &config.region,
             services: &catalog,
         })
-        .map_err(|e| anyhow::anyhow!("bootstrap failed: {}", e.message))?;
+        .map_err(|e| anyhow::anyhow!("identity bootstrap failed: {}", e.message))?;
     let validator: Arc<dyn TokenValidator> = identity.clone();
-
     let mut router = Router::new().nest(IDENTITY.path, oxistack_identity::router(identity.clone()));
-    if config.services.image {
-        let images = ImageService::new(db.clone(), config.state_dir.join("images"))
-            .context("cannot prepare the image store")?;
-        router = router.nest(
-            IMAGE.path,
-            oxistack_image::router(images, validator.clone()),
-        );
-    }
+
+    let images = match services.image {
+        true => {
+            let images = ImageService::new(db.clone(), config.state_dir.join("images"))
+                .context("cannot prepare the image store")?;
+            router = router.nest(
+                IMAGE.path,
+                oxistack_image::router(images.clone(), validator.clone()),
+            );
+            Some(images)
+        }
+        false => None,
+    };
+    let network = match services.network {
+        true => {
+            let dataplane: Arc<dyn NetworkDataPlane> = match config.dataplane {
+                DataPlaneKind::Fake => Arc::new(FakeDataPlane::new()),
+            };
+            let network = NetworkService::new(db.clone(), dataplane);
+            let external = &config.external_network;
+            network
+                .bootstrap(&NetworkDefaults {
+                    admin_project_id: report.admin_project_id.clone(),
+                    demo_project_id: report.demo_project_id.clone(),
+                    floating_range: external.floating_range.to_string(),
+                    pool_start: external.pool_start,
+                    pool_end: external.pool_end,
+                    gateway: external.gateway,
+                })
+                .map_err(|e| anyhow::anyhow!("network bootstrap failed: {}", e.message))?;
+            router = router.nest(
+                NETWORK.path,
+                oxistack_network::router(network.clone(), validator.clone()),
+            );
+            Some(network)
+        }
+        false => None,
+    };
+    let compute = match (services.compute, &network, &images) {
+        (true, Some(network), Some(images)) => {
+            let driver: Arc<dyn ComputeDriver> = match config.compute_driver {
+                ComputeDriverKind::Fake => Arc::new(FakeDriver::new()),
+            };
+            let compute = ComputeService::new(
+                db.clone(),
+                driver,
+                Arc::new(NetworkingAdapter(network.clone())),
+                Arc::new(ImagesAdapter(images.clone())),
+            );
+            compute
+                .bootstrap()
+                .map_err(|e| anyhow::anyhow!("compute bootstrap failed: {}", e.message))?;
+            router = router.nest(
+                COMPUTE.path,
+                oxistack_compute::router(compute.clone(), validator.clone()),
+            );
+            Some(compute)
+        }
+        _ => None,
+    };
     let router = router.layer(axum::middleware::from_fn(oxistack_http::request_id));
     // Clients differ on trailing slashes (`/identity/` versus `/identity`);
     // OpenStack services treat both alike.
@@ -110,6 +183,14 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     let clouds_yaml = credentials::write_clouds_yaml(&config, &password.password)?;
 
     tokio::spawn(purge_tokens(identity.clone()));
+    if let Some(compute) = compute {
+        // Servers a previous run left unfinished are driven on in the background.
+        tokio::spawn(async move {
+            if let Err(error) = compute.resume().await {
+                tracing::warn!(error = %error.message, "resuming servers failed");
+            }
+        });
+    }
     print_summary(&config, &mounted, &password, &clouds_yaml, started);
 
     axum::serve(
@@ -189,8 +270,8 @@ fn print_summary(
     ));
     for service in mounted {
         text.push_str(&format!(
-            "{} is serving at {url}{}/\n",
-            service.product, service.path
+            "{} is serving at {url}{}{}/\n",
+            service.product, service.path, service.catalog_suffix
         ));
     }
     text.push_str("The default users are: admin and demo\n");

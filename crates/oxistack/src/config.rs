@@ -25,6 +25,8 @@ struct FileConfig {
     token_expiration: Option<u32>,
     external_network: Option<ExternalNetworkFile>,
     services: Option<ServicesFile>,
+    compute: Option<ComputeFile>,
+    network: Option<NetworkFile>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -41,6 +43,36 @@ struct ExternalNetworkFile {
 #[serde(deny_unknown_fields)]
 struct ServicesFile {
     image: Option<bool>,
+    compute: Option<bool>,
+    network: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComputeFile {
+    driver: Option<ComputeDriverKind>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NetworkFile {
+    dataplane: Option<DataPlaneKind>,
+}
+
+/// What runs instances.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ComputeDriverKind {
+    /// Instances are records that change state; nothing runs.
+    Fake,
+}
+
+/// What carries tenant traffic.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DataPlaneKind {
+    /// Networks are records; no kernel object is made.
+    Fake,
 }
 
 /// The external ("public") network floating IPs come from, as DevStack's
@@ -60,6 +92,8 @@ pub struct ExternalNetwork {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Services {
     pub image: bool,
+    pub compute: bool,
+    pub network: bool,
 }
 
 /// The configuration in force, every default filled in.
@@ -75,6 +109,8 @@ pub struct Config {
     pub token_expiration: chrono::Duration,
     pub external_network: ExternalNetwork,
     pub services: Services,
+    pub compute_driver: ComputeDriverKind,
+    pub dataplane: DataPlaneKind,
 }
 
 /// Environment variables that override the file.
@@ -132,6 +168,15 @@ impl Config {
             Some(seconds) => chrono::Duration::seconds(seconds.into()),
             None => chrono::Duration::hours(1),
         };
+        let services = file.services.unwrap_or_default();
+        let services = Services {
+            image: services.image.unwrap_or(true),
+            compute: services.compute.unwrap_or(true),
+            network: services.network.unwrap_or(true),
+        };
+        if services.compute && !(services.image && services.network) {
+            bail!("invalid config: services.compute needs services.image and services.network");
+        }
         Ok(Config {
             listen,
             public_address,
@@ -140,9 +185,15 @@ impl Config {
             region,
             token_expiration,
             external_network: external_network(file.external_network.unwrap_or_default())?,
-            services: Services {
-                image: file.services.and_then(|s| s.image).unwrap_or(true),
-            },
+            services,
+            compute_driver: file
+                .compute
+                .and_then(|c| c.driver)
+                .unwrap_or(ComputeDriverKind::Fake),
+            dataplane: file
+                .network
+                .and_then(|n| n.dataplane)
+                .unwrap_or(DataPlaneKind::Fake),
         })
     }
 
@@ -233,7 +284,8 @@ mod tests {
             config.external_network.pool_end,
             Ipv4Addr::new(172, 24, 4, 254)
         );
-        assert!(config.services.image);
+        assert!(config.services.image && config.services.compute && config.services.network);
+        assert_eq!(config.compute_driver, ComputeDriverKind::Fake);
         assert_eq!(config.token_expiration, chrono::Duration::hours(1));
     }
 
@@ -258,6 +310,14 @@ mod tests {
         );
         assert!(parse("[external_network]\nfloating_range = \"10.0.0.0/24\"\npool_start = \"10.0.0.9\"\npool_end = \"10.0.0.5\"").is_err());
         assert!(parse("token_expiration = 0").is_err());
+        let err = parse("[compute]\ndriver = \"vmware\"")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("vmware") && err.contains("fake"), "{err}");
+        assert!(
+            parse("[services]\nnetwork = false").is_err(),
+            "compute without network"
+        );
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! `oxistack`: an OpenStack-compatible cloud on one Linux server.
 
+mod adapters;
 mod cloud;
 mod config;
 mod credentials;

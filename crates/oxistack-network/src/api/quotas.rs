@@ -1,0 +1,74 @@
+//! `/v2.0/quotas`: per-project limits.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use oxistack_auth::Caller;
+use oxistack_http::{ApiError, JsonBody, envelope};
+use serde_json::{Map, Value, json};
+
+use super::Service;
+
+/// Projects with limits of their own (administrator only).
+pub async fn list(State(service): Service, Caller(caller): Caller) -> Result<Response, ApiError> {
+    let quotas: Vec<Value> = service
+        .quotas(&caller)
+        .await?
+        .into_iter()
+        .map(|(project, limits)| {
+            let mut quota = json!(limits);
+            quota["project_id"] = json!(project);
+            quota["tenant_id"] = json!(project);
+            quota
+        })
+        .collect();
+    Ok(Json(json!({ "quotas": quotas })).into_response())
+}
+
+pub async fn show(
+    State(service): Service,
+    Caller(caller): Caller,
+    Path(project): Path<String>,
+) -> Result<Response, ApiError> {
+    let limits = service.quota(&caller, &project).await?;
+    Ok(Json(json!({ "quota": limits })).into_response())
+}
+
+pub async fn details(
+    State(service): Service,
+    Caller(caller): Caller,
+    Path(project): Path<String>,
+) -> Result<Response, ApiError> {
+    let usage = service.quota_details(&caller, &project).await?;
+    Ok(Json(json!({ "quota": usage })).into_response())
+}
+
+pub async fn defaults(
+    State(service): Service,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    let limits = service.quota_defaults(&caller)?;
+    Ok(Json(json!({ "quota": limits })).into_response())
+}
+
+/// `PUT /v2.0/quotas/{project}` with `{"quota": {"network": 10, ...}}`.
+pub async fn update(
+    State(service): Service,
+    Caller(caller): Caller,
+    Path(project): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let changes: Map<String, Value> = envelope(body, "quota")?;
+    let limits = service.update_quota(&caller, &project, changes).await?;
+    Ok(Json(json!({ "quota": limits })).into_response())
+}
+
+pub async fn reset(
+    State(service): Service,
+    Caller(caller): Caller,
+    Path(project): Path<String>,
+) -> Result<StatusCode, ApiError> {
+    service.reset_quota(&caller, &project).await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,29 @@
+//! A Neutron v2.0-compatible networking service.
+//!
+//! Networks, subnets, ports, routers, floating IPs, security groups, tags
+//! and quotas live in the cloud's database ([`MIGRATIONS`]). The data
+//! plane is derived from it: after every change a background task builds
+//! the complete desired state ([`oxistack_netplane::NetworkState`]) and
+//! applies it through a [`oxistack_netplane::NetworkDataPlane`], so the
+//! host's network follows the database, also after a restart.
+//!
+//! Callers are identified by [`oxistack_auth`]: a project sees its own
+//! resources, plus shared and external networks and their subnets; the
+//! administrator sees everything. Errors are Neutron's, with their types
+//! (`NetworkInUse`, `IpAddressGenerationFailure`, ...).
+
+mod api;
+pub mod compute;
+mod errors;
+mod ipam;
+mod kind;
+mod model;
+mod query;
+mod rules;
+mod service;
+mod store;
+mod wire;
+
+pub use api::router;
+pub use service::{NetworkDefaults, NetworkService, ReconcileError};
+pub use store::MIGRATIONS;

@@ -1,0 +1,395 @@
+//! What the compute service needs, one method per method of compute's
+//! `Networking` interface (crates/oxistack-compute/src/interfaces.rs),
+//! with the same semantics: errors are already in the client's terms.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+
+use oxistack_auth::{Action, AuthContext, authorize};
+use oxistack_db::rusqlite::Connection;
+use oxistack_http::ApiError;
+
+use super::access::scope;
+use super::{NetworkService, floating_ips, ports, security_groups};
+use crate::compute::{DEVICE_OWNER_COMPUTE, NetworkSummary, PortRequest, PortSummary};
+use crate::errors::{bad_request, conflict, invalid_input};
+use crate::kind::Kind;
+use crate::model::Port;
+use crate::store::ports::SummaryKey;
+use crate::store::{self, Prefilter, Scope};
+use crate::wire::{FixedIpRequest, PortCreate};
+
+impl NetworkService {
+    /// Non-external networks the caller's project may attach servers to:
+    /// its own and shared ones.
+    pub async fn usable_networks(
+        &self,
+        caller: &AuthContext,
+    ) -> Result<Vec<NetworkSummary>, ApiError> {
+        authorize(caller, Action::ReadNetworking)?;
+        let project = caller.project_id().unwrap_or_default().to_owned();
+        self.db
+            .read(move |conn| {
+                let networks =
+                    store::networks::list(conn, Scope::Project(&project), &Prefilter::new())?;
+                Ok(networks
+                    .into_iter()
+                    .filter(|n| !n.external)
+                    .map(|n| NetworkSummary {
+                        id: n.std.id,
+                        name: n.name,
+                    })
+                    .collect())
+            })
+            .await
+    }
+
+    /// Resolves security group names or ids, as the caller sees them, to ids.
+    pub async fn resolve_security_groups(
+        &self,
+        caller: &AuthContext,
+        names_or_ids: &[String],
+    ) -> Result<Vec<String>, ApiError> {
+        authorize(caller, Action::ReadNetworking)?;
+        let project = project_of(caller)?;
+        let names_or_ids = names_or_ids.to_vec();
+        self.change(move |conn| {
+            names_or_ids
+                .iter()
+                .map(|name_or_id| security_groups::resolve(conn, &project, name_or_id))
+                .collect()
+        })
+        .await
+    }
+
+    /// Creates a port for a server, owned by the caller's project, with
+    /// device_owner `compute:nova`, bound to this host.
+    pub async fn create_port(
+        &self,
+        caller: &AuthContext,
+        request: PortRequest,
+    ) -> Result<PortSummary, ApiError> {
+        authorize(caller, Action::CreateNetworking)?;
+        let fixed_ip = request.fixed_ip.map(ipv4).transpose()?;
+        let caller = Arc::new(caller.clone());
+        let host = self.host.clone();
+        self.change(move |conn| {
+            let create = PortCreate {
+                network_id: request.network_id,
+                fixed_ips: fixed_ip.map(|ip| {
+                    vec![FixedIpRequest {
+                        subnet_id: None,
+                        ip_address: Some(ip),
+                    }]
+                }),
+                security_groups: (!request.security_group_ids.is_empty())
+                    .then_some(request.security_group_ids),
+                device_id: Some(request.device_id),
+                device_owner: Some(DEVICE_OWNER_COMPUTE.to_owned()),
+                ..PortCreate::default()
+            };
+            let port = ports::create(
+                conn,
+                &caller,
+                create,
+                ports::Origin::Compute { host: &host },
+            )?;
+            summary(conn, &port.std.id)
+        })
+        .await
+    }
+
+    /// Binds a port the caller can see and that is not in use to a server.
+    pub async fn bind_port(
+        &self,
+        caller: &AuthContext,
+        port_id: &str,
+        device_id: &str,
+    ) -> Result<PortSummary, ApiError> {
+        authorize(caller, Action::UpdateNetworking)?;
+        let (caller, port_id, device_id) = (
+            Arc::new(caller.clone()),
+            port_id.to_owned(),
+            device_id.to_owned(),
+        );
+        let host = self.host.clone();
+        self.change(move |conn| {
+            let mut port = ports::load(conn, &caller, &port_id)?;
+            if !port.device_id.is_empty() {
+                return Err(conflict(
+                    "PortInUse",
+                    format!(
+                        "Unable to complete operation for network {}. The port {port_id} is in use by {}.",
+                        port.network_id, port.device_id
+                    ),
+                ));
+            }
+            port.device_id = device_id;
+            port.device_owner = DEVICE_OWNER_COMPUTE.to_owned();
+            port.binding.host_id = host;
+            port.std.touch();
+            store::ports::save(conn, &port)?;
+            summary(conn, &port_id)
+        })
+        .await
+    }
+
+    /// Detaches one port from a server: deleted if compute created it,
+    /// unbound otherwise. Its floating IPs are disassociated.
+    pub async fn release_port(&self, device_id: &str, port_id: &str) -> Result<(), ApiError> {
+        let (device_id, port_id) = (device_id.to_owned(), port_id.to_owned());
+        self.change(move |conn| {
+            let port = server_ports(conn, Scope::All, &device_id)?
+                .into_iter()
+                .find(|port| port.std.id == port_id)
+                .ok_or_else(|| Kind::Port.not_found(&port_id))?;
+            release(conn, port)
+        })
+        .await
+    }
+
+    /// Detaches every port of a server, as [`NetworkService::release_port`].
+    pub async fn release_ports(&self, device_id: &str) -> Result<(), ApiError> {
+        let device_id = device_id.to_owned();
+        self.change(move |conn| {
+            server_ports(conn, Scope::All, &device_id)?
+                .into_iter()
+                .try_for_each(|port| release(conn, port))
+        })
+        .await
+    }
+
+    /// The ports of many servers at once, by server id, in one query.
+    pub async fn ports_of(
+        &self,
+        device_ids: &[String],
+    ) -> Result<HashMap<String, Vec<PortSummary>>, ApiError> {
+        let device_ids = device_ids.to_vec();
+        self.db
+            .read(move |conn| {
+                let mut by_device: HashMap<String, Vec<PortSummary>> = HashMap::new();
+                for (device_id, summary) in
+                    store::ports::summaries(conn, SummaryKey::DeviceId, &device_ids)?
+                {
+                    by_device.entry(device_id).or_default().push(summary);
+                }
+                Ok(by_device)
+            })
+            .await
+    }
+
+    /// Adds a security group (name or id) to every port of a server.
+    pub async fn add_security_group(
+        &self,
+        caller: &AuthContext,
+        device_id: &str,
+        group: &str,
+    ) -> Result<(), ApiError> {
+        self.change_server_groups(caller, device_id, group, true)
+            .await
+    }
+
+    /// Removes a security group (name or id) from every port of a server;
+    /// 404 if no port has it.
+    pub async fn remove_security_group(
+        &self,
+        caller: &AuthContext,
+        device_id: &str,
+        group: &str,
+    ) -> Result<(), ApiError> {
+        self.change_server_groups(caller, device_id, group, false)
+            .await
+    }
+
+    async fn change_server_groups(
+        &self,
+        caller: &AuthContext,
+        device_id: &str,
+        group: &str,
+        add: bool,
+    ) -> Result<(), ApiError> {
+        authorize(caller, Action::UpdateNetworking)?;
+        let project = project_of(caller)?;
+        let (caller, device_id, group) = (
+            Arc::new(caller.clone()),
+            device_id.to_owned(),
+            group.to_owned(),
+        );
+        self.change(move |conn| {
+            let ports = server_ports(conn, scope(&caller), &device_id)?;
+            // The group is looked up as the server's project sees it (the
+            // caller's, unless the administrator acts on another's server).
+            let owner = ports.first().map_or(project, |port| port.std.project_id.clone());
+            let group_id = security_groups::resolve(conn, &owner, &group)?;
+            let mut changed = false;
+            for mut port in ports {
+                let has = port.security_groups.contains(&group_id);
+                if add && !has {
+                    if !port.port_security_enabled {
+                        return Err(bad_request(
+                            "PortSecurityAndIPRequiredForSecurityGroups",
+                            format!("Port {} has port security disabled: it cannot have security groups.", port.std.id),
+                        ));
+                    }
+                    port.security_groups.push(group_id.clone());
+                } else if !add && has {
+                    port.security_groups.retain(|g| g != &group_id);
+                } else {
+                    continue;
+                }
+                port.std.touch();
+                store::ports::save(conn, &port)?;
+                changed = true;
+            }
+            if !add && !changed {
+                return Err(ApiError::not_found(format!(
+                    "Security group {group} is not associated with the instance {device_id}."
+                ))
+                .with_kind("SecurityGroupNotFound"));
+            }
+            Ok(())
+        })
+        .await
+    }
+
+    /// Associates the caller's floating IP `address` with a server's port
+    /// (the one holding `fixed_address`, else the first).
+    pub async fn associate_floating_ip(
+        &self,
+        caller: &AuthContext,
+        device_id: &str,
+        address: IpAddr,
+        fixed_address: Option<IpAddr>,
+    ) -> Result<(), ApiError> {
+        authorize(caller, Action::UpdateNetworking)?;
+        let fixed_address = fixed_address.map(ipv4).transpose()?;
+        let (caller, device_id) = (Arc::new(caller.clone()), device_id.to_owned());
+        self.change(move |conn| {
+            let mut floating_ip = floating_ip_at(conn, &caller, address)?;
+            let ports = server_ports(conn, scope(&caller), &device_id)?;
+            let port = match fixed_address {
+                Some(fixed) => ports
+                    .iter()
+                    .find(|p| p.fixed_ips.iter().any(|ip| ip.ip_address == fixed)),
+                None => ports.first(),
+            }
+            .ok_or_else(|| {
+                invalid_input(
+                    "fixed_address",
+                    match fixed_address {
+                        Some(fixed) => {
+                            format!("server {device_id} has no port with fixed address {fixed}")
+                        }
+                        None => format!("server {device_id} has no port"),
+                    },
+                )
+            })?;
+            let association = floating_ips::association(
+                conn,
+                &caller,
+                &floating_ip,
+                &port.std.id,
+                fixed_address,
+            )?;
+            floating_ip.association = Some(association);
+            floating_ip.std.touch();
+            store::floating_ips::save(conn, &floating_ip)
+        })
+        .await
+    }
+
+    /// Disassociates floating IP `address` from a server (409 if it is not
+    /// on one of the server's ports).
+    pub async fn disassociate_floating_ip(
+        &self,
+        caller: &AuthContext,
+        device_id: &str,
+        address: IpAddr,
+    ) -> Result<(), ApiError> {
+        authorize(caller, Action::UpdateNetworking)?;
+        let (caller, device_id) = (Arc::new(caller.clone()), device_id.to_owned());
+        self.change(move |conn| {
+            let mut floating_ip = floating_ip_at(conn, &caller, address)?;
+            let ports = server_ports(conn, Scope::All, &device_id)?;
+            let on_server = floating_ip
+                .association
+                .as_ref()
+                .is_some_and(|a| ports.iter().any(|p| p.std.id == a.port_id));
+            if !on_server {
+                return Err(conflict(
+                    "FloatingIPNotAssociated",
+                    format!("Floating IP {address} is not associated with instance {device_id}."),
+                ));
+            }
+            floating_ip.association = None;
+            floating_ip.std.touch();
+            store::floating_ips::save(conn, &floating_ip)
+        })
+        .await
+    }
+}
+
+fn project_of(caller: &AuthContext) -> Result<String, ApiError> {
+    caller
+        .project_id()
+        .map(str::to_owned)
+        .ok_or_else(|| invalid_input("project", "a project-scoped token is needed"))
+}
+
+fn ipv4(ip: IpAddr) -> Result<Ipv4Addr, ApiError> {
+    match ip {
+        IpAddr::V4(ip) => Ok(ip),
+        IpAddr::V6(ip) => Err(invalid_input("fixed_ip", format!("{ip}: subnets are IPv4"))),
+    }
+}
+
+fn summary(conn: &Connection, port_id: &str) -> Result<PortSummary, ApiError> {
+    store::ports::summaries(conn, SummaryKey::PortId, &[port_id.to_owned()])?
+        .pop()
+        .map(|(_, summary)| summary)
+        .ok_or_else(|| Kind::Port.not_found(port_id))
+}
+
+/// A server's ports within `scope`.
+fn server_ports(
+    conn: &Connection,
+    scope: Scope<'_>,
+    device_id: &str,
+) -> Result<Vec<Port>, ApiError> {
+    let mut ports = store::ports::list(
+        conn,
+        scope,
+        &Prefilter::new().with("device_id", vec![device_id.to_owned()]),
+    )?;
+    ports.retain(|port| port.device_owner.starts_with("compute:"));
+    Ok(ports)
+}
+
+fn floating_ip_at(
+    conn: &Connection,
+    caller: &AuthContext,
+    address: IpAddr,
+) -> Result<crate::model::FloatingIp, ApiError> {
+    store::floating_ips::list(
+        conn,
+        scope(caller),
+        &Prefilter::new().with("floating_ip_address", vec![address.to_string()]),
+    )?
+    .pop()
+    .ok_or_else(|| Kind::FloatingIp.not_found(&address.to_string()))
+}
+
+/// Detaches a port from its server: compute's own ports are deleted, a
+/// user's port is unbound and kept. Either way no floating IP stays on it.
+fn release(conn: &Connection, mut port: Port) -> Result<(), ApiError> {
+    if port.created_by_compute {
+        return ports::remove(conn, &port);
+    }
+    ports::disassociate_floating_ips(conn, &port.std.id)?;
+    port.device_id.clear();
+    port.device_owner.clear();
+    port.binding.host_id.clear();
+    port.std.touch();
+    store::ports::save(conn, &port)
+}
