@@ -12,6 +12,7 @@ mod access;
 mod api;
 mod files;
 mod model;
+mod page_cache;
 mod patch;
 mod query;
 mod schemas;

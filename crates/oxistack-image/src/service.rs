@@ -17,6 +17,7 @@ use serde_json::{Map, Value};
 use crate::access::{self, image_not_found};
 use crate::files::{ImageFiles, ReceiveError};
 use crate::model::{self, Image, ImageStatus, Key, Member, MemberStatus, Visibility};
+use crate::page_cache::{PageCache, PageKey};
 use crate::patch::{self, Change, Dialect};
 use crate::query::ListQuery;
 use crate::store::{self, Lister};
@@ -24,6 +25,7 @@ use crate::store::{self, Lister};
 pub struct ImageService {
     db: Db,
     files: ImageFiles,
+    pages: Arc<PageCache>,
 }
 
 /// What a download finds.
@@ -38,6 +40,28 @@ pub enum Download {
 }
 
 impl ImageService {
+    /// Runs an image change in one transaction; cached list pages go stale.
+    async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    where
+        F: FnOnce(&oxistack_db::rusqlite::Transaction) -> Result<T, ApiError> + Send + 'static,
+        T: Send + 'static,
+    {
+        let result = self.db.write(f).await;
+        self.pages.invalidate();
+        result
+    }
+
+    /// A rendered list page still valid for `key`, and otherwise the
+    /// generation to [`ImageService::remember_page`] a fresh one under.
+    pub(crate) fn cached_page(&self, key: &PageKey) -> Result<bytes::Bytes, u64> {
+        let generation = self.pages.generation();
+        self.pages.get(key).ok_or(generation)
+    }
+
+    pub(crate) fn remember_page(&self, key: PageKey, generation: u64, body: bytes::Bytes) {
+        self.pages.put(key, generation, body);
+    }
+
     /// The image service over `db`, whose image tables must already be
     /// migrated, keeping image data in `store_dir` (created if missing).
     /// Uploads cut short by a crash are rolled back: their images return to
@@ -65,7 +89,11 @@ impl ImageService {
             tracing::warn!(image = %id, "upload interrupted by a restart; image returned to queued");
             std::fs::remove_file(files.data_path(&id)).or_else(ignore_missing)?;
         }
-        Ok(Arc::new(ImageService { db, files }))
+        Ok(Arc::new(ImageService {
+            db,
+            files,
+            pages: Arc::default(),
+        }))
     }
 
     pub async fn create(
@@ -107,12 +135,11 @@ impl ImageService {
             Some(_) => {}
         }
         access::require_publicize(caller, image.visibility)?;
-        self.db
-            .write(move |tx| {
-                store::insert_image(tx, &image)?;
-                Ok::<_, ApiError>(image)
-            })
-            .await
+        self.write(move |tx| {
+            store::insert_image(tx, &image)?;
+            Ok::<_, ApiError>(image)
+        })
+        .await
     }
 
     pub async fn show(&self, caller: &Arc<AuthContext>, id: &str) -> Result<Image, ApiError> {
@@ -228,18 +255,17 @@ impl ImageService {
 
     pub async fn delete(&self, caller: &Arc<AuthContext>, id: &str) -> Result<(), ApiError> {
         let (caller, owned_id) = (caller.clone(), id.to_owned());
-        self.db
-            .write(move |tx| {
-                let image = load_visible(tx, &caller, &owned_id)?;
-                access::require_owner(&caller, &image, Action::DeleteImage, "delete")?;
-                if image.protected {
-                    return Err(ApiError::forbidden(format!(
-                        "Image {owned_id} is protected and cannot be deleted."
-                    )));
-                }
-                store::delete_image(tx, &owned_id)
-            })
-            .await?;
+        self.write(move |tx| {
+            let image = load_visible(tx, &caller, &owned_id)?;
+            access::require_owner(&caller, &image, Action::DeleteImage, "delete")?;
+            if image.protected {
+                return Err(ApiError::forbidden(format!(
+                    "Image {owned_id} is protected and cannot be deleted."
+                )));
+            }
+            store::delete_image(tx, &owned_id)
+        })
+        .await?;
         // The record is gone, so a leftover file is only wasted space.
         if let Err(e) = self.files.remove(id).await {
             tracing::error!(image = %id, error = %e, "could not remove the data of a deleted image");
@@ -264,7 +290,6 @@ impl ImageService {
         let claim_caller = caller.clone();
         let claim_id = id.to_owned();
         let disk_format = self
-            .db
             .write(move |tx| {
                 let mut image = load_visible(tx, &claim_caller, &claim_id)?;
                 access::require_owner(&claim_caller, &image, Action::ModifyImage, "upload data to")?;
@@ -287,6 +312,7 @@ impl ImageService {
             .await?;
         let claim = SavingClaim {
             db: self.db.clone(),
+            pages: self.pages.clone(),
             data_path: self.files.data_path(id),
             id: id.to_owned(),
             armed: true,
@@ -321,7 +347,6 @@ impl ImageService {
 
         let activate_id = id.to_owned();
         let activated = self
-            .db
             .write(move |tx| {
                 let Some(mut image) = store::find_image(tx, &activate_id)? else {
                     return Ok(false);
@@ -416,22 +441,21 @@ impl ImageService {
             ));
         }
         let (caller, id) = (caller.clone(), id.to_owned());
-        self.db
-            .write(move |tx| {
-                let image = load_shared(tx, &caller, &id)?;
-                access::require_owner(&caller, &image, Action::AddImageMember, "share")?;
-                let now = Utc::now();
-                let member = Member {
-                    image_id: id,
-                    member_id,
-                    status: MemberStatus::Pending,
-                    created_at: now,
-                    updated_at: now,
-                };
-                store::insert_member(tx, &member)?;
-                Ok::<_, ApiError>(member)
-            })
-            .await
+        self.write(move |tx| {
+            let image = load_shared(tx, &caller, &id)?;
+            access::require_owner(&caller, &image, Action::AddImageMember, "share")?;
+            let now = Utc::now();
+            let member = Member {
+                image_id: id,
+                member_id,
+                status: MemberStatus::Pending,
+                created_at: now,
+                updated_at: now,
+            };
+            store::insert_member(tx, &member)?;
+            Ok::<_, ApiError>(member)
+        })
+        .await
     }
 
     pub async fn member(
@@ -465,22 +489,21 @@ impl ImageService {
         status: MemberStatus,
     ) -> Result<Member, ApiError> {
         let (caller, id, member_id) = (caller.clone(), id.to_owned(), member_id.to_owned());
-        self.db
-            .write(move |tx| {
-                let image = load_shared(tx, &caller, &id)?;
-                let mut member = load_member(tx, &caller, &image, &member_id)?;
-                authorize(&caller, Action::ModifyImageMember)?;
-                if caller.project_id() != Some(member_id.as_str()) && !caller.is_admin() {
-                    return Err(ApiError::forbidden(
-                        "Only the project an image is shared with may accept or reject it.",
-                    ));
-                }
-                member.status = status;
-                member.updated_at = Utc::now();
-                store::save_member(tx, &member)?;
-                Ok::<_, ApiError>(member)
-            })
-            .await
+        self.write(move |tx| {
+            let image = load_shared(tx, &caller, &id)?;
+            let mut member = load_member(tx, &caller, &image, &member_id)?;
+            authorize(&caller, Action::ModifyImageMember)?;
+            if caller.project_id() != Some(member_id.as_str()) && !caller.is_admin() {
+                return Err(ApiError::forbidden(
+                    "Only the project an image is shared with may accept or reject it.",
+                ));
+            }
+            member.status = status;
+            member.updated_at = Utc::now();
+            store::save_member(tx, &member)?;
+            Ok::<_, ApiError>(member)
+        })
+        .await
     }
 
     pub async fn remove_member(
@@ -490,14 +513,13 @@ impl ImageService {
         member_id: &str,
     ) -> Result<(), ApiError> {
         let (caller, id, member_id) = (caller.clone(), id.to_owned(), member_id.to_owned());
-        self.db
-            .write(move |tx| {
-                let image = load_shared(tx, &caller, &id)?;
-                access::require_owner(&caller, &image, Action::DeleteImageMember, "unshare")?;
-                load_member(tx, &caller, &image, &member_id)?;
-                store::delete_member(tx, &id, &member_id)
-            })
-            .await
+        self.write(move |tx| {
+            let image = load_shared(tx, &caller, &id)?;
+            access::require_owner(&caller, &image, Action::DeleteImageMember, "unshare")?;
+            load_member(tx, &caller, &image, &member_id)?;
+            store::delete_member(tx, &id, &member_id)
+        })
+        .await
     }
 
     /// Changes an image the caller owns (or administers) with `change`, in
@@ -513,16 +535,15 @@ impl ImageService {
         F: FnOnce(&mut Image, &AuthContext) -> Result<(), ApiError> + Send + 'static,
     {
         let (caller, id) = (caller.clone(), id.to_owned());
-        self.db
-            .write(move |tx| {
-                let mut image = load_visible(tx, &caller, &id)?;
-                access::require_owner(&caller, &image, Action::ModifyImage, verb)?;
-                change(&mut image, &caller)?;
-                image.updated_at = Utc::now();
-                store::save_image(tx, &image)?;
-                Ok::<_, ApiError>(image)
-            })
-            .await
+        self.write(move |tx| {
+            let mut image = load_visible(tx, &caller, &id)?;
+            access::require_owner(&caller, &image, Action::ModifyImage, verb)?;
+            change(&mut image, &caller)?;
+            image.updated_at = Utc::now();
+            store::save_image(tx, &image)?;
+            Ok::<_, ApiError>(image)
+        })
+        .await
     }
 }
 
@@ -606,6 +627,7 @@ fn ignore_missing(e: std::io::Error) -> std::io::Result<()> {
 /// or from `Drop` when the request is cancelled (the client went away).
 struct SavingClaim {
     db: Db,
+    pages: Arc<PageCache>,
     data_path: PathBuf,
     id: String,
     armed: bool,
@@ -618,7 +640,13 @@ impl SavingClaim {
 
     async fn release(mut self) {
         self.armed = false;
-        revert_upload(self.db.clone(), self.data_path.clone(), self.id.clone()).await;
+        revert_upload(
+            self.db.clone(),
+            self.pages.clone(),
+            self.data_path.clone(),
+            self.id.clone(),
+        )
+        .await;
     }
 }
 
@@ -629,6 +657,7 @@ impl Drop for SavingClaim {
         {
             runtime.spawn(revert_upload(
                 self.db.clone(),
+                self.pages.clone(),
                 self.data_path.clone(),
                 self.id.clone(),
             ));
@@ -638,7 +667,7 @@ impl Drop for SavingClaim {
 
 /// Returns an image whose upload failed to `queued`. Any data file goes
 /// first: while the image is still `saving` no other upload can install one.
-async fn revert_upload(db: Db, data_path: PathBuf, id: String) {
+async fn revert_upload(db: Db, pages: Arc<PageCache>, data_path: PathBuf, id: String) {
     if let Err(e) = tokio::fs::remove_file(&data_path)
         .await
         .or_else(ignore_missing)
@@ -656,6 +685,7 @@ async fn revert_upload(db: Db, data_path: PathBuf, id: String) {
             Ok::<_, ApiError>(())
         })
         .await;
+    pages.invalidate();
     if let Err(e) = reverted {
         tracing::error!(error = %e, "could not return an image to queued after a failed upload");
     }

@@ -1637,3 +1637,48 @@ async fn schemas_and_import_info_are_served() {
         .await
         .error(401);
 }
+
+/// Lists are served from a cache of rendered pages; every kind of change
+/// must show in the very next listing.
+#[tokio::test]
+async fn lists_reflect_every_change_at_once() {
+    let cloud = cloud();
+    assert!(cloud.names("", "alice").await.is_empty());
+    let id = cloud.create("alice", image_body("first")).await;
+    assert_eq!(cloud.names("", "alice").await, ["first"]);
+    let renamed = cloud
+        .patch(
+            &id,
+            "alice",
+            json!([{"op": "replace", "path": "/name", "value": "renamed"}]),
+        )
+        .await;
+    assert_eq!(renamed.status, StatusCode::OK);
+    assert_eq!(cloud.names("", "alice").await, ["renamed"]);
+    // Another project's view is cached apart and changes too.
+    assert!(cloud.names("", "bob").await.is_empty());
+    let public = cloud
+        .patch(
+            &id,
+            "admin",
+            json!([{"op": "replace", "path": "/visibility", "value": "public"}]),
+        )
+        .await;
+    assert_eq!(public.status, StatusCode::OK);
+    assert_eq!(cloud.names("", "bob").await, ["renamed"]);
+    let uploaded = cloud
+        .upload(&id, "alice", Body::from(vec![7u8; 1024]))
+        .await;
+    assert_eq!(uploaded.status, StatusCode::NO_CONTENT);
+    let page = cloud.get("/v2/images", "bob").await.json();
+    assert_eq!(page["images"][0]["status"], "active");
+    assert_eq!(
+        cloud
+            .delete(&format!("/v2/images/{id}"), "alice")
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert!(cloud.names("", "bob").await.is_empty());
+    assert!(cloud.names("", "alice").await.is_empty());
+}

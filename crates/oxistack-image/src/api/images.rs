@@ -1,14 +1,16 @@
 //! Image records: create, list, show, patch, delete, tags and actions.
 
 use axum::Json;
-use axum::extract::{FromRequest, OriginalUri, Path, Query, Request, State};
+use axum::extract::{FromRequest, OriginalUri, Path, Query, RawQuery, Request, State};
 use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
 use oxistack_auth::Caller;
 use oxistack_http::{ApiError, JsonBody, base_url, query_string};
 use serde_json::Value;
 
 use super::{Service, image_id};
+use crate::page_cache::PageKey;
 use crate::patch::{self, Change, Dialect};
 use crate::query::ListQuery;
 use crate::wire::{self, ImageList, ImageView};
@@ -42,8 +44,18 @@ pub async fn create(
 pub async fn list(
     State(service): Service,
     Caller(caller): Caller,
+    RawQuery(raw): RawQuery,
     Query(pairs): Query<Vec<(String, String)>>,
 ) -> Result<Response, ApiError> {
+    let key = PageKey {
+        admin: caller.is_admin(),
+        project: caller.project_id().map(str::to_owned),
+        query: raw.unwrap_or_default(),
+    };
+    let generation = match service.cached_page(&key) {
+        Ok(body) => return Ok(json_response(body)),
+        Err(generation) => generation,
+    };
     let query = ListQuery::parse(&pairs)?;
     let limit = query.limit as usize;
     let images = service.list(&caller, query).await?;
@@ -73,7 +85,13 @@ pub async fn list(
         next,
         schema: wire::IMAGES_SCHEMA,
     };
-    Ok(Json(page).into_response())
+    let body = Bytes::from(serde_json::to_vec(&page).map_err(ApiError::internal)?);
+    service.remember_page(key, generation, body.clone());
+    Ok(json_response(body))
+}
+
+fn json_response(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub async fn show(
