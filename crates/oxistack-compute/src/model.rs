@@ -3,9 +3,12 @@
 
 use std::collections::BTreeMap;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use oxistack_http::ApiError;
 use serde::{Deserialize, Serialize};
+
+pub use oxistack_db::time::{parse_storage_time, storage_time};
+pub use oxistack_http::time::wire_time;
 
 /// The only availability zone, as in a DevStack with one compute host.
 pub const AVAILABILITY_ZONE: &str = "nova";
@@ -18,22 +21,6 @@ pub fn new_id() -> String {
 
 pub fn is_uuid(text: &str) -> bool {
     uuid::Uuid::try_parse(text).is_ok()
-}
-
-/// How timestamps are stored: sortable as text, to the microsecond.
-pub fn storage_time(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-pub fn parse_storage_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
-/// Nova's `created`/`updated` format: `2026-11-24T19:00:00Z`.
-pub fn wire_time(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
 }
 
 /// Nova's format for `launched_at`, key pair and flavor times: microseconds

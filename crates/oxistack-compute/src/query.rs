@@ -73,13 +73,8 @@ pub fn parse_bool(parameter: &str, value: &str) -> Result<bool, ApiError> {
 }
 
 fn parse_time(parameter: &str, value: &str) -> Result<DateTime<Utc>, ApiError> {
-    DateTime::parse_from_rfc3339(value)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| {
-            chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f")
-                .map(|t| t.and_utc())
-        })
-        .map_err(|_| bad_query(parameter, format!("'{value}' is not an ISO 8601 time")))
+    oxistack_http::time::parse_client_time(value)
+        .ok_or_else(|| bad_query(parameter, format!("'{value}' is not an ISO 8601 time")))
 }
 
 /// A filter that is a regular expression, matched anywhere in the value

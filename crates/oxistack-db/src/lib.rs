@@ -18,6 +18,8 @@ use rusqlite::{Connection, OpenFlags, Transaction};
 
 pub use rusqlite;
 
+pub mod time;
+
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
     #[error("database error: {0}")]

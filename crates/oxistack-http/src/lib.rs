@@ -6,6 +6,7 @@
 mod error;
 mod json;
 pub mod microversion;
+pub mod time;
 mod url;
 
 pub use error::{ApiError, ErrorStyle, error_style_layer};

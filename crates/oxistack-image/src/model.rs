@@ -4,9 +4,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use oxistack_http::ApiError;
 use serde_json::Value;
+
+pub use oxistack_db::time::{parse_storage_time, storage_time};
+pub use oxistack_http::time::wire_time;
 
 /// Disk formats Glance accepts by default.
 pub const DISK_FORMATS: &[&str] = &[
@@ -427,23 +430,6 @@ fn format_value(field: &str, valid: &[&str], value: &Value) -> Result<Option<Str
             &format!("{other} is not one of {}", valid.join(", ")),
         )),
     }
-}
-
-/// How timestamps are stored: fixed-width with microseconds, so that text
-/// order is time order and images created in the same second still sort.
-pub fn storage_time(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-/// How timestamps are shown on the wire, as Glance does: `2026-11-24T19:00:00Z`.
-pub fn wire_time(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-pub fn parse_storage_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }
 
 #[cfg(test)]

@@ -1,7 +1,6 @@
 //! The image list's query string: filters, sorting and pagination, parsed
 //! and validated the way Glance does before anything is read.
 
-use chrono::{DateTime, NaiveDateTime, Utc};
 use oxistack_http::ApiError;
 
 use crate::model::{self, MemberStatus, Visibility};
@@ -410,7 +409,7 @@ fn time_condition(key: &str, column: Column, value: &str) -> Result<Condition, A
         }
         _ => (Comparison::Eq, value),
     };
-    let time = parse_time(time).ok_or_else(|| {
+    let time = oxistack_http::time::parse_client_time(time).ok_or_else(|| {
         ApiError::bad_request(format!(
             "Invalid time '{time}' for '{key}': use ISO 8601, e.g. 2026-11-24T19:00:00Z."
         ))
@@ -420,15 +419,6 @@ fn time_condition(key: &str, column: Column, value: &str) -> Result<Condition, A
         comparison,
         Operand::Text(model::storage_time(&time)),
     ))
-}
-
-/// An ISO 8601 time; one without a zone is taken as UTC.
-fn parse_time(text: &str) -> Option<DateTime<Utc>> {
-    model::parse_storage_time(text).or_else(|| {
-        NaiveDateTime::parse_from_str(text, "%Y-%m-%dT%H:%M:%S%.f")
-            .ok()
-            .map(|t| t.and_utc())
-    })
 }
 
 #[cfg(test)]

@@ -2,10 +2,13 @@
 
 use std::net::{IpAddr, Ipv4Addr};
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use ipnet::{IpNet, Ipv4Net};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+pub use oxistack_db::time::{parse_storage_time, storage_time};
+pub use oxistack_http::time::wire_time;
 
 /// What every resource has: Neutron's "standard attributes".
 #[derive(Debug, Clone, PartialEq)]
@@ -307,20 +310,4 @@ pub struct Rule {
     /// Normalised to its network address.
     pub remote_ip_prefix: Option<IpNet>,
     pub remote_group_id: Option<String>,
-}
-
-/// Timestamps as Neutron shows them: `2026-11-24T19:00:00Z`.
-pub fn wire_time(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Secs, true)
-}
-
-/// Timestamps as stored: with microseconds, so text order is time order.
-pub fn storage_time(time: &DateTime<Utc>) -> String {
-    time.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-pub fn parse_storage_time(text: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(text)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
 }

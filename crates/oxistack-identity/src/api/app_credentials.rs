@@ -220,17 +220,11 @@ pub async fn create(
 }
 
 fn parse_expiry(text: &str) -> Result<DateTime<Utc>> {
-    // Clients send ISO 8601 with or without a zone; no zone means UTC.
-    DateTime::parse_from_rfc3339(text)
-        .map(|t| t.with_timezone(&Utc))
-        .or_else(|_| {
-            chrono::NaiveDateTime::parse_from_str(text.trim_end_matches('Z'), "%Y-%m-%dT%H:%M:%S%.f").map(|t| t.and_utc())
-        })
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "Invalid input for field 'application_credential.expires_at': '{text}' is not an ISO 8601 time."
-            ))
-        })
+    oxistack_http::time::parse_client_time(text).ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Invalid input for field 'application_credential.expires_at': '{text}' is not an ISO 8601 time."
+        ))
+    })
 }
 
 pub async fn list(
