@@ -1099,3 +1099,117 @@ async fn state_survives_reopening_and_bootstrap_is_idempotent() {
         "admin, demo, kube: nothing duplicated"
     );
 }
+
+#[tokio::test]
+async fn group_roles_reach_members_until_they_leave() {
+    let cloud = cloud().await;
+    let admin = cloud.admin().await;
+    let project = cloud
+        .call(
+            Method::POST,
+            "/v3/projects",
+            Some(&admin),
+            Some(json!({"project": {"name": "team"}})),
+        )
+        .await;
+    let project = id(&project.body["project"]);
+    let user = cloud
+        .call(
+            Method::POST,
+            "/v3/users",
+            Some(&admin),
+            Some(json!({"user": {"name": "ann", "password": "pw"}})),
+        )
+        .await;
+    let user = id(&user.body["user"]);
+    let group = cloud
+        .call(
+            Method::POST,
+            "/v3/groups",
+            Some(&admin),
+            Some(json!({"group": {"name": "devs"}})),
+        )
+        .await;
+    assert_eq!(group.status, StatusCode::CREATED);
+    let group = id(&group.body["group"]);
+    let member = cloud.role_id("member").await;
+    let grant = format!("/v3/projects/{project}/groups/{group}/roles/{member}");
+    assert_eq!(
+        cloud
+            .call(Method::PUT, &grant, Some(&admin), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        cloud.login("ann", "pw", Some("team")).await.status,
+        StatusCode::UNAUTHORIZED,
+        "not a member yet"
+    );
+
+    let membership = format!("/v3/groups/{group}/users/{user}");
+    assert_eq!(
+        cloud
+            .call(Method::PUT, &membership, Some(&admin), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        cloud
+            .call(Method::HEAD, &membership, Some(&admin), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    let reply = cloud.login("ann", "pw", Some("team")).await;
+    assert_eq!(role_names(&reply.body), ["member", "reader"]);
+    let token = reply.subject_token.unwrap();
+    let members = cloud
+        .call(
+            Method::GET,
+            &format!("/v3/groups/{group}/users"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    assert_eq!(members.body["users"][0]["name"], "ann");
+    let effective = cloud
+        .call(
+            Method::GET,
+            &format!("/v3/role_assignments?effective&user.id={user}"),
+            Some(&admin),
+            None,
+        )
+        .await;
+    let links = &effective.body["role_assignments"][0]["links"];
+    assert!(
+        links["membership"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/groups/{group}/users/{user}")),
+        "{links}"
+    );
+
+    assert_eq!(
+        cloud
+            .call(Method::DELETE, &membership, Some(&admin), None)
+            .await
+            .status,
+        StatusCode::NO_CONTENT
+    );
+    assert_eq!(
+        cloud
+            .call(Method::GET, "/v3/auth/projects", Some(&token), None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        cloud
+            .call(Method::HEAD, &membership, Some(&admin), None)
+            .await
+            .status,
+        StatusCode::NOT_FOUND
+    );
+}
