@@ -4,17 +4,16 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
 use axum::response::Response;
 use oxistack_auth::{Action, Caller, Scope, authorize};
-use oxistack_http::{ApiError, JsonBody, envelope};
+use oxistack_http::ApiError;
 use serde_json::Value;
 
+use super::entity::Entity;
 use super::{State, V3, no_content, parse_bool};
-use crate::model::{
-    self, DEFAULT_DOMAIN_ID, Domain, Filtered, Result, conflict_on_duplicate, new_id, require,
-};
-use crate::wire::{DomainCreate, DomainUpdate, DomainView, collection, member, validate_name};
+use crate::model::{self, DEFAULT_DOMAIN_ID, Domain, Filtered, Result, new_id, require};
+use crate::wire::{DomainCreate, DomainUpdate, DomainView, collection, member};
+use oxistack_db::rusqlite::{self, Connection, params};
 
 pub async fn list(
     axum::extract::State(service): State,
@@ -65,86 +64,71 @@ pub async fn show(
     )))
 }
 
-pub async fn create(
-    axum::extract::State(service): State,
-    caller: Caller,
-    V3(v3): V3,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<(StatusCode, Json<Value>)> {
-    authorize(&caller, Action::ManageDomains)?;
-    let request: DomainCreate = envelope(body, "domain")?;
-    validate_name("domain.name", &request.name)?;
-    let domain = Domain {
-        id: new_id(),
-        name: request.name,
-        description: request.description.unwrap_or_default(),
-        enabled: request.enabled.unwrap_or(true),
-    };
-    let stored = domain.clone();
-    service
-        .change(move |tx| {
-            tx.execute(
-                "INSERT INTO domains (id, name, description, enabled) VALUES (?1, ?2, ?3, ?4)",
-                oxistack_db::rusqlite::params![
-                    stored.id,
-                    stored.name,
-                    stored.description,
-                    stored.enabled
-                ],
-            )
-            .map_err(conflict_on_duplicate("domain", &stored.name))?;
-            Ok(())
-        })
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(member("domain", DomainView::new(domain, &v3))),
-    ))
-}
+impl Entity for Domain {
+    const KIND: &'static str = "domain";
+    const MANAGE: Action = Action::ManageDomains;
+    type Create = DomainCreate;
+    type Update = DomainUpdate;
+    type View = DomainView;
 
-pub async fn update(
-    axum::extract::State(service): State,
-    caller: Caller,
-    V3(v3): V3,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
-    authorize(&caller, Action::ManageDomains)?;
-    let request: DomainUpdate = envelope(body, "domain")?;
-    if let Some(name) = &request.name {
-        validate_name("domain.name", name)?;
+    fn name(&self) -> &str {
+        &self.name
     }
-    let domain = service
-        .change(move |tx| {
-            let mut domain = require(model::domain(tx, &id)?, "domain", &id)?;
-            if request.enabled == Some(false) && domain.id == DEFAULT_DOMAIN_ID {
-                return Err(ApiError::forbidden(
-                    "The default domain cannot be disabled.",
-                ));
-            }
-            if let Some(name) = request.name {
-                domain.name = name;
-            }
-            if let Some(description) = request.description {
-                domain.description = description;
-            }
-            if let Some(enabled) = request.enabled {
-                domain.enabled = enabled;
-            }
-            tx.execute(
-                "UPDATE domains SET name = ?2, description = ?3, enabled = ?4 WHERE id = ?1",
-                oxistack_db::rusqlite::params![
-                    domain.id,
-                    domain.name,
-                    domain.description,
-                    domain.enabled
-                ],
-            )
-            .map_err(conflict_on_duplicate("domain", &domain.name))?;
-            Ok(domain)
+
+    fn from_create(request: DomainCreate, _caller: &Caller) -> Result<Self> {
+        Ok(Domain {
+            id: new_id(),
+            name: request.name,
+            description: request.description.unwrap_or_default(),
+            enabled: request.enabled.unwrap_or(true),
         })
-        .await?;
-    Ok(Json(member("domain", DomainView::new(domain, &v3))))
+    }
+
+    fn renamed(update: &DomainUpdate) -> Option<&str> {
+        update.name.as_deref()
+    }
+
+    fn apply(&mut self, update: DomainUpdate) -> Result<()> {
+        if update.enabled == Some(false) && self.id == DEFAULT_DOMAIN_ID {
+            return Err(ApiError::forbidden(
+                "The default domain cannot be disabled.",
+            ));
+        }
+        if let Some(name) = update.name {
+            self.name = name;
+        }
+        if let Some(description) = update.description {
+            self.description = description;
+        }
+        if let Some(enabled) = update.enabled {
+            self.enabled = enabled;
+        }
+        Ok(())
+    }
+
+    fn load(conn: &Connection, id: &str) -> Result<Option<Self>> {
+        model::domain(conn, id)
+    }
+
+    fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "INSERT INTO domains (id, name, description, enabled) VALUES (?1, ?2, ?3, ?4)",
+            params![self.id, self.name, self.description, self.enabled],
+        )
+        .map(drop)
+    }
+
+    fn save(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "UPDATE domains SET name = ?2, description = ?3, enabled = ?4 WHERE id = ?1",
+            params![self.id, self.name, self.description, self.enabled],
+        )
+        .map(drop)
+    }
+
+    fn view(self, v3: &str) -> DomainView {
+        DomainView::new(self, v3)
+    }
 }
 
 /// Keystone requires a domain to be disabled before it is deleted; here it

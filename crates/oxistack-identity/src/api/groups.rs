@@ -4,19 +4,17 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
 use axum::response::Response;
 use oxistack_auth::{Action, Caller, authorize};
-use oxistack_db::rusqlite::params;
-use oxistack_http::{ApiError, JsonBody, envelope};
+use oxistack_http::ApiError;
 use serde_json::Value;
 
-use super::projects::default_domain;
+use super::entity::Entity;
+use super::projects::{default_domain, require_domain};
 use super::{State, V3, no_content};
-use crate::model::{self, Filtered, Group, Result, User, conflict_on_duplicate, new_id, require};
-use crate::wire::{
-    GroupCreate, GroupUpdate, GroupView, UserView, collection, member, validate_name,
-};
+use crate::model::{self, Filtered, Group, Result, User, new_id, require};
+use crate::wire::{GroupCreate, GroupUpdate, GroupView, UserView, collection, member};
+use oxistack_db::rusqlite::{self, Connection, params};
 
 pub async fn list(
     axum::extract::State(service): State,
@@ -55,74 +53,67 @@ pub async fn show(
     )))
 }
 
-pub async fn create(
-    axum::extract::State(service): State,
-    caller: Caller,
-    V3(v3): V3,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<(StatusCode, Json<Value>)> {
-    authorize(&caller, Action::ManageGroups)?;
-    let request: GroupCreate = envelope(body, "group")?;
-    validate_name("group.name", &request.name)?;
-    let group = Group {
-        id: new_id(),
-        name: request.name,
-        domain_id: request.domain_id.unwrap_or_else(|| default_domain(&caller)),
-        description: request.description.unwrap_or_default(),
-    };
-    let stored = group.clone();
-    service
-        .change(move |tx| {
-            if model::domain(tx, &stored.domain_id)?.is_none() {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid input for field 'group.domain_id': domain {} does not exist.",
-                    stored.domain_id
-                )));
-            }
-            tx.execute(
-                "INSERT INTO groups (id, name, domain_id, description) VALUES (?1, ?2, ?3, ?4)",
-                params![stored.id, stored.name, stored.domain_id, stored.description],
-            )
-            .map_err(conflict_on_duplicate("group", &stored.name))?;
-            Ok(())
-        })
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(member("group", GroupView::new(group, &v3))),
-    ))
-}
+impl Entity for Group {
+    const KIND: &'static str = "group";
+    const MANAGE: Action = Action::ManageGroups;
+    type Create = GroupCreate;
+    type Update = GroupUpdate;
+    type View = GroupView;
 
-pub async fn update(
-    axum::extract::State(service): State,
-    caller: Caller,
-    V3(v3): V3,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
-    authorize(&caller, Action::ManageGroups)?;
-    let request: GroupUpdate = envelope(body, "group")?;
-    if let Some(name) = &request.name {
-        validate_name("group.name", name)?;
+    fn name(&self) -> &str {
+        &self.name
     }
-    let group = service
-        .change(move |tx| {
-            let mut group = require(model::group(tx, &id)?, "group", &id)?;
-            if let Some(name) = request.name {
-                group.name = name;
-            }
-            if let Some(description) = request.description {
-                group.description = description;
-            }
-            tx.execute(
-                "UPDATE groups SET name = ?2, description = ?3 WHERE id = ?1",
-                params![group.id, group.name, group.description],
-            )
-            .map_err(conflict_on_duplicate("group", &group.name))?;
-            Ok(group)
+
+    fn from_create(request: GroupCreate, caller: &Caller) -> Result<Self> {
+        Ok(Group {
+            id: new_id(),
+            name: request.name,
+            domain_id: request.domain_id.unwrap_or_else(|| default_domain(caller)),
+            description: request.description.unwrap_or_default(),
         })
-        .await?;
-    Ok(Json(member("group", GroupView::new(group, &v3))))
+    }
+
+    fn renamed(update: &GroupUpdate) -> Option<&str> {
+        update.name.as_deref()
+    }
+
+    fn apply(&mut self, update: GroupUpdate) -> Result<()> {
+        if let Some(name) = update.name {
+            self.name = name;
+        }
+        if let Some(description) = update.description {
+            self.description = description;
+        }
+        Ok(())
+    }
+
+    fn check_references(&self, conn: &Connection) -> Result<()> {
+        require_domain(conn, "group", &self.domain_id)
+    }
+
+    fn load(conn: &Connection, id: &str) -> Result<Option<Self>> {
+        model::group(conn, id)
+    }
+
+    fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "INSERT INTO groups (id, name, domain_id, description) VALUES (?1, ?2, ?3, ?4)",
+            params![self.id, self.name, self.domain_id, self.description],
+        )
+        .map(drop)
+    }
+
+    fn save(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "UPDATE groups SET name = ?2, description = ?3 WHERE id = ?1",
+            params![self.id, self.name, self.description],
+        )
+        .map(drop)
+    }
+
+    fn view(self, v3: &str) -> GroupView {
+        GroupView::new(self, v3)
+    }
 }
 
 /// Deleting a group revokes its members' tokens: they may have lost roles.

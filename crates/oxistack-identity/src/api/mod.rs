@@ -5,6 +5,7 @@ mod assignments;
 mod auth;
 mod catalog;
 mod domains;
+mod entity;
 mod groups;
 mod projects;
 mod roles;
@@ -25,7 +26,7 @@ use oxistack_http::{ApiError, ErrorStyle, MAX_JSON_BODY};
 use serde_json::json;
 
 use crate::IdentityService;
-use crate::model::Result;
+use crate::model::{self, Result};
 
 type State = axum::extract::State<Arc<IdentityService>>;
 
@@ -39,18 +40,24 @@ pub fn router(service: Arc<IdentityService>) -> Router {
         .route("/v3/auth/projects", get(auth::projects))
         .route("/v3/auth/domains", get(auth::domains))
         .route("/v3/auth/system", get(auth::system))
-        .route("/v3/domains", get(domains::list).post(domains::create))
+        .route(
+            "/v3/domains",
+            get(domains::list).post(entity::create::<model::Domain>),
+        )
         .route(
             "/v3/domains/{id}",
             get(domains::show)
-                .patch(domains::update)
+                .patch(entity::update::<model::Domain>)
                 .delete(domains::delete),
         )
-        .route("/v3/projects", get(projects::list).post(projects::create))
+        .route(
+            "/v3/projects",
+            get(projects::list).post(entity::create::<model::Project>),
+        )
         .route(
             "/v3/projects/{id}",
             get(projects::show)
-                .patch(projects::update)
+                .patch(entity::update::<model::Project>)
                 .delete(projects::delete),
         )
         .route("/v3/users", get(users::list).post(users::create))
@@ -69,11 +76,14 @@ pub fn router(service: Arc<IdentityService>) -> Router {
             "/v3/users/{id}/application_credentials/{credential_id}",
             get(app_credentials::show).delete(app_credentials::delete),
         )
-        .route("/v3/groups", get(groups::list).post(groups::create))
+        .route(
+            "/v3/groups",
+            get(groups::list).post(entity::create::<model::Group>),
+        )
         .route(
             "/v3/groups/{id}",
             get(groups::show)
-                .patch(groups::update)
+                .patch(entity::update::<model::Group>)
                 .delete(groups::delete),
         )
         .route("/v3/groups/{id}/users", get(groups::members))
@@ -83,10 +93,15 @@ pub fn router(service: Arc<IdentityService>) -> Router {
                 .get(groups::check_member)
                 .delete(groups::remove_member),
         )
-        .route("/v3/roles", get(roles::list).post(roles::create))
+        .route(
+            "/v3/roles",
+            get(roles::list).post(entity::create::<model::Role>),
+        )
         .route(
             "/v3/roles/{id}",
-            get(roles::show).patch(roles::update).delete(roles::delete),
+            get(roles::show)
+                .patch(entity::update::<model::Role>)
+                .delete(roles::delete),
         )
         .route("/v3/roles/{id}/implies", get(roles::list_implied))
         .route(

@@ -4,18 +4,16 @@ use std::collections::HashMap;
 
 use axum::Json;
 use axum::extract::{Path, Query};
-use axum::http::StatusCode;
 use axum::response::Response;
 use oxistack_auth::{Action, Caller, Scope, authorize, policy};
-use oxistack_db::rusqlite::{Connection, params};
-use oxistack_http::{ApiError, JsonBody, envelope};
+use oxistack_http::ApiError;
 use serde_json::Value;
 
+use super::entity::Entity;
 use super::{State, V3, no_content, parse_bool};
-use crate::model::{
-    self, DEFAULT_DOMAIN_ID, Filtered, Project, Result, conflict_on_duplicate, new_id, require,
-};
-use crate::wire::{ProjectCreate, ProjectUpdate, ProjectView, collection, member, validate_name};
+use crate::model::{self, DEFAULT_DOMAIN_ID, Filtered, Project, Result, new_id, require};
+use crate::wire::{ProjectCreate, ProjectUpdate, ProjectView, collection, member};
+use oxistack_db::rusqlite::{self, Connection, params};
 
 /// The domain new projects, users and groups go to when the request names
 /// none: the caller's project's domain, as Keystone does.
@@ -103,108 +101,104 @@ pub async fn show(
     Ok(Json(member("project", ProjectView::new(project, &v3))))
 }
 
-pub async fn create(
-    axum::extract::State(service): State,
-    caller: Caller,
-    V3(v3): V3,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<(StatusCode, Json<Value>)> {
-    authorize(&caller, Action::ManageProjects)?;
-    let request: ProjectCreate = envelope(body, "project")?;
-    validate_name("project.name", &request.name)?;
-    if request.is_domain {
-        return Err(ApiError::bad_request(
-            "Projects acting as domains are not supported; create a domain instead.",
-        ));
+impl Entity for Project {
+    const KIND: &'static str = "project";
+    const MANAGE: Action = Action::ManageProjects;
+    type Create = ProjectCreate;
+    type Update = ProjectUpdate;
+    type View = ProjectView;
+
+    fn name(&self) -> &str {
+        &self.name
     }
-    let domain_id = request.domain_id.unwrap_or_else(|| default_domain(&caller));
-    if let Some(parent) = &request.parent_id
-        && *parent != domain_id
-    {
-        return Err(ApiError::bad_request(
-            "Invalid input for field 'project.parent_id': nested projects are not supported; the parent must be the project's domain.",
-        ));
-    }
-    let project = Project {
-        id: new_id(),
-        name: request.name,
-        domain_id,
-        description: request.description.unwrap_or_default(),
-        enabled: request.enabled.unwrap_or(true),
-        tags: request.tags.unwrap_or_default(),
-    };
-    let stored = project.clone();
-    service
-        .change(move |tx| {
-            if model::domain(tx, &stored.domain_id)?.is_none() {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid input for field 'project.domain_id': domain {} does not exist.",
-                    stored.domain_id
-                )));
-            }
-            tx.execute(
-                "INSERT INTO projects (id, name, domain_id, description, enabled, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    stored.id,
-                    stored.name,
-                    stored.domain_id,
-                    stored.description,
-                    stored.enabled,
-                    serde_json::to_string(&stored.tags).map_err(ApiError::internal)?
-                ],
-            )
-            .map_err(conflict_on_duplicate("project", &stored.name))?;
-            Ok(())
+
+    fn from_create(request: ProjectCreate, caller: &Caller) -> Result<Self> {
+        if request.is_domain {
+            return Err(ApiError::bad_request(
+                "Projects acting as domains are not supported; create a domain instead.",
+            ));
+        }
+        let domain_id = request.domain_id.unwrap_or_else(|| default_domain(caller));
+        if request
+            .parent_id
+            .as_ref()
+            .is_some_and(|parent| *parent != domain_id)
+        {
+            return Err(ApiError::bad_request(
+                "Invalid input for field 'project.parent_id': nested projects are not supported; the parent must be the project's domain.",
+            ));
+        }
+        Ok(Project {
+            id: new_id(),
+            name: request.name,
+            domain_id,
+            description: request.description.unwrap_or_default(),
+            enabled: request.enabled.unwrap_or(true),
+            tags: request.tags.unwrap_or_default(),
         })
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(member("project", ProjectView::new(project, &v3))),
-    ))
+    }
+
+    fn renamed(update: &ProjectUpdate) -> Option<&str> {
+        update.name.as_deref()
+    }
+
+    fn apply(&mut self, update: ProjectUpdate) -> Result<()> {
+        if let Some(name) = update.name {
+            self.name = name;
+        }
+        if let Some(description) = update.description {
+            self.description = description;
+        }
+        if let Some(enabled) = update.enabled {
+            self.enabled = enabled;
+        }
+        if let Some(tags) = update.tags {
+            self.tags = tags;
+        }
+        Ok(())
+    }
+
+    fn check_references(&self, conn: &Connection) -> Result<()> {
+        require_domain(conn, "project", &self.domain_id)
+    }
+
+    fn load(conn: &Connection, id: &str) -> Result<Option<Self>> {
+        model::project(conn, id)
+    }
+
+    fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "INSERT INTO projects (id, name, domain_id, description, enabled, tags) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![self.id, self.name, self.domain_id, self.description, self.enabled, tags_json(&self.tags)],
+        )
+        .map(drop)
+    }
+
+    fn save(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "UPDATE projects SET name = ?2, description = ?3, enabled = ?4, tags = ?5 WHERE id = ?1",
+            params![self.id, self.name, self.description, self.enabled, tags_json(&self.tags)],
+        )
+        .map(drop)
+    }
+
+    fn view(self, v3: &str) -> ProjectView {
+        ProjectView::new(self, v3)
+    }
 }
 
-pub async fn update(
-    axum::extract::State(service): State,
-    caller: Caller,
-    V3(v3): V3,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
-    authorize(&caller, Action::ManageProjects)?;
-    let request: ProjectUpdate = envelope(body, "project")?;
-    if let Some(name) = &request.name {
-        validate_name("project.name", name)?;
+fn tags_json(tags: &[String]) -> String {
+    serde_json::to_string(tags).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// A new project, user or group must name a domain that exists.
+pub fn require_domain(conn: &Connection, kind: &str, domain_id: &str) -> Result<()> {
+    match model::domain(conn, domain_id)? {
+        Some(_) => Ok(()),
+        None => Err(ApiError::bad_request(format!(
+            "Invalid input for field '{kind}.domain_id': domain {domain_id} does not exist."
+        ))),
     }
-    let project = service
-        .change(move |tx| {
-            let mut project = require(model::project(tx, &id)?, "project", &id)?;
-            if let Some(name) = request.name {
-                project.name = name;
-            }
-            if let Some(description) = request.description {
-                project.description = description;
-            }
-            if let Some(enabled) = request.enabled {
-                project.enabled = enabled;
-            }
-            if let Some(tags) = request.tags {
-                project.tags = tags;
-            }
-            tx.execute(
-                "UPDATE projects SET name = ?2, description = ?3, enabled = ?4, tags = ?5 WHERE id = ?1",
-                params![
-                    project.id,
-                    project.name,
-                    project.description,
-                    project.enabled,
-                    serde_json::to_string(&project.tags).map_err(ApiError::internal)?
-                ],
-            )
-            .map_err(conflict_on_duplicate("project", &project.name))?;
-            Ok(project)
-        })
-        .await?;
-    Ok(Json(member("project", ProjectView::new(project, &v3))))
 }
 
 /// Deleting a project removes its role assignments and the tokens scoped to it.

@@ -7,14 +7,15 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use oxistack_auth::{Action, Caller, authorize};
-use oxistack_db::rusqlite::{self, Connection, params};
-use oxistack_http::{ApiError, JsonBody, envelope};
+use oxistack_http::ApiError;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use super::entity::Entity;
 use super::{State, V3, no_content};
-use crate::model::{self, Filtered, Result, Role, conflict_on_duplicate, new_id, require};
-use crate::wire::{RoleCreate, RoleUpdate, RoleView, SelfLink, collection, member, validate_name};
+use crate::model::{self, Filtered, Result, Role, new_id, require};
+use crate::wire::{RoleCreate, RoleUpdate, RoleView, SelfLink, collection, member};
+use oxistack_db::rusqlite::{self, Connection, params};
 
 pub async fn list(
     axum::extract::State(service): State,
@@ -50,72 +51,67 @@ pub async fn show(
     )))
 }
 
-pub async fn create(
-    axum::extract::State(service): State,
-    caller: Caller,
-    V3(v3): V3,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<(StatusCode, Json<Value>)> {
-    authorize(&caller, Action::ManageRoles)?;
-    let request: RoleCreate = envelope(body, "role")?;
-    validate_name("role.name", &request.name)?;
-    if request.domain_id.is_some() {
-        return Err(ApiError::bad_request(
-            "Invalid input for field 'role.domain_id': domain-specific roles are not supported.",
-        ));
-    }
-    let role = Role {
-        id: new_id(),
-        name: request.name,
-        description: request.description.unwrap_or_default(),
-    };
-    let stored = role.clone();
-    service
-        .change(move |tx| {
-            tx.execute(
-                "INSERT INTO roles (id, name, description) VALUES (?1, ?2, ?3)",
-                params![stored.id, stored.name, stored.description],
-            )
-            .map_err(conflict_on_duplicate("role", &stored.name))?;
-            Ok(())
-        })
-        .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(member("role", RoleView::new(role, &v3))),
-    ))
-}
+impl Entity for Role {
+    const KIND: &'static str = "role";
+    const MANAGE: Action = Action::ManageRoles;
+    type Create = RoleCreate;
+    type Update = RoleUpdate;
+    type View = RoleView;
 
-pub async fn update(
-    axum::extract::State(service): State,
-    caller: Caller,
-    V3(v3): V3,
-    Path(id): Path<String>,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Json<Value>> {
-    authorize(&caller, Action::ManageRoles)?;
-    let request: RoleUpdate = envelope(body, "role")?;
-    if let Some(name) = &request.name {
-        validate_name("role.name", name)?;
+    fn name(&self) -> &str {
+        &self.name
     }
-    let role = service
-        .change(move |tx| {
-            let mut role = require(model::role(tx, &id)?, "role", &id)?;
-            if let Some(name) = request.name {
-                role.name = name;
-            }
-            if let Some(description) = request.description {
-                role.description = description;
-            }
-            tx.execute(
-                "UPDATE roles SET name = ?2, description = ?3 WHERE id = ?1",
-                params![role.id, role.name, role.description],
-            )
-            .map_err(conflict_on_duplicate("role", &role.name))?;
-            Ok(role)
+
+    fn from_create(request: RoleCreate, _caller: &Caller) -> Result<Self> {
+        if request.domain_id.is_some() {
+            return Err(ApiError::bad_request(
+                "Invalid input for field 'role.domain_id': domain-specific roles are not supported.",
+            ));
+        }
+        Ok(Role {
+            id: new_id(),
+            name: request.name,
+            description: request.description.unwrap_or_default(),
         })
-        .await?;
-    Ok(Json(member("role", RoleView::new(role, &v3))))
+    }
+
+    fn renamed(update: &RoleUpdate) -> Option<&str> {
+        update.name.as_deref()
+    }
+
+    fn apply(&mut self, update: RoleUpdate) -> Result<()> {
+        if let Some(name) = update.name {
+            self.name = name;
+        }
+        if let Some(description) = update.description {
+            self.description = description;
+        }
+        Ok(())
+    }
+
+    fn load(conn: &Connection, id: &str) -> Result<Option<Self>> {
+        model::role(conn, id)
+    }
+
+    fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "INSERT INTO roles (id, name, description) VALUES (?1, ?2, ?3)",
+            params![self.id, self.name, self.description],
+        )
+        .map(drop)
+    }
+
+    fn save(&self, conn: &Connection) -> rusqlite::Result<()> {
+        conn.execute(
+            "UPDATE roles SET name = ?2, description = ?3 WHERE id = ?1",
+            params![self.id, self.name, self.description],
+        )
+        .map(drop)
+    }
+
+    fn view(self, v3: &str) -> RoleView {
+        RoleView::new(self, v3)
+    }
 }
 
 /// Deleting a role removes its assignments and implications with it.

@@ -11,7 +11,7 @@ use oxistack_db::rusqlite::params;
 use oxistack_http::{ApiError, JsonBody, envelope};
 use serde_json::Value;
 
-use super::projects::default_domain;
+use super::projects::{default_domain, require_domain};
 use super::{State, V3, no_content, parse_bool};
 use crate::model::{
     self, Filtered, Group, Project, Result, User, conflict_on_duplicate, new_id, require,
@@ -110,12 +110,7 @@ pub async fn create(
     let stored = user.clone();
     service
         .change(move |tx| {
-            if model::domain(tx, &stored.domain_id)?.is_none() {
-                return Err(ApiError::bad_request(format!(
-                    "Invalid input for field 'user.domain_id': domain {} does not exist.",
-                    stored.domain_id
-                )));
-            }
+            require_domain(tx, "user", &stored.domain_id)?;
             check_default_project(tx, &stored.default_project_id)?;
             tx.execute(
                 "INSERT INTO users (id, name, domain_id, enabled, password_hash, default_project_id,
