@@ -44,3 +44,18 @@ ensure_client_venv() {
     fi
     echo "$venv"
 }
+
+# Prints the path of oxistack's test image (images/cirros), building it if
+# needed. It is cached in the user's cache keyed by the recipe's content.
+ensure_test_image() {
+    local root="$1"
+    ensure_packages kmod cpio dosfstools mtools syslinux syslinux-common qemu-utils
+    local key
+    key=$(cat "$root"/images/cirros/* | sha256sum | cut -c1-16)
+    local image="${XDG_CACHE_HOME:-$HOME/.cache}/oxistack/images/cirros-$key.qcow2"
+    if [ ! -s "$image" ]; then
+        mkdir -p "$(dirname "$image")"
+        sh "$root/images/cirros/build.sh" "$image" >&2
+    fi
+    echo "$image"
+}

@@ -8,7 +8,10 @@ cd "$root"
 . scripts/lib.sh
 
 ensure_cargo
+# QEMU to boot the test image, genisoimage for config drives, ssh to log in.
+ensure_packages qemu-system-x86 genisoimage openssh-client
 venv=$(ensure_client_venv "$root")
+export OXISTACK_TEST_IMAGE=$(ensure_test_image "$root")
 
 cargo build --workspace --all-targets --locked
 cargo test --workspace --locked
