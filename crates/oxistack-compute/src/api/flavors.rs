@@ -93,19 +93,6 @@ async fn listed(
     Ok((flavors, limit))
 }
 
-fn next_link(
-    urls: &Urls,
-    path: &str,
-    pairs: &[(String, String)],
-    flavors: &[Flavor],
-    limit: usize,
-) -> Option<Vec<Link>> {
-    match flavors.last() {
-        Some(last) if flavors.len() == limit => Some(vec![urls.next_link(path, pairs, &last.id)]),
-        _ => None,
-    }
-}
-
 pub async fn list(
     State(service): Service,
     Caller(caller): Caller,
@@ -119,7 +106,7 @@ pub async fn list(
             .iter()
             .map(|f| FlavorSummary::new(f, &urls, version))
             .collect(),
-        flavors_links: next_link(&urls, "flavors", &pairs, &flavors, limit),
+        flavors_links: urls.page_links("flavors", &pairs, &flavors, limit, |f| &f.id),
     })
     .into_response())
 }
@@ -138,7 +125,7 @@ pub async fn list_detail(
             .iter()
             .map(|f| FlavorView::new(f, &urls, version, extra_specs))
             .collect(),
-        flavors_links: next_link(&urls, "flavors/detail", &pairs, &flavors, limit),
+        flavors_links: urls.page_links("flavors/detail", &pairs, &flavors, limit, |f| &f.id),
     })
     .into_response())
 }

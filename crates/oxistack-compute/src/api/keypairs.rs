@@ -81,11 +81,9 @@ pub async fn list(
             )
         })
         .await?;
-    let keypairs_links = match keypairs.last() {
-        Some(last) if keypairs.len() == limit && limit <= MAX_LIMIT => {
-            Some(vec![urls.next_link("os-keypairs", &pairs, &last.name)])
-        }
-        _ => None,
+    let keypairs_links = match limit <= MAX_LIMIT {
+        true => urls.page_links("os-keypairs", &pairs, &keypairs, limit, |k| &k.name),
+        false => None,
     };
     Ok(Json(KeypairPage {
         keypairs: keypairs

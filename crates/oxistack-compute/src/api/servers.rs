@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 use super::{QueryPairs, Service, envelope};
 use crate::model::Server;
 use crate::query::ServerListing;
-use crate::service::{ListedServers, Lock};
+use crate::service::Lock;
 use crate::validate::{invalid, since, validate_description, validate_hostname, validate_name};
 use crate::versions::{DESCRIPTION, HOSTNAME};
 use crate::wire::create_server::CreateRequest;
@@ -45,22 +45,6 @@ pub fn view_context<'a>(
     }
 }
 
-/// A `next` link when the page is full, as Nova gives one.
-fn next_link(
-    urls: &Urls,
-    path: &str,
-    pairs: &[(String, String)],
-    listed: &ListedServers,
-    limit: usize,
-) -> Option<Vec<Link>> {
-    match listed.servers.last() {
-        Some(last) if listed.servers.len() == limit => {
-            Some(vec![urls.next_link(path, pairs, &last.id)])
-        }
-        _ => None,
-    }
-}
-
 pub async fn list(
     State(service): Service,
     Caller(caller): Caller,
@@ -77,7 +61,7 @@ pub async fn list(
             .iter()
             .map(|s| ServerSummary::new(s, &urls))
             .collect(),
-        servers_links: next_link(&urls, "servers", &pairs, &listed, limit),
+        servers_links: urls.page_links("servers", &pairs, &listed.servers, limit, |s| &s.id),
     })
     .into_response())
 }
@@ -99,7 +83,7 @@ pub async fn list_detail(
             .iter()
             .map(|s| server_view(s, listed.ports(&s.id), &context, Shape::Detail))
             .collect(),
-        servers_links: next_link(&urls, "servers/detail", &pairs, &listed, limit),
+        servers_links: urls.page_links("servers/detail", &pairs, &listed.servers, limit, |s| &s.id),
     })
     .into_response())
 }

@@ -21,7 +21,7 @@ use crate::model::{Flavor, Server, server_not_found};
 use crate::store;
 
 pub(crate) use lifecycle::PowerAction;
-pub(crate) use servers::{Attachment, ListedServers, Lock, NetworkAction, conflict, require_state};
+pub(crate) use servers::{Attachment, Lock, NetworkAction, conflict, require_state};
 
 /// DevStack's default flavors: id, name, RAM (MiB), disk (GiB), vCPUs.
 const DEFAULT_FLAVORS: &[(&str, &str, u64, u64, u32)] = &[

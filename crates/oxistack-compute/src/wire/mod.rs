@@ -54,9 +54,27 @@ impl Urls {
         }
     }
 
+    /// A collection's `*_links` as Nova gives them: a `next` link when the
+    /// page is full, marked by its last item.
+    pub fn page_links<T>(
+        &self,
+        path: &str,
+        query: &[(String, String)],
+        page: &[T],
+        limit: usize,
+        marker: impl Fn(&T) -> &str,
+    ) -> Option<Vec<Link>> {
+        match page.last() {
+            Some(last) if page.len() == limit => {
+                Some(vec![self.next_link(path, query, marker(last))])
+            }
+            _ => None,
+        }
+    }
+
     /// The `next` link of a paginated collection: the request's own query
     /// with the marker replaced.
-    pub fn next_link(&self, path: &str, query: &[(String, String)], marker: &str) -> Link {
+    fn next_link(&self, path: &str, query: &[(String, String)], marker: &str) -> Link {
         let pairs = query
             .iter()
             .filter(|(key, _)| key != "marker")
