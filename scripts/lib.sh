@@ -15,6 +15,13 @@ ensure_packages() {
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
 }
 
+# The Debian packages `oxistack up` drives on the host: QEMU and qemu-img
+# for instances, genisoimage for config drives, iproute2, nftables and
+# conntrack for the network data plane.
+host_packages() {
+    echo qemu-system-x86 qemu-utils genisoimage iproute2 nftables conntrack
+}
+
 # Makes sure cargo is on PATH (rustup installs it under ~/.cargo/bin).
 ensure_cargo() {
     if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then

@@ -8,8 +8,9 @@ cd "$root"
 . scripts/lib.sh
 
 ensure_cargo
-# QEMU to boot the test image, genisoimage for config drives, ssh to log in.
-ensure_packages qemu-system-x86 genisoimage openssh-client
+# What the cloud itself needs (see host_packages), plus ssh, curl and nc
+# to act as a user on the LAN in the end-to-end tests.
+ensure_packages $(host_packages) openssh-client curl netcat-openbsd iputils-ping
 venv=$(ensure_client_venv "$root")
 export OXISTACK_TEST_IMAGE=$(ensure_test_image "$root")
 

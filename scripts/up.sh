@@ -8,5 +8,8 @@ cd "$root"
 . scripts/lib.sh
 
 ensure_cargo
+ensure_packages $(host_packages)
+# The public image `cirros` the cloud registers on its first start.
+export OXISTACK_CIRROS_IMAGE=${OXISTACK_CIRROS_IMAGE:-$(ensure_test_image "$root")}
 cargo build --release --locked --bin oxistack
 exec "$root/target/release/oxistack" up "$@"

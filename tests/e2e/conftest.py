@@ -5,6 +5,7 @@ directory, and the binary from OXISTACK_BIN. Everything it creates is
 removed afterwards, also when the test fails.
 """
 
+import hashlib
 import os
 import shlex
 import signal
@@ -35,8 +36,24 @@ def clean_env():
     return {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
 
 
+# API-only tests run on the fake drivers: no VM, no kernel object.
+FAKE_HOST = '[compute]\ndriver = "fake"\n[network]\ndataplane = "fake"\n'
+
+
+def real_host():
+    """QEMU under TCG (every test must pass without KVM) and the Linux data
+    plane in sandbox mode, with the project's test image as `cirros`."""
+    image = os.environ.get("OXISTACK_TEST_IMAGE")
+    assert image, "OXISTACK_TEST_IMAGE is not set: scripts/test.sh builds the test image and sets it"
+    return (
+        '[compute]\ndriver = "qemu"\naccel = "tcg"\n'
+        '[network]\ndataplane = "linux"\n'
+        f'[image]\ncirros = "{image}"\n'
+    )
+
+
 class Cloud:
-    def __init__(self, workdir: Path, config_text=None):
+    def __init__(self, workdir: Path, config_text=None, host=FAKE_HOST):
         self.workdir = workdir
         self.port = free_port()
         self.state_dir = workdir / "state"
@@ -45,7 +62,7 @@ class Cloud:
         if config_text is None:
             config_text = f'admin_password = "{PASSWORD}"\n'
         self.config.write_text(
-            f'listen = "127.0.0.1:{self.port}"\nstate_dir = "{self.state_dir}"\n' + config_text
+            f'listen = "127.0.0.1:{self.port}"\nstate_dir = "{self.state_dir}"\n' + config_text + host
         )
         self.process = None
         self.url = f"http://127.0.0.1:{self.port}"
@@ -116,6 +133,56 @@ class Cloud:
         """Runs the openstack CLI as USER on PROJECT and returns its result."""
         return self.sh("openstack " + " ".join(shlex.quote(a) for a in args), user, project, check, env)
 
+    def oxistack(self, *args, check=True, timeout=120):
+        """Runs an `oxistack` subcommand on this cloud's configuration."""
+        result = subprocess.run(
+            [OXISTACK, *args, "--config", str(self.config)],
+            capture_output=True, text=True, env=clean_env(), timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"oxistack {' '.join(args)} failed: {result.stdout}{result.stderr}")
+        return result
+
+    def outside(self, script, user="kube", project="kube", check=True, timeout=180):
+        """Runs `script` in bash on the sandbox's LAN (`oxistack outside`), as
+        a person on the LAN would, with USER's credentials."""
+        full_env = clean_env()
+        full_env["OXISTACK_CONFIG"] = str(self.config)
+        full_env["PATH"] = f"{self.lan_tools()}:{full_env['PATH']}"
+        preamble = f"set -euo pipefail\nsource <({shlex.quote(OXISTACK)} openrc {shlex.quote(user)} {shlex.quote(project)})\n"
+        result = subprocess.run(
+            [OXISTACK, "outside", "--", "bash", "-c", preamble + script],
+            capture_output=True, text=True, env=full_env, cwd=self.workdir, timeout=timeout,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"command failed ({result.returncode}): {script}\nstdout: {result.stdout}\nstderr: {result.stderr}"
+            )
+        return result
+
+    def lan_tools(self):
+        """A directory with an `ssh` that never prompts: fresh VMs have fresh
+        host keys and nobody is there to answer."""
+        tools = self.workdir / "lan-tools"
+        ssh = tools / "ssh"
+        if not ssh.exists():
+            tools.mkdir(exist_ok=True)
+            ssh.write_text(
+                "#!/bin/sh\nexec /usr/bin/ssh -o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null "
+                "-o BatchMode=yes -o ConnectTimeout=5 -o LogLevel=ERROR \"$@\"\n"
+            )
+            ssh.chmod(0o755)
+        return tools
+
+    def oxistack_prefix(self):
+        """The instance prefix oxistack derives from the state directory."""
+        return "ox" + hashlib.sha256(str(self.state_dir).encode()).hexdigest()[:6]
+
+    def teardown(self):
+        """The simulated host reboot: every kernel object and process of this
+        cloud goes, its state stays."""
+        return self.oxistack("teardown")
+
 
 @pytest.fixture
 def workdir():
@@ -131,3 +198,16 @@ def cloud(workdir):
         yield cloud
     finally:
         cloud.stop()
+
+
+@pytest.fixture
+def real_cloud(workdir):
+    """A cloud with real VMs and networks; whatever happens, its namespaces,
+    QEMU processes and files are gone afterwards."""
+    cloud = Cloud(workdir, host=real_host())
+    try:
+        cloud.start()
+        yield cloud
+    finally:
+        cloud.stop()
+        cloud.oxistack("teardown", check=False)

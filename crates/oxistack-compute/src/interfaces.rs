@@ -6,6 +6,7 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
+use std::path::PathBuf;
 
 use futures_util::future::BoxFuture;
 use oxistack_auth::AuthContext;
@@ -137,6 +138,11 @@ pub trait Networking: Send + Sync + 'static {
         fixed_address: Option<IpAddr>,
     ) -> BoxFuture<'a, Result<(), ApiError>>;
 
+    /// Brings the host's network in line with the ports as they are now
+    /// and waits for it, so that a server's tap devices exist on their
+    /// networks before its instance starts.
+    fn sync_host<'a>(&'a self) -> BoxFuture<'a, Result<(), ApiError>>;
+
     /// Disassociates floating IP `address` from a server.
     fn disassociate_floating_ip<'a>(
         &'a self,
@@ -170,4 +176,9 @@ pub trait Images: Send + Sync + 'static {
         caller: &'a AuthContext,
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<ImageSummary>, ApiError>>;
+
+    /// Where the data of image `id` is on this host, once uploaded. Not
+    /// checked against a caller: compute asks only for images a server
+    /// was already allowed to boot from.
+    fn data_file(&self, id: &str) -> Option<PathBuf>;
 }

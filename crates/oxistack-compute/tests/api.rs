@@ -1915,7 +1915,8 @@ fn rebooted_spec(id: &str) -> oxistack_virt::InstanceSpec {
             disk_format: None,
         },
         nics: Vec::new(),
-        metadata: oxistack_virt::GuestMetadata::default(),
+        config_drive: false,
+        metadata: oxistack_virt::InstanceMetadata::default(),
     }
 }
 

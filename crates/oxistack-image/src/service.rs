@@ -96,6 +96,14 @@ impl ImageService {
         }))
     }
 
+    /// Where image `id`'s data is on this host, if it has been uploaded.
+    pub fn data_file(&self, id: &str) -> Option<PathBuf> {
+        if !model::is_image_id(id) {
+            return None;
+        }
+        Some(self.files.data_path(id)).filter(|path| path.is_file())
+    }
+
     pub async fn create(
         &self,
         caller: &Arc<AuthContext>,

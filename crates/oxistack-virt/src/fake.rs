@@ -312,7 +312,7 @@ impl ComputeDriver for FakeDriver {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{GuestMetadata, ImageSource};
+    use crate::{ImageSource, InstanceMetadata};
 
     fn spec(id: &str, image: &str) -> InstanceSpec {
         InstanceSpec {
@@ -330,7 +330,8 @@ mod tests {
                 disk_format: None,
             },
             nics: Vec::new(),
-            metadata: GuestMetadata::default(),
+            config_drive: false,
+            metadata: InstanceMetadata::default(),
         }
     }
 

@@ -14,19 +14,20 @@
 
 mod fake;
 
-use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use serde::{Deserialize, Serialize};
 
 pub use fake::FakeDriver;
+pub use oxistack_metadata::{InstanceMetadata, PublicKey};
 
 /// Everything a driver needs to create an instance. The compute service
 /// builds it from the server's record and its ports; a driver persists
 /// what it needs to start the instance again (`power_on`) without it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstanceSpec {
     /// The server's UUID, which names the instance on the host too.
     pub id: String,
@@ -42,12 +43,14 @@ pub struct InstanceSpec {
     pub root_disk_gib: u64,
     pub image: ImageSource,
     pub nics: Vec<Nic>,
-    /// What cloud-init finds on the config drive (or metadata service).
-    pub metadata: GuestMetadata,
+    /// Whether the instance gets a config drive.
+    pub config_drive: bool,
+    /// What cloud-init finds on the config drive (and the metadata service).
+    pub metadata: InstanceMetadata,
 }
 
 /// The image an instance boots from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ImageSource {
     pub id: String,
     /// Where the image's data is on this host, once the image service can
@@ -59,7 +62,7 @@ pub struct ImageSource {
 }
 
 /// One network interface: a Neutron port plugged into the guest.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Nic {
     pub port_id: String,
     pub mac_address: String,
@@ -67,31 +70,14 @@ pub struct Nic {
     pub fixed_ips: Vec<IpAddr>,
 }
 
-/// The instance-specific data a guest reads at first boot, as Nova puts it
-/// on the config drive (`openstack/latest/meta_data.json`, `user_data`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct GuestMetadata {
-    /// Whether the user asked for a config drive. Drivers may provide one
-    /// anyway when there is no metadata service.
-    pub config_drive: bool,
-    /// The decoded user data, if any.
-    pub user_data: Option<Vec<u8>>,
-    /// The server's metadata key/value pairs (`meta` in meta_data.json).
-    pub properties: BTreeMap<String, String>,
-    /// The key pair injected as `public_keys`, if one was named.
-    pub key: Option<PublicKey>,
-    /// The admin password Nova hands to the guest (`admin_pass`), known
-    /// only while the server is first built.
-    pub admin_password: Option<String>,
-    /// Position among the servers of one multiple-create request.
-    pub launch_index: u32,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct PublicKey {
-    pub name: String,
-    /// The OpenSSH public key line.
-    pub data: String,
+impl Nic {
+    /// The host's tap device for the NIC: `tap` + the first 11 characters
+    /// of the port id, as Nova names it. The network data plane creates it
+    /// on the network's bridge; the driver connects the guest to it.
+    pub fn tap_name(&self) -> String {
+        let prefix: String = self.port_id.chars().take(11).collect();
+        format!("tap{prefix}")
+    }
 }
 
 /// What an instance is doing, as the host sees it.

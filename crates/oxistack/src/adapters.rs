@@ -5,15 +5,18 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
 
 use futures_util::future::BoxFuture;
 use oxistack_auth::AuthContext;
+use oxistack_compute::ComputeService;
 use oxistack_compute::interfaces::{
     self, ImageSummary, Images, Networking, PortRequest, PortSummary,
 };
 use oxistack_http::ApiError;
 use oxistack_image::ImageService;
+use oxistack_metadata::{InstanceMetadata, MetadataSource};
 use oxistack_network::{NetworkService, compute as network};
 
 pub struct NetworkingAdapter(pub Arc<NetworkService>);
@@ -158,6 +161,15 @@ impl Networking for NetworkingAdapter {
     ) -> BoxFuture<'a, Result<(), ApiError>> {
         Box::pin(self.0.disassociate_floating_ip(caller, device_id, address))
     }
+
+    fn sync_host<'a>(&'a self) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async move {
+            self.0
+                .reconcile_now()
+                .await
+                .map_err(|e| ApiError::internal(e.to_string()))
+        })
+    }
 }
 
 pub struct ImagesAdapter(pub Arc<ImageService>);
@@ -184,6 +196,31 @@ impl Images for ImagesAdapter {
                 properties: image.properties.into_iter().collect(),
                 id: image.id,
             }))
+        })
+    }
+
+    fn data_file(&self, id: &str) -> Option<PathBuf> {
+        self.0.data_file(id)
+    }
+}
+
+/// The metadata service asks compute about instances. The network data
+/// plane (which serves metadata) exists before the compute service does,
+/// so it gets this adapter first and compute is filled in once built;
+/// until then every instance is unknown.
+#[derive(Default)]
+pub struct MetadataAdapter(pub OnceLock<Arc<ComputeService>>);
+
+impl MetadataSource for MetadataAdapter {
+    fn instance_metadata<'a>(
+        &'a self,
+        instance_id: &'a str,
+    ) -> BoxFuture<'a, Option<InstanceMetadata>> {
+        Box::pin(async move {
+            match self.0.get() {
+                Some(compute) => compute.instance_metadata(instance_id).await,
+                None => None,
+            }
         })
     }
 }

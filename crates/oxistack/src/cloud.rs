@@ -11,15 +11,13 @@ use oxistack_compute::ComputeService;
 use oxistack_db::Db;
 use oxistack_identity::{Bootstrap, CatalogService, IdentityService};
 use oxistack_image::ImageService;
-use oxistack_netplane::{FakeDataPlane, NetworkDataPlane};
 use oxistack_network::{NetworkDefaults, NetworkService};
-use oxistack_virt::{ComputeDriver, FakeDriver};
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
-use crate::adapters::{ImagesAdapter, NetworkingAdapter};
-use crate::config::{ComputeDriverKind, Config, DataPlaneKind};
-use crate::credentials;
+use crate::adapters::{ImagesAdapter, MetadataAdapter, NetworkingAdapter};
+use crate::config::{Config, DataPlaneKind};
+use crate::{cirros, control, credentials, host};
 
 /// A service as it appears in the catalog and in the start-up summary.
 struct Mounted {
@@ -121,15 +119,23 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
                 IMAGE.path,
                 oxistack_image::router(images.clone(), validator.clone()),
             );
+            if let Some(file) = &config.cirros_image {
+                cirros::register(
+                    &images,
+                    file,
+                    &report.admin_project_id,
+                    &config.state_dir.join("cirros-registered"),
+                )
+                .await?;
+            }
             Some(images)
         }
         false => None,
     };
+    let metadata = Arc::new(MetadataAdapter::default());
     let network = match services.network {
         true => {
-            let dataplane: Arc<dyn NetworkDataPlane> = match config.dataplane {
-                DataPlaneKind::Fake => Arc::new(FakeDataPlane::new()),
-            };
+            let dataplane = host::network_dataplane(&config, metadata.clone())?;
             let network = NetworkService::new(db.clone(), dataplane);
             let external = &config.external_network;
             network
@@ -152,9 +158,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     };
     let compute = match (services.compute, &network, &images) {
         (true, Some(network), Some(images)) => {
-            let driver: Arc<dyn ComputeDriver> = match config.compute_driver {
-                ComputeDriverKind::Fake => Arc::new(FakeDriver::new()),
-            };
+            let driver = host::compute_driver(&config).await?;
             let compute = ComputeService::new(
                 db.clone(),
                 driver,
@@ -168,6 +172,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
                 COMPUTE.path,
                 oxistack_compute::router(compute.clone(), validator.clone()),
             );
+            let _ = metadata.0.set(compute.clone());
             Some(compute)
         }
         _ => None,
@@ -182,15 +187,30 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         .with_context(|| format!("cannot listen on {}", config.listen))?;
     let clouds_yaml = credentials::write_clouds_yaml(&config, &password.password)?;
 
+    let pid_file = PidFile::create(host::pid_file(&config))?;
+    control::serve(
+        &control::socket_path(&config),
+        control::Reconcilers {
+            network: network.clone(),
+            compute: compute.clone(),
+        },
+    )
+    .await?;
+
     tokio::spawn(purge_tokens(identity.clone()));
-    if let Some(compute) = compute {
-        // Servers a previous run left unfinished are driven on in the background.
-        tokio::spawn(async move {
-            if let Err(error) = compute.resume().await {
-                tracing::warn!(error = %error.message, "resuming servers failed");
-            }
-        });
-    }
+    let sandboxed = config.dataplane == DataPlaneKind::Linux
+        && config.external_network.physical_interface.is_none();
+    tokio::spawn(restore_host(
+        network.clone(),
+        compute.clone(),
+        sandboxed.then(|| {
+            (
+                oxistack_linuxnet::naming::Namespaces::new(&config.instance_prefix).outside(),
+                config.listen,
+                app.clone(),
+            )
+        }),
+    ));
     print_summary(&config, &mounted, &password, &clouds_yaml, started);
 
     axum::serve(
@@ -200,8 +220,85 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     .with_graceful_shutdown(shutdown_signal())
     .await
     .context("the API server failed")?;
+    drop(pid_file);
     tracing::info!("oxistack stopped");
     Ok(())
+}
+
+type App = tower_http::normalize_path::NormalizePath<Router>;
+
+/// Brings the host back in line with the database after a start: the
+/// network first (so instances' taps exist), then the servers a previous
+/// run left unfinished or the host lost. In sandbox mode the API is also
+/// served inside the LAN namespace, at the same address, so clients
+/// there (`oxistack outside -- openstack ...`) reach it as people on the
+/// LAN reach a DevStack host.
+async fn restore_host(
+    network: Option<Arc<NetworkService>>,
+    compute: Option<Arc<ComputeService>>,
+    outside: Option<(String, std::net::SocketAddr, App)>,
+) {
+    if let Some(Err(error)) = match &network {
+        Some(network) => Some(network.reconcile_now().await),
+        None => None,
+    } {
+        tracing::warn!(%error, "the first network reconciliation failed; it is retried on the next change or `oxistack reconcile`");
+    }
+    if let Some((namespace, address, app)) = outside {
+        match oxistack_netns::run_in(&namespace, || std::net::TcpListener::bind(address)) {
+            Ok(Ok(listener)) => {
+                tokio::spawn(serve_outside(listener, app));
+            }
+            Ok(Err(error)) => {
+                tracing::warn!(%namespace, %error, "cannot serve the API inside the LAN namespace")
+            }
+            Err(error) => {
+                tracing::warn!(%namespace, %error, "cannot serve the API inside the LAN namespace")
+            }
+        }
+    }
+    if let Some(Err(error)) = match compute {
+        Some(compute) => Some(compute.resume().await),
+        None => None,
+    } {
+        tracing::warn!(error = %error.message, "resuming servers failed");
+    }
+}
+
+async fn serve_outside(listener: std::net::TcpListener, app: App) {
+    let listener = match listener
+        .set_nonblocking(true)
+        .and_then(|()| tokio::net::TcpListener::from_std(listener))
+    {
+        Ok(listener) => listener,
+        Err(error) => {
+            tracing::warn!(%error, "cannot serve the API inside the LAN namespace");
+            return;
+        }
+    };
+    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
+    if let Err(error) = axum::serve(listener, service).await {
+        tracing::warn!(%error, "the API server inside the LAN namespace failed");
+    }
+}
+
+/// The running cloud's pid, for `oxistack teardown`; removed on a clean
+/// exit (a stale one after a crash names a dead or foreign process, which
+/// `host::running_cloud` recognises).
+struct PidFile(std::path::PathBuf);
+
+impl PidFile {
+    fn create(path: std::path::PathBuf) -> anyhow::Result<PidFile> {
+        std::fs::write(&path, format!("{}\n", std::process::id()))
+            .with_context(|| format!("cannot write {}", path.display()))?;
+        Ok(PidFile(path))
+    }
+}
+
+impl Drop for PidFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
 }
 
 fn create_state_dir(config: &Config) -> anyhow::Result<()> {

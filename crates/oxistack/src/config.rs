@@ -27,6 +27,8 @@ struct FileConfig {
     services: Option<ServicesFile>,
     compute: Option<ComputeFile>,
     network: Option<NetworkFile>,
+    image: Option<ImageFile>,
+    instance_prefix: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -51,6 +53,13 @@ struct ServicesFile {
 #[serde(deny_unknown_fields)]
 struct ComputeFile {
     driver: Option<ComputeDriverKind>,
+    accel: Option<Accelerator>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ImageFile {
+    cirros: Option<PathBuf>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -63,14 +72,29 @@ struct NetworkFile {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ComputeDriverKind {
+    /// Every server is a QEMU virtual machine.
+    Qemu,
     /// Instances are records that change state; nothing runs.
     Fake,
+}
+
+/// How QEMU runs guests.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Accelerator {
+    /// KVM where /dev/kvm really runs guests, else TCG.
+    Auto,
+    Kvm,
+    /// Software emulation: slow but works everywhere.
+    Tcg,
 }
 
 /// What carries tenant traffic.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum DataPlaneKind {
+    /// Bridges, namespaces and nftables on this host.
+    Linux,
     /// Networks are records; no kernel object is made.
     Fake,
 }
@@ -110,13 +134,24 @@ pub struct Config {
     pub external_network: ExternalNetwork,
     pub services: Services,
     pub compute_driver: ComputeDriverKind,
+    pub accelerator: Accelerator,
     pub dataplane: DataPlaneKind,
+    /// A disk image registered as the public image `cirros` on first start.
+    pub cirros_image: Option<PathBuf>,
+    /// Starts the names of this cloud's namespaces on the host, so that
+    /// several clouds (with different state directories) run side by side.
+    pub instance_prefix: String,
 }
 
 /// Environment variables that override the file.
 pub const ENV_LISTEN: &str = "OXISTACK_LISTEN";
 pub const ENV_STATE_DIR: &str = "OXISTACK_STATE_DIR";
 pub const ENV_ADMIN_PASSWORD: &str = "OXISTACK_ADMIN_PASSWORD";
+pub const ENV_CIRROS_IMAGE: &str = "OXISTACK_CIRROS_IMAGE";
+
+/// The longest instance prefix: the host's device names derived from it
+/// must stay within the kernel's 15 characters.
+const MAX_PREFIX_LEN: usize = 8;
 
 impl Config {
     /// Loads `path` (if given), applies the environment and checks the result.
@@ -177,6 +212,28 @@ impl Config {
         if services.compute && !(services.image && services.network) {
             bail!("invalid config: services.compute needs services.image and services.network");
         }
+        let instance_prefix = match file.instance_prefix {
+            Some(prefix) => {
+                let valid = !prefix.is_empty()
+                    && prefix.len() <= MAX_PREFIX_LEN
+                    && prefix
+                        .chars()
+                        .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+                    && prefix.starts_with(|c: char| c.is_ascii_lowercase());
+                if !valid {
+                    bail!(
+                        "invalid config: instance_prefix '{prefix}' must be 1 to {MAX_PREFIX_LEN} lowercase letters or digits, starting with a letter"
+                    );
+                }
+                prefix
+            }
+            None => default_prefix(&state_dir),
+        };
+        let cirros_image = env(ENV_CIRROS_IMAGE)
+            .filter(|path| !path.is_empty())
+            .map(PathBuf::from)
+            .or(file.image.and_then(|i| i.cirros));
+        let compute = file.compute.unwrap_or_default();
         Ok(Config {
             listen,
             public_address,
@@ -186,14 +243,14 @@ impl Config {
             token_expiration,
             external_network: external_network(file.external_network.unwrap_or_default())?,
             services,
-            compute_driver: file
-                .compute
-                .and_then(|c| c.driver)
-                .unwrap_or(ComputeDriverKind::Fake),
+            compute_driver: compute.driver.unwrap_or(ComputeDriverKind::Qemu),
+            accelerator: compute.accel.unwrap_or(Accelerator::Auto),
             dataplane: file
                 .network
                 .and_then(|n| n.dataplane)
-                .unwrap_or(DataPlaneKind::Fake),
+                .unwrap_or(DataPlaneKind::Linux),
+            cirros_image,
+            instance_prefix,
         })
     }
 
@@ -210,6 +267,15 @@ impl Config {
     pub fn database_path(&self) -> PathBuf {
         self.state_dir.join("oxistack.db")
     }
+}
+
+/// `ox` and six hex digits of the state directory's hash: stable for a
+/// cloud, different for clouds with different state directories.
+fn default_prefix(state_dir: &Path) -> String {
+    use sha2::Digest;
+    let absolute = std::path::absolute(state_dir).unwrap_or_else(|_| state_dir.to_owned());
+    let digest = sha2::Sha256::digest(absolute.as_os_str().as_encoded_bytes());
+    format!("ox{}", &hex::encode(digest)[..6])
 }
 
 /// DevStack's defaults: 172.24.4.0/24, gateway .1, pool .2 to .254.
@@ -285,7 +351,14 @@ mod tests {
             Ipv4Addr::new(172, 24, 4, 254)
         );
         assert!(config.services.image && config.services.compute && config.services.network);
-        assert_eq!(config.compute_driver, ComputeDriverKind::Fake);
+        assert_eq!(config.compute_driver, ComputeDriverKind::Qemu);
+        assert_eq!(config.dataplane, DataPlaneKind::Linux);
+        assert_eq!(config.accelerator, Accelerator::Auto);
+        assert_eq!(
+            config.instance_prefix,
+            default_prefix(Path::new(DEFAULT_STATE_DIR))
+        );
+        assert_eq!(config.instance_prefix.len(), 8);
         assert_eq!(config.token_expiration, chrono::Duration::hours(1));
     }
 
@@ -318,6 +391,18 @@ mod tests {
             parse("[services]\nnetwork = false").is_err(),
             "compute without network"
         );
+        for prefix in ["", "toolongprefix", "Upper", "9lives", "a-b"] {
+            let err = parse(&format!("instance_prefix = \"{prefix}\""))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains("instance_prefix"), "{err}");
+        }
+        assert_eq!(
+            parse("instance_prefix = \"demo1\"")
+                .unwrap()
+                .instance_prefix,
+            "demo1"
+        );
     }
 
     #[test]
@@ -334,5 +419,10 @@ mod tests {
         assert_eq!(config.listen.port(), 2);
         assert_eq!(config.admin_password.as_deref(), Some("env"));
         assert_eq!(config.state_dir, PathBuf::from("/tmp/x"));
+        assert_ne!(
+            config.instance_prefix,
+            default_prefix(Path::new("/tmp/y")),
+            "clouds with different state directories get different prefixes"
+        );
     }
 }

@@ -1,10 +1,14 @@
 //! `oxistack`: an OpenStack-compatible cloud on one Linux server.
 
 mod adapters;
+mod cirros;
 mod cloud;
 mod config;
+mod control;
 mod credentials;
+mod host;
 
+use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -35,6 +39,23 @@ enum Command {
     Openrc {
         user: String,
         project: String,
+        #[arg(long, short, env = "OXISTACK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Run COMMAND on the sandbox's external network, as a machine on the LAN: `oxistack outside -- ssh cirros@172.24.4.10`.
+    Outside {
+        #[arg(long, short, env = "OXISTACK_CONFIG")]
+        config: Option<PathBuf>,
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true, required = true)]
+        command: Vec<OsString>,
+    },
+    /// Bring the host's networks and instances in line with the database now.
+    Reconcile {
+        #[arg(long, short, env = "OXISTACK_CONFIG")]
+        config: Option<PathBuf>,
+    },
+    /// Stop the cloud and remove everything it made on the host (namespaces, bridges, taps, nftables tables, QEMU processes), keeping its state: `oxistack up` brings it all back.
+    Teardown {
         #[arg(long, short, env = "OXISTACK_CONFIG")]
         config: Option<PathBuf>,
     },
@@ -76,6 +97,21 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 credentials::openrc(&config, &user, &project, password.as_deref())
             );
             Ok(())
+        }
+        Command::Outside { config, command } => {
+            let config = Config::load(config.as_deref())?;
+            host::outside(&config, &command)
+        }
+        Command::Reconcile { config } => {
+            let config = Config::load(config.as_deref())?;
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?
+                .block_on(control::request_reconcile(&config))
+        }
+        Command::Teardown { config } => {
+            let config = Config::load(config.as_deref())?;
+            host::teardown(&config)
         }
     }
 }

@@ -11,10 +11,8 @@ use std::time::Duration;
 use chrono::Utc;
 use oxistack_auth::{AuthContext, NamedRef, Scope};
 use oxistack_http::ApiError;
-use oxistack_virt::{
-    DriverError, GuestMetadata, ImageSource, InstanceSpec, InstanceState, Nic, PublicKey,
-    RebootKind,
-};
+use oxistack_metadata::{InstanceMetadata, MetadataNic, PublicKey};
+use oxistack_virt::{DriverError, ImageSource, InstanceSpec, InstanceState, Nic, RebootKind};
 
 use super::ComputeService;
 use crate::interfaces::{PortRequest, PortSummary};
@@ -223,8 +221,14 @@ impl ComputeService {
         {
             return;
         }
-        let spec = instance_spec(&server, &ports, admin_password);
-        match self.driver.spawn(&spec).await {
+        let spawned = match self.networking.sync_host().await {
+            Ok(()) => {
+                let spec = self.instance_spec(&server, &ports, admin_password);
+                self.driver.spawn(&spec).await.map_err(|e| e.to_string())
+            }
+            Err(error) => Err(format!("the network is not ready: {}", error.message)),
+        };
+        match spawned {
             Ok(()) => {
                 tracing::info!(server = %id, name = %server.name, "server built");
                 self.update(id, |s| {
@@ -235,7 +239,7 @@ impl ComputeService {
                 })
                 .await;
             }
-            Err(error) => self.fail_build(id, error.to_string()).await,
+            Err(reason) => self.fail_build(id, reason).await,
         }
     }
 
@@ -367,9 +371,40 @@ impl ComputeService {
             .map_err(|e| DriverError::Io(format!("cannot read the server's ports: {}", e.message)))?
             .remove(&server.id)
             .unwrap_or_default();
-        self.driver
-            .spawn(&instance_spec(&server, &ports, None))
+        self.networking
+            .sync_host()
             .await
+            .map_err(|e| DriverError::Io(format!("the network is not ready: {}", e.message)))?;
+        self.driver
+            .spawn(&self.instance_spec(&server, &ports, None))
+            .await
+    }
+
+    /// What the driver needs to run `server` with `ports`.
+    fn instance_spec(
+        &self,
+        server: &Server,
+        ports: &[PortSummary],
+        admin_password: Option<String>,
+    ) -> InstanceSpec {
+        InstanceSpec {
+            id: server.id.clone(),
+            name: server.name.clone(),
+            hostname: server.hostname.clone(),
+            project_id: server.project_id.clone(),
+            availability_zone: AVAILABILITY_ZONE.to_owned(),
+            vcpus: server.flavor.vcpus,
+            memory_mib: server.flavor.ram,
+            root_disk_gib: server.flavor.disk,
+            image: ImageSource {
+                id: server.image_id.clone(),
+                path: self.images.data_file(&server.image_id),
+                disk_format: server.image_properties.get("disk_format").cloned(),
+            },
+            nics: ports.iter().map(nic).collect(),
+            config_drive: server.config_drive,
+            metadata: guest_metadata(server, ports, admin_password),
+        }
     }
 
     /// An ACTIVE server whose instance the host lost (a host reboot) is
@@ -442,24 +477,55 @@ impl ComputeService {
         }
     }
 
+    /// What the metadata service tells the guest of server `id`; `None`
+    /// if there is no such server (or it is being deleted).
+    pub async fn instance_metadata(&self, id: &str) -> Option<InstanceMetadata> {
+        let server = self.current(id).await?;
+        let ids = [server.id.clone()];
+        let ports = match self.networking.ports_of(&ids).await {
+            Ok(mut ports) => ports.remove(&server.id).unwrap_or_default(),
+            Err(error) => {
+                tracing::warn!(server = %id, error = %error.message, "cannot read a server's ports for its metadata");
+                return None;
+            }
+        };
+        Some(guest_metadata(&server, &ports, None))
+    }
+
     /// Re-drives, after a restart, what the last run left unfinished: the
     /// builds it interrupted, the power changes and deletes it had
     /// accepted, and the instances of ACTIVE servers the host no longer
     /// runs (after a host reboot). Stopped servers stay stopped; instances
     /// the host has but no server owns are destroyed. Runs to completion.
     pub async fn resume(&self) -> Result<(), ApiError> {
+        self.drive_host(true).await.map(|_| ())
+    }
+
+    /// Brings the host's instances in line with the servers on demand
+    /// (`oxistack reconcile`): ACTIVE servers whose instance is gone are
+    /// spawned again and instances no server owns are destroyed; servers
+    /// with work under way are left to it. Returns how many instances it
+    /// acted on.
+    pub async fn reconcile_instances(&self) -> Result<usize, ApiError> {
+        self.drive_host(false).await
+    }
+
+    async fn drive_host(&self, after_restart: bool) -> Result<usize, ApiError> {
         let on_host = self
             .driver
             .list()
             .await
             .map_err(|e| ApiError::internal(format!("listing the host's instances: {e}")))?;
         let servers = self.read(store::servers::all).await?;
+        let mut acted = 0;
         for server in &servers {
             let state = on_host
                 .iter()
                 .find(|i| i.id == server.id)
                 .map_or(InstanceState::Absent, |i| i.state);
             let work = match (server.task_state, server.vm_state) {
+                // Work under way in this run finishes by itself.
+                (Some(_), _) | (_, VmState::Building) if !after_restart => continue,
                 (Some(TaskState::Deleting), _) => Work::Teardown,
                 (_, VmState::Building) => {
                     // The build starts over from nothing: what the
@@ -487,6 +553,7 @@ impl ComputeService {
                 _ => continue,
             };
             tracing::info!(server = %server.id, status = server.status(), "resuming server");
+            acted += 1;
             self.perform(&server.id, work).await;
         }
         for stray in on_host
@@ -494,11 +561,12 @@ impl ComputeService {
             .filter(|i| !servers.iter().any(|s| s.id == i.id))
         {
             tracing::warn!(instance = %stray.id, "destroying an instance no server owns");
+            acted += 1;
             if let Err(error) = self.driver.destroy(&stray.id).await {
                 tracing::error!(instance = %stray.id, %error, "cannot destroy a stray instance");
             }
         }
-        Ok(())
+        Ok(acted)
     }
 }
 
@@ -526,45 +594,71 @@ fn owner_context(server: &Server) -> AuthContext {
     }
 }
 
-/// What the driver needs to run `server` with `ports`.
-pub(crate) fn instance_spec(
+/// What a guest learns about itself at boot, from its config drive or
+/// the metadata service. The admin password only ever reaches a config
+/// drive, while the server is first built.
+pub(crate) fn guest_metadata(
     server: &Server,
     ports: &[PortSummary],
     admin_password: Option<String>,
-) -> InstanceSpec {
-    InstanceSpec {
-        id: server.id.clone(),
+) -> InstanceMetadata {
+    InstanceMetadata {
+        uuid: server.id.clone(),
+        number: server.number,
         name: server.name.clone(),
         hostname: server.hostname.clone(),
         project_id: server.project_id.clone(),
         availability_zone: AVAILABILITY_ZONE.to_owned(),
-        vcpus: server.flavor.vcpus,
-        memory_mib: server.flavor.ram,
-        root_disk_gib: server.flavor.disk,
-        image: ImageSource {
-            id: server.image_id.clone(),
-            path: None,
-            disk_format: server.image_properties.get("disk_format").cloned(),
+        launch_index: server.launch_index,
+        reservation_id: server.reservation_id.clone(),
+        flavor_name: server.flavor.name.clone(),
+        image_id: server.image_id.clone(),
+        key: match (&server.key_name, &server.key_data) {
+            (Some(name), Some(data)) => Some(PublicKey {
+                name: name.clone(),
+                data: data.clone(),
+            }),
+            _ => None,
         },
-        nics: ports.iter().map(nic).collect(),
-        metadata: GuestMetadata {
-            config_drive: server.config_drive,
-            user_data: server
-                .user_data
-                .as_deref()
-                .and_then(|data| crate::validate::decode_user_data(data).ok()),
-            properties: server.metadata.clone(),
-            key: match (&server.key_name, &server.key_data) {
-                (Some(name), Some(data)) => Some(PublicKey {
-                    name: name.clone(),
-                    data: data.clone(),
-                }),
-                _ => None,
-            },
-            admin_password,
-            launch_index: server.launch_index,
-        },
+        user_data: server
+            .user_data
+            .as_deref()
+            .and_then(|data| crate::validate::decode_user_data(data).ok()),
+        properties: server.metadata.clone(),
+        admin_password,
+        security_groups: security_group_names(server, ports),
+        nics: ports
+            .iter()
+            .map(|port| MetadataNic {
+                port_id: port.id.clone(),
+                mac_address: port.mac_address.clone(),
+                network_id: port.network_id.clone(),
+                mtu: None,
+                fixed_ips: port.fixed_ips.iter().map(|ip| ip.ip_address).collect(),
+                floating_ips: port.floating_ips.clone(),
+            })
+            .collect(),
+        dns_nameservers: Vec::new(),
     }
+}
+
+/// The groups the server's ports are in now (they change after the
+/// server is built); those it was created with if it has no ports.
+fn security_group_names(server: &Server, ports: &[PortSummary]) -> Vec<String> {
+    if ports.is_empty() {
+        return server
+            .security_groups
+            .iter()
+            .map(|g| g.name.clone())
+            .collect();
+    }
+    let mut names: Vec<String> = ports
+        .iter()
+        .flat_map(|port| port.security_groups.iter().cloned())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 pub(crate) fn nic(port: &PortSummary) -> Nic {

@@ -312,7 +312,15 @@ impl ComputeService {
                 self.networking.create_port(caller, request).await?
             }
         };
-        if let Err(error) = self.driver.attach_nic(id, &nic(&port)).await {
+        let attached = match self.networking.sync_host().await {
+            Ok(()) => self
+                .driver
+                .attach_nic(id, &nic(&port))
+                .await
+                .map_err(|e| e.to_string()),
+            Err(error) => Err(error.message),
+        };
+        if let Err(error) = attached {
             if let Err(release) = self.networking.release_port(id, &port.id).await {
                 tracing::error!(server = %id, port = %port.id, error = %release, "cannot release a port that failed to attach");
             }

@@ -523,6 +523,10 @@ impl Networking for FakeNetworking {
         })
     }
 
+    fn sync_host<'a>(&'a self) -> BoxFuture<'a, Result<(), ApiError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     fn disassociate_floating_ip<'a>(
         &'a self,
         caller: &'a AuthContext,
@@ -585,6 +589,10 @@ impl Images for FakeImages {
         id: &'a str,
     ) -> BoxFuture<'a, Result<Option<ImageSummary>, ApiError>> {
         Box::pin(async move { Ok(self.0.lock().unwrap().get(id).cloned()) })
+    }
+
+    fn data_file(&self, _id: &str) -> Option<std::path::PathBuf> {
+        None
     }
 }
 
