@@ -24,6 +24,11 @@ cat > "$workdir/bench.toml" <<TOML
 listen = "127.0.0.1:$port"
 state_dir = "$workdir/state"
 admin_password = "pw"
+# API benchmarks: instances are records, networks make no kernel objects.
+[compute]
+driver = "fake"
+[network]
+dataplane = "fake"
 TOML
 # Per-request logging is for operators, not for the measurement.
 RUST_LOG=warn target/release/oxistack up --config "$workdir/bench.toml" > "$workdir/oxistack.log" 2>&1 &

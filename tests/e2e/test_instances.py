@@ -10,9 +10,11 @@ reboot (`oxistack teardown` + `oxistack up`).
 
 import json
 import os
+import shutil
 import subprocess
 import time
 
+from conftest import OXISTACK, Cloud, real_host
 from test_compute_network import KUBE, wait_for_servers
 
 SETUP_KUBE_PROJECT = """
@@ -231,3 +233,31 @@ def test_bad_boots_fail_cleanly(real_cloud):
                              "--flavor", "1", "small", check=False)
     assert result.returncode != 0 and "too small" in result.stderr, result.stderr
     assert "small" not in cloud.openstack("server", "list", "-f", "value", "-c", "Name").stdout
+
+
+def test_missing_host_tools_are_named_at_start(workdir):
+    """With a host tool missing, `oxistack up` stops at once with a message
+    naming the Debian package, and starts nothing."""
+    tools = {
+        "qemu-system-x86_64": "qemu-system-x86",
+        "qemu-img": "qemu-utils",
+        "genisoimage": "genisoimage",
+        "ip": "iproute2",
+        "nft": "nftables",
+        "conntrack": "conntrack",
+    }
+    for missing, package in [("nft", "nftables"), ("qemu-system-x86_64", "qemu-system-x86")]:
+        bin_dir = workdir / f"without-{missing}"
+        bin_dir.mkdir()
+        for tool in tools:
+            if tool != missing:
+                (bin_dir / tool).symlink_to(shutil.which(tool))
+        (workdir / missing).mkdir()
+        cloud = Cloud(workdir / missing, host=real_host())
+        env = {k: v for k, v in os.environ.items() if not k.startswith("OS_")}
+        env["PATH"] = str(bin_dir)
+        result = subprocess.run([OXISTACK, "up", "--config", str(cloud.config)],
+                                capture_output=True, text=True, env=env, timeout=60)
+        assert result.returncode != 0
+        assert package in result.stderr, result.stderr
+        assert namespaces(cloud) == []

@@ -195,6 +195,34 @@ pub fn root_disk_size(
     Ok(size)
 }
 
+/// Pins `image`'s data in `base_dir` (a hard link, or a copy across file
+/// systems) and returns the pinned image, so that overlays never depend on
+/// the image service's file: an image deleted while servers still boot
+/// from it leaves their disks intact, as Nova's image cache does.
+pub fn pin_base(image: CheckedImage, id: &str, base_dir: &Path) -> io::Result<CheckedImage> {
+    let safe = !id.is_empty() && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !safe {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("image id {id:?} cannot name a file"),
+        ));
+    }
+    fs::create_dir_all(base_dir)?;
+    let pinned = base_dir.join(format!("{id}.{}", image.format.as_str()));
+    if !pinned.exists() {
+        let partial = base_dir.join(format!("{id}.part"));
+        let _ = fs::remove_file(&partial);
+        if fs::hard_link(&image.path, &partial).is_err() {
+            fs::copy(&image.path, &partial)?;
+        }
+        fs::rename(&partial, &pinned)?;
+    }
+    Ok(CheckedImage {
+        path: pinned,
+        ..image
+    })
+}
+
 /// Creates `disk` as a qcow2 overlay of `image`, `size` bytes large. It is
 /// created under a temporary name and renamed, so a crash never leaves a
 /// half-made disk that a later spawn would reuse.
@@ -319,6 +347,31 @@ mod tests {
         );
         // Only the ISO is left beside it: the file tree was temporary.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn base_images_are_pinned_once_and_outlive_the_original() {
+        let dir = tempfile::tempdir().unwrap();
+        let original = dir.path().join("glance-file");
+        fs::write(&original, b"image data").unwrap();
+        let checked = || CheckedImage {
+            path: original.clone(),
+            format: DiskFormat::Qcow2,
+            virtual_size: 10,
+        };
+        let base_dir = dir.path().join("_base");
+        let pinned = pin_base(checked(), "c1a0e5b0-0000", &base_dir).unwrap();
+        assert_eq!(pinned.path, base_dir.join("c1a0e5b0-0000.qcow2"));
+        assert_eq!(pinned.format, DiskFormat::Qcow2);
+        assert_eq!(
+            pin_base(checked(), "c1a0e5b0-0000", &base_dir)
+                .unwrap()
+                .path,
+            pinned.path
+        );
+        fs::remove_file(&original).unwrap();
+        assert_eq!(fs::read(&pinned.path).unwrap(), b"image data");
+        assert!(pin_base(checked(), "../escape", &base_dir).is_err());
     }
 
     #[test]

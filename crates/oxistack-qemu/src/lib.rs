@@ -55,6 +55,9 @@ const RUNNING_POLL: Duration = Duration::from_millis(10);
 const QUIT_TIMEOUT: Duration = Duration::from_secs(3);
 /// How long a SIGKILLed QEMU may take to disappear.
 const KILL_TIMEOUT: Duration = Duration::from_secs(10);
+/// Where images are pinned for the overlays built on them, inside the
+/// instances directory (it holds no spec, so it is never an instance).
+const BASE_DIR: &str = "_base";
 /// How long a soft reboot waits for the guest to power off.
 const SOFT_REBOOT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a NIC unplug waits for the guest to release the device.
@@ -273,6 +276,8 @@ impl QemuDriver {
         // Check the image before anything is created for the instance.
         let image = if needs_disk {
             let image = image::check(&spec.image, &self.instances_dir).await?;
+            let image = image::pin_base(image, &spec.image.id, &self.instances_dir.join(BASE_DIR))
+                .map_err(|e| hypervisor(&spec.id, "cache the image of", e))?;
             let size =
                 image::root_disk_size(&spec.image.id, spec.root_disk_gib, image.virtual_size)?;
             Some((image, size))

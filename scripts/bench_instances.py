@@ -1,0 +1,163 @@
+"""Benchmarks real instances and the data plane; run by bench-instances.sh.
+
+Runs on the sandbox's LAN (inside `oxistack outside`), as a user would, and
+talks to the APIs directly so that client start-up does not blur the
+figures. Prints a table of:
+  - server create -> ACTIVE, and -> SSH-ready through a floating IP;
+  - a security group rule change -> the first connection it allows;
+  - `oxistack reconcile` on a converged host with 50 more ports.
+"""
+
+import argparse
+import json
+import socket
+import statistics
+import subprocess
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+
+class Api:
+    def __init__(self, url, password):
+        self.url = url
+        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
+            "name": "admin", "domain": {"id": "default"}, "password": password}}},
+            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
+        request = urllib.request.Request(f"{url}/identity/v3/auth/tokens", json.dumps(body).encode(),
+                                         {"content-type": "application/json"})
+        with urllib.request.urlopen(request) as reply:
+            self.token = reply.headers["x-subject-token"]
+
+    def call(self, method, path, body=None):
+        request = urllib.request.Request(
+            self.url + path, json.dumps(body).encode() if body is not None else None,
+            {"x-auth-token": self.token, "content-type": "application/json",
+             "openstack-api-version": "compute 2.79"}, method=method)
+        try:
+            with urllib.request.urlopen(request) as reply:
+                data = reply.read()
+        except urllib.error.HTTPError as error:
+            raise SystemExit(f"{method} {path}: {error.code} {error.read().decode()}")
+        return json.loads(data) if data else None
+
+    def compute(self, method, path, body=None):
+        return self.call(method, "/compute/v2.1" + path, body)
+
+    def network(self, method, path, body=None):
+        return self.call(method, "/networking/v2.0" + path, body)
+
+
+def port_open(address, port, timeout=0.05):
+    try:
+        with socket.create_connection((address, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wait(predicate, timeout, interval=0.01):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise SystemExit("timed out")
+        time.sleep(interval)
+    return time.monotonic()
+
+
+def ssh_ready(address, key):
+    return subprocess.run(
+        ["ssh", "-i", key, "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+         "-o", "BatchMode=yes", "-o", "ConnectTimeout=1", "-o", "LogLevel=ERROR", f"cirros@{address}", "true"],
+        stdin=subprocess.DEVNULL, capture_output=True).returncode == 0
+
+
+def row(name, values, unit="ms"):
+    scale = 1000 if unit == "ms" else 1
+    values = [v * scale for v in values]
+    print(f"| {name:<52} | {len(values):>3} | {statistics.median(values):>9.1f} | {max(values):>9.1f} | {unit:<4} |")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--url", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--oxistack", required=True)
+    parser.add_argument("--config", required=True)
+    parser.add_argument("--servers", type=int, default=3)
+    args = parser.parse_args()
+    api = Api(args.url, args.password)
+    work = Path(tempfile.mkdtemp(prefix="oxistack-bench-"))
+
+    image = api.call("GET", "/image/v2/images?name=cirros")["images"][0]["id"]
+    public = api.network("GET", "/networks?name=public")["networks"][0]["id"]
+    net = api.network("POST", "/networks", {"network": {"name": "bench"}})["network"]["id"]
+    subnet = api.network("POST", "/subnets", {"subnet": {
+        "network_id": net, "cidr": "10.99.0.0/24", "ip_version": 4}})["subnet"]["id"]
+    router = api.network("POST", "/routers", {"router": {
+        "name": "bench", "external_gateway_info": {"network_id": public}}})["router"]["id"]
+    api.network("PUT", f"/routers/{router}/add_router_interface", {"subnet_id": subnet})
+    group = api.network("POST", "/security-groups", {"security_group": {"name": "bench-ssh"}})["security_group"]["id"]
+    ssh_rule = {"security_group_rule": {"security_group_id": group, "direction": "ingress",
+                                        "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}}
+    rule = api.network("POST", "/security-group-rules", ssh_rule)["security_group_rule"]["id"]
+    key = work / "key"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    api.compute("POST", "/os-keypairs", {"keypair": {"name": "bench", "public_key": (work / "key.pub").read_text()}})
+
+    to_active, to_ssh, addresses = [], [], []
+    for index in range(args.servers):
+        fip = api.network("POST", "/floatingips", {"floatingip": {"floating_network_id": public}})["floatingip"]
+        started = time.monotonic()
+        server = api.compute("POST", "/servers", {"server": {
+            "name": f"bench-{index}", "imageRef": image, "flavorRef": "c1", "key_name": "bench",
+            "networks": [{"uuid": net}], "security_groups": [{"name": "bench-ssh"}]}})["server"]["id"]
+        active = wait(lambda: api.compute("GET", f"/servers/{server}")["server"]["status"] == "ACTIVE",
+                      60, interval=0.02)
+        port = api.network("GET", f"/ports?device_id={server}")["ports"][0]["id"]
+        api.network("PUT", f"/floatingips/{fip['id']}", {"floatingip": {"port_id": port}})
+        ready = wait(lambda: ssh_ready(fip["floating_ip_address"], str(key)), 180, interval=0.2)
+        to_active.append(active - started)
+        to_ssh.append(ready - started)
+        addresses.append(fip["floating_ip_address"])
+
+    # A rule change: from the API call that adds it to the first connection
+    # it lets through (each attempt is a new connection, so conntrack
+    # cannot carry an older one over).
+    address = addresses[0]
+    rule_latency = []
+    for _ in range(5):
+        api.network("DELETE", f"/security-group-rules/{rule}")
+        wait(lambda: not port_open(address, 22, timeout=0.2), 10)
+        started = time.monotonic()
+        rule = api.network("POST", "/security-group-rules", ssh_rule)["security_group_rule"]["id"]
+        rule_latency.append(wait(lambda: port_open(address, 22), 10, interval=0.005) - started)
+
+    # 50 more instance ports (no VMs behind them): taps, leases and
+    # security group chains for each; then reconcile the converged host.
+    for index in range(50):
+        api.network("POST", "/ports", {"port": {
+            "network_id": net, "device_owner": "compute:nova", "device_id": str(uuid.uuid4()),
+            "security_groups": [group], "name": f"bench-port-{index}"}})
+    reconcile = []
+    for attempt in range(11):
+        output = subprocess.run([args.oxistack, "reconcile", "--config", args.config],
+                                capture_output=True, text=True, check=True).stdout
+        milliseconds = float(output.split("network ")[1].split(" ms")[0])
+        if attempt:  # the first pass may still converge the new ports
+            reconcile.append(milliseconds / 1000)
+
+    print()
+    print(f"| {'operation':<52} |   n |       p50 |       max | unit |")
+    print(f"|{'-' * 54}|-----|-----------|-----------|------|")
+    row("server create -> ACTIVE (cirros, TCG)", to_active, "s")
+    row("server create -> SSH-ready via floating IP (TCG)", to_ssh, "s")
+    row("security group rule added -> first connection", rule_latency)
+    row(f"oxistack reconcile, converged, {50 + args.servers} instance ports", reconcile)
+
+
+if __name__ == "__main__":
+    main()
