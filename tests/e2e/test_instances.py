@@ -261,3 +261,39 @@ def test_missing_host_tools_are_named_at_start(workdir):
         assert result.returncode != 0
         assert package in result.stderr, result.stderr
         assert namespaces(cloud) == []
+
+
+def test_two_clouds_side_by_side(workdir):
+    """Clouds with different state directories share a host without
+    clashing: each has its own namespaces (and inside them its own bridges,
+    taps and nftables tables), its own LAN with the same default addresses,
+    and tearing one down leaves the other alone."""
+    clouds = []
+    try:
+        for name in ("a", "b"):
+            (workdir / name).mkdir()
+            cloud = Cloud(workdir / name, host=real_host())
+            clouds.append(cloud)
+            cloud.start()
+        a, b = clouds
+        assert a.oxistack_prefix() != b.oxistack_prefix()
+        for cloud in clouds:
+            deadline = time.monotonic() + 30
+            while f"{cloud.oxistack_prefix()}-outside" not in namespaces(cloud):
+                assert time.monotonic() < deadline, namespaces(cloud)
+                time.sleep(0.2)
+            # From each LAN, the API at the configured address is that cloud's.
+            listed = cloud.outside("openstack network list -f value -c Name", user="admin", project="admin")
+            assert "public" in listed.stdout.split()
+            router = cloud.outside("openstack router show router1 -f value -c external_gateway_info",
+                                   user="demo", project="demo").stdout
+            assert "172.24.4." in router
+        a.stop()
+        a.teardown()
+        assert namespaces(a) == []
+        assert f"{b.oxistack_prefix()}-fabric" in namespaces(b)
+        assert b.outside("openstack server list", user="admin", project="admin").returncode == 0
+    finally:
+        for cloud in clouds:
+            cloud.stop()
+            cloud.oxistack("teardown", check=False)

@@ -390,6 +390,19 @@ fn print_summary(
         "\nCredentials:  source <(oxistack openrc admin admin)   or   export OS_CLOUD=admin OS_CLIENT_CONFIG_FILE={}\n",
         clouds_yaml.display()
     ));
+    if config.dataplane == DataPlaneKind::Linux {
+        let external = &config.external_network;
+        match &external.physical_interface {
+            Some(interface) => text.push_str(&format!(
+                "Floating IPs ({}) are bridged onto {interface}\n",
+                external.floating_range
+            )),
+            None => text.push_str(&format!(
+                "Floating IPs ({}) are on a sandbox LAN: oxistack outside -- ssh|curl|openstack ...\n",
+                external.floating_range
+            )),
+        }
+    }
     text.push_str(&format!(
         "State directory: {}   Region: {}\n",
         config.state_dir.display(),
