@@ -210,4 +210,4 @@ def real_cloud(workdir):
         yield cloud
     finally:
         cloud.stop()
-        cloud.oxistack("teardown", check=False)
+        cloud.oxistack("teardown", "--hard", check=False)

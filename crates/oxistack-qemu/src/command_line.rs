@@ -17,6 +17,9 @@ pub struct LaunchOptions<'a> {
     /// Whether `/dev/vhost-net` exists, which moves virtio-net's data path
     /// into the host kernel.
     pub vhost_net: bool,
+    /// Whether QEMU loads a saved guest from its migration socket instead
+    /// of booting.
+    pub incoming: bool,
 }
 
 /// QEMU's arguments (without the program) for a daemonized instance: no
@@ -29,6 +32,7 @@ pub fn qemu_arguments(options: &LaunchOptions) -> Vec<String> {
         paths,
         accel,
         vhost_net,
+        incoming,
     } = options;
     let path = |p: &std::path::Path| escape(&p.to_string_lossy());
     let mut args: Vec<String> = vec![
@@ -100,6 +104,12 @@ pub fn qemu_arguments(options: &LaunchOptions) -> Vec<String> {
                 escape(&nic.mac_address),
                 device_id(nic)
             ),
+        ]);
+    }
+    if *incoming {
+        args.extend([
+            "-incoming".into(),
+            format!("unix:{}", path(&paths.migration_socket)),
         ]);
     }
     args
@@ -205,6 +215,7 @@ mod tests {
             paths: &paths,
             accel: ResolvedAccel::Tcg,
             vhost_net: false,
+            incoming: false,
         });
         let dir = "/srv/instances/0c4e7e63-5e0f-4b7a-9d0e-1d2f3a4b5c6d";
         let expected: Vec<String> = [
@@ -258,6 +269,7 @@ mod tests {
             paths: &paths,
             accel: ResolvedAccel::Kvm,
             vhost_net: true,
+            incoming: true,
         })
         .join(" ");
         assert!(args.contains("-machine pc,accel=kvm -cpu host"), "{args}");
@@ -266,6 +278,14 @@ mod tests {
         // Commas in paths are doubled inside option lists only.
         assert!(args.contains("path=/srv/a,,b/"), "{args}");
         assert!(args.contains("-pidfile /srv/a,b/"), "{args}");
+        // A suspended guest is loaded from its migration socket.
+        assert!(
+            args.ends_with(&format!(
+                "-incoming unix:/srv/a,,b/{}/migration.sock",
+                spec.id
+            )),
+            "{args}"
+        );
     }
 
     #[test]

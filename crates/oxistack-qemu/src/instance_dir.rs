@@ -20,6 +20,11 @@ pub struct InstancePaths {
     pub console_log: PathBuf,
     pub qmp_socket: PathBuf,
     pub pidfile: PathBuf,
+    /// The guest's memory and device state while it is suspended to disk
+    /// (see `suspend`); present only between a save and the next start.
+    pub saved_state: PathBuf,
+    /// Where QEMU streams that state, out when saving and in when resuming.
+    pub migration_socket: PathBuf,
 }
 
 impl InstancePaths {
@@ -38,6 +43,8 @@ impl InstancePaths {
             console_log: dir.join("console.log"),
             qmp_socket: dir.join("qmp.sock"),
             pidfile: dir.join("qemu.pid"),
+            saved_state: dir.join("saved-state"),
+            migration_socket: dir.join("migration.sock"),
             dir,
         })
     }

@@ -17,6 +17,7 @@ mod image;
 mod instance_dir;
 mod process;
 mod qmp;
+mod suspend;
 mod tool;
 
 use std::collections::HashMap;
@@ -183,23 +184,46 @@ impl QemuDriver {
         self.accel
     }
 
-    /// For `oxistack teardown` (a simulated host reboot): kills the QEMU of
+    /// For `oxistack teardown`, as libvirt-guests does on a host shutdown:
+    /// suspends every running guest under `instances_dir` to disk (its next
+    /// start resumes it) and stops its QEMU. A guest that cannot be saved
+    /// is stopped anyway, and boots on its next start. Returns how many
+    /// were saved and how many only stopped.
+    pub async fn suspend_all(instances_dir: &Path) -> io::Result<(usize, usize)> {
+        let (mut saved, mut stopped) = (0, 0);
+        for paths in instance_paths(instances_dir)? {
+            let Some(pid) = process::live_pid(&paths.pidfile) else {
+                continue;
+            };
+            match suspend::save(&paths).await {
+                Ok(()) => saved += 1,
+                Err(error) => {
+                    tracing::warn!(dir = %paths.dir.display(), %error, "cannot save a guest; stopping it");
+                    stopped += 1;
+                }
+            }
+            // Saving flushed the disks; QEMU may go without ceremony.
+            process::kill_hard(pid)?;
+            if !process::wait_gone(pid, &paths.pidfile, KILL_TIMEOUT).await {
+                return Err(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    format!("QEMU process {pid} survived SIGKILL"),
+                ));
+            }
+        }
+        Ok((saved, stopped))
+    }
+
+    /// For `oxistack teardown --hard` (a simulated power loss): kills the QEMU of
     /// every instance under `instances_dir`, keeping their files, and
     /// returns how many it killed. A pid is only killed when its command
     /// line names the instance's pid file, so a recycled pid is safe.
     pub fn kill_all(instances_dir: &Path) -> io::Result<usize> {
-        let instances_dir = std::path::absolute(instances_dir)?;
-        let entries = match std::fs::read_dir(&instances_dir) {
-            Ok(entries) => entries,
-            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(0),
-            Err(error) => return Err(error),
-        };
         let mut killed = Vec::new();
-        for entry in entries {
-            let pidfile = entry?.path().join("qemu.pid");
-            if let Some(pid) = process::live_pid(&pidfile) {
+        for paths in instance_paths(instances_dir)? {
+            if let Some(pid) = process::live_pid(&paths.pidfile) {
                 process::kill_hard(pid)?;
-                killed.push((pid, pidfile));
+                killed.push((pid, paths.pidfile));
             }
         }
         for (pid, pidfile) in &killed {
@@ -303,14 +327,54 @@ impl QemuDriver {
     }
 
     /// Starts QEMU for a prepared instance and returns once QMP reports it
-    /// running. On failure no process is left.
+    /// running: from its saved state if it was suspended to disk (the
+    /// guest carries on where it was), else by booting its disk. A saved
+    /// state that cannot be loaded (a QEMU upgrade, a damaged file) is
+    /// dropped and the guest boots instead. On failure no process is left.
     async fn start(
         &self,
         paths: &InstancePaths,
         spec: &InstanceSpec,
         operation: &'static str,
     ) -> DriverResult<()> {
-        for stale in [&paths.qmp_socket, &paths.pidfile] {
+        if paths.saved_state.exists() {
+            let resumed = match self.launch(paths, spec, operation, true).await {
+                Ok(()) => suspend::resume(paths).await.map_err(|e| e.to_string()),
+                Err(error) => Err(error.to_string()),
+            };
+            match resumed {
+                Ok(()) => {
+                    tracing::info!(id = %spec.id, "guest resumed from its saved state");
+                    std::fs::remove_file(&paths.saved_state)?;
+                    return Ok(());
+                }
+                Err(reason) => {
+                    tracing::warn!(id = %spec.id, %reason, "cannot resume the saved guest; booting it instead");
+                    self.kill(paths).await;
+                    std::fs::remove_file(&paths.saved_state)?;
+                }
+            }
+        }
+        self.launch(paths, spec, operation, false).await?;
+        if let Err(error) = wait_running(paths, &spec.id, operation).await {
+            self.kill(paths).await;
+            return Err(error);
+        }
+        tracing::info!(id = %spec.id, accel = ?self.accel, "QEMU started");
+        Ok(())
+    }
+
+    /// Runs QEMU for a prepared instance until it has daemonized (booting,
+    /// or waiting for its saved state when `incoming`). On failure no
+    /// process is left.
+    async fn launch(
+        &self,
+        paths: &InstancePaths,
+        spec: &InstanceSpec,
+        operation: &'static str,
+        incoming: bool,
+    ) -> DriverResult<()> {
+        for stale in [&paths.qmp_socket, &paths.pidfile, &paths.migration_socket] {
             match std::fs::remove_file(stale) {
                 Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error.into()),
                 _ => {}
@@ -321,6 +385,7 @@ impl QemuDriver {
             paths,
             accel: self.accel,
             vhost_net: self.vhost_net,
+            incoming,
         });
         let mut command = match &self.netns {
             Some(netns) => tokio::process::Command::from(
@@ -358,11 +423,6 @@ impl QemuDriver {
                 tool::stderr_text(&output.stderr, output.status),
             ));
         }
-        if let Err(error) = wait_running(paths, &spec.id, operation).await {
-            self.kill(paths).await;
-            return Err(error);
-        }
-        tracing::info!(id = %spec.id, accel = ?self.accel, "QEMU started");
         Ok(())
     }
 
@@ -650,6 +710,28 @@ impl QemuDriver {
         }
         Ok(instances)
     }
+}
+
+/// The paths of every directory under `instances_dir` (absolute, as the
+/// pid files and QEMU's command lines name them); none if it is missing.
+fn instance_paths(instances_dir: &Path) -> io::Result<Vec<InstancePaths>> {
+    let instances_dir = std::path::absolute(instances_dir)?;
+    let entries = match std::fs::read_dir(&instances_dir) {
+        Ok(entries) => entries,
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(error) => return Err(error),
+    };
+    let mut all = Vec::new();
+    for entry in entries {
+        let name = entry?.file_name();
+        if let Some(paths) = name
+            .to_str()
+            .and_then(|id| InstancePaths::new(&instances_dir, id))
+        {
+            all.push(paths);
+        }
+    }
+    Ok(all)
 }
 
 /// What a spawn created, so a failed spawn can remove it again.

@@ -126,20 +126,41 @@ pub fn outside(config: &Config, command: &[OsString]) -> anyhow::Result<()> {
 }
 
 /// `oxistack teardown`: what a host reboot does to oxistack. Stops the
-/// running cloud, kills every instance's QEMU process and removes every
+/// running cloud, stops every instance's QEMU process and removes every
 /// namespace (and with them bridges, taps, veths and nftables tables);
 /// the state directory stays, so `oxistack up` brings it all back.
-pub fn teardown(config: &Config) -> anyhow::Result<()> {
+/// Guests are first suspended to disk, as libvirt-guests does on a host
+/// shutdown, and resume where they were; with `hard`, as on a power
+/// loss, they are killed and boot again.
+pub fn teardown(config: &Config, hard: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let stopped = stop_running_cloud(config)?;
-    let killed = QemuDriver::kill_all(&instances_dir(config))
-        .context("cannot stop the instances' QEMU processes")?;
+    let instances = instances_dir(config);
+    let saved = match hard {
+        true => 0,
+        false => {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            let (saved, unsaved) = runtime
+                .block_on(QemuDriver::suspend_all(&instances))
+                .context("cannot suspend the instances")?;
+            if unsaved > 0 {
+                eprintln!(
+                    "oxistack teardown: {unsaved} guests could not be saved and will boot again"
+                );
+            }
+            saved + unsaved
+        }
+    };
+    let killed = saved
+        + QemuDriver::kill_all(&instances).context("cannot stop the instances' QEMU processes")?;
     let prefix = &config.instance_prefix;
     let before = oxistack_netns::list(&namespaces(config).common_prefix()).len();
     oxistack_linuxnet::teardown(prefix, &external_mode(config))
         .context("cannot remove the network data plane")?;
     println!(
-        "oxistack teardown: {} cloud process, {killed} QEMU processes, {before} namespaces removed in {:.1} s; state kept in {}",
+        "oxistack teardown: {} cloud process, {killed} QEMU processes ({saved} guests suspended to disk), {before} namespaces removed in {:.1} s; state kept in {}",
         if stopped { "stopped the" } else { "no running" },
         started.elapsed().as_secs_f64(),
         config.state_dir.display()

@@ -54,10 +54,13 @@ enum Command {
         #[arg(long, short, env = "OXISTACK_CONFIG")]
         config: Option<PathBuf>,
     },
-    /// Stop the cloud and remove everything it made on the host (namespaces, bridges, taps, nftables tables, QEMU processes), keeping its state: `oxistack up` brings it all back.
+    /// Stop the cloud and remove everything it made on the host (namespaces, bridges, taps, nftables tables, QEMU processes), keeping its state: `oxistack up` brings it all back. Guests are suspended to disk and resume where they were.
     Teardown {
         #[arg(long, short, env = "OXISTACK_CONFIG")]
         config: Option<PathBuf>,
+        /// Kill the guests instead, as a power loss does: they boot again.
+        #[arg(long)]
+        hard: bool,
     },
 }
 
@@ -109,9 +112,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 .build()?
                 .block_on(control::request_reconcile(&config))
         }
-        Command::Teardown { config } => {
+        Command::Teardown { config, hard } => {
             let config = Config::load(config.as_deref())?;
-            host::teardown(&config)
+            host::teardown(&config, hard)
         }
     }
 }
