@@ -71,6 +71,14 @@ pub trait Networking: Send + Sync + 'static {
         caller: &'a AuthContext,
     ) -> BoxFuture<'a, Result<Vec<NetworkSummary>, ApiError>>;
 
+    /// Of the networks `ids`, those the caller may attach a server to by
+    /// naming them (an administrator: any); unknown ones are left out.
+    fn attachable_networks<'a>(
+        &'a self,
+        caller: &'a AuthContext,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<NetworkSummary>, ApiError>>;
+
     /// Resolves security group names or ids, as the caller sees them, to ids.
     fn resolve_security_groups<'a>(
         &'a self,

@@ -21,6 +21,16 @@ use oxistack_network::{NetworkService, compute as network};
 
 pub struct NetworkingAdapter(pub Arc<NetworkService>);
 
+fn network_summaries(networks: Vec<network::NetworkSummary>) -> Vec<interfaces::NetworkSummary> {
+    networks
+        .into_iter()
+        .map(|n| interfaces::NetworkSummary {
+            id: n.id,
+            name: n.name,
+        })
+        .collect()
+}
+
 fn port_summary(port: network::PortSummary) -> PortSummary {
     PortSummary {
         id: port.id,
@@ -47,15 +57,18 @@ impl Networking for NetworkingAdapter {
         &'a self,
         caller: &'a AuthContext,
     ) -> BoxFuture<'a, Result<Vec<interfaces::NetworkSummary>, ApiError>> {
+        Box::pin(async move { Ok(network_summaries(self.0.usable_networks(caller).await?)) })
+    }
+
+    fn attachable_networks<'a>(
+        &'a self,
+        caller: &'a AuthContext,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<interfaces::NetworkSummary>, ApiError>> {
         Box::pin(async move {
-            let networks = self.0.usable_networks(caller).await?;
-            Ok(networks
-                .into_iter()
-                .map(|n| interfaces::NetworkSummary {
-                    id: n.id,
-                    name: n.name,
-                })
-                .collect())
+            Ok(network_summaries(
+                self.0.attachable_networks(caller, ids).await?,
+            ))
         })
     }
 

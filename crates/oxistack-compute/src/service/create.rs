@@ -319,13 +319,17 @@ impl ComputeService {
                 only_usable(self.networking.usable_networks(caller).await?, true)
             }
             NetworkChoice::List(list) => {
-                let needs_networks = list
+                let named: Vec<String> = list
                     .iter()
-                    .any(|n| matches!(n, RequestedNetwork::Network { .. }));
-                let usable = if needs_networks {
-                    self.networking.usable_networks(caller).await?
-                } else {
+                    .filter_map(|n| match n {
+                        RequestedNetwork::Network { id, .. } => Some(id.clone()),
+                        RequestedNetwork::Port { .. } => None,
+                    })
+                    .collect();
+                let usable = if named.is_empty() {
                     Vec::new()
+                } else {
+                    self.networking.attachable_networks(caller, &named).await?
                 };
                 list.iter()
                     .map(|requested| match requested {

@@ -322,6 +322,27 @@ impl Networking for FakeNetworking {
         })
     }
 
+    fn attachable_networks<'a>(
+        &'a self,
+        caller: &'a AuthContext,
+        ids: &'a [String],
+    ) -> BoxFuture<'a, Result<Vec<NetworkSummary>, ApiError>> {
+        Box::pin(async move {
+            let admin = caller.is_admin();
+            let state = self.state();
+            Ok(state
+                .networks
+                .iter()
+                .filter(|n| ids.contains(&n.id))
+                .filter(|n| admin || n.shared || n.project == project_of(caller))
+                .map(|n| NetworkSummary {
+                    id: n.id.clone(),
+                    name: n.name.clone(),
+                })
+                .collect())
+        })
+    }
+
     fn resolve_security_groups<'a>(
         &'a self,
         caller: &'a AuthContext,

@@ -45,6 +45,40 @@ impl NetworkService {
             .await
     }
 
+    /// Of the networks `ids`, those the caller may attach a server to by
+    /// naming them: a project's own and shared non-external networks, and
+    /// for an administrator any network, as Neutron lets an administrator
+    /// make ports anywhere. Unknown or invisible ids are left out.
+    pub async fn attachable_networks(
+        &self,
+        caller: &AuthContext,
+        ids: &[String],
+    ) -> Result<Vec<NetworkSummary>, ApiError> {
+        authorize(caller, Action::ReadNetworking)?;
+        let admin = caller.is_admin();
+        let project = caller.project_id().unwrap_or_default().to_owned();
+        let ids = ids.to_vec();
+        self.db
+            .read(move |conn| {
+                let scope = if admin {
+                    Scope::All
+                } else {
+                    Scope::Project(&project)
+                };
+                let networks =
+                    store::networks::list(conn, scope, &Prefilter::new().with("id", ids))?;
+                Ok(networks
+                    .into_iter()
+                    .filter(|n| admin || !n.external)
+                    .map(|n| NetworkSummary {
+                        id: n.std.id,
+                        name: n.name,
+                    })
+                    .collect())
+            })
+            .await
+    }
+
     /// Resolves security group names or ids, as the caller sees them, to ids.
     pub async fn resolve_security_groups(
         &self,
