@@ -129,6 +129,19 @@ impl FakeNetworking {
         self.state.lock().unwrap()
     }
 
+    /// The networks `keep` accepts, as compute sees them.
+    fn networks_where(&self, keep: impl Fn(&Network) -> bool) -> Vec<NetworkSummary> {
+        self.state()
+            .networks
+            .iter()
+            .filter(|n| keep(n))
+            .map(|n| NetworkSummary {
+                id: n.id.clone(),
+                name: n.name.clone(),
+            })
+            .collect()
+    }
+
     /// A network of `project` with room for `hosts` addresses.
     pub fn add_network(&self, name: &str, project: &str, shared: bool, hosts: u8) -> String {
         let mut state = self.state();
@@ -308,18 +321,9 @@ impl Networking for FakeNetworking {
         &'a self,
         caller: &'a AuthContext,
     ) -> BoxFuture<'a, Result<Vec<NetworkSummary>, ApiError>> {
-        Box::pin(async move {
-            let state = self.state();
-            Ok(state
-                .networks
-                .iter()
-                .filter(|n| n.shared || n.project == project_of(caller))
-                .map(|n| NetworkSummary {
-                    id: n.id.clone(),
-                    name: n.name.clone(),
-                })
-                .collect())
-        })
+        Box::pin(
+            async move { Ok(self.networks_where(|n| n.shared || n.project == project_of(caller))) },
+        )
     }
 
     fn attachable_networks<'a>(
@@ -328,18 +332,10 @@ impl Networking for FakeNetworking {
         ids: &'a [String],
     ) -> BoxFuture<'a, Result<Vec<NetworkSummary>, ApiError>> {
         Box::pin(async move {
-            let admin = caller.is_admin();
-            let state = self.state();
-            Ok(state
-                .networks
-                .iter()
-                .filter(|n| ids.contains(&n.id))
-                .filter(|n| admin || n.shared || n.project == project_of(caller))
-                .map(|n| NetworkSummary {
-                    id: n.id.clone(),
-                    name: n.name.clone(),
-                })
-                .collect())
+            Ok(self.networks_where(|n| {
+                ids.contains(&n.id)
+                    && (caller.is_admin() || n.shared || n.project == project_of(caller))
+            }))
         })
     }
 

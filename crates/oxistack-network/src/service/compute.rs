@@ -15,7 +15,7 @@ use super::{NetworkService, floating_ips, ports, security_groups};
 use crate::compute::{DEVICE_OWNER_COMPUTE, NetworkSummary, PortRequest, PortSummary};
 use crate::errors::{bad_request, conflict, invalid_input};
 use crate::kind::Kind;
-use crate::model::Port;
+use crate::model::{Network, Port};
 use crate::store::ports::SummaryKey;
 use crate::store::{self, Prefilter, Scope};
 use crate::wire::{FixedIpRequest, PortCreate};
@@ -29,19 +29,7 @@ impl NetworkService {
     ) -> Result<Vec<NetworkSummary>, ApiError> {
         authorize(caller, Action::ReadNetworking)?;
         let project = caller.project_id().unwrap_or_default().to_owned();
-        self.db
-            .read(move |conn| {
-                let networks =
-                    store::networks::list(conn, Scope::Project(&project), &Prefilter::new())?;
-                Ok(networks
-                    .into_iter()
-                    .filter(|n| !n.external)
-                    .map(|n| NetworkSummary {
-                        id: n.std.id,
-                        name: n.name,
-                    })
-                    .collect())
-            })
+        self.network_summaries(Some(project), Prefilter::new(), |n| !n.external)
             .await
     }
 
@@ -55,21 +43,33 @@ impl NetworkService {
         ids: &[String],
     ) -> Result<Vec<NetworkSummary>, ApiError> {
         authorize(caller, Action::ReadNetworking)?;
-        let admin = caller.is_admin();
-        let project = caller.project_id().unwrap_or_default().to_owned();
-        let ids = ids.to_vec();
+        let prefilter = Prefilter::new().with("id", ids.to_vec());
+        if caller.is_admin() {
+            self.network_summaries(None, prefilter, |_| true).await
+        } else {
+            let project = caller.project_id().unwrap_or_default().to_owned();
+            self.network_summaries(Some(project), prefilter, |n| !n.external)
+                .await
+        }
+    }
+
+    /// The networks `project` sees (all with `None`) that match
+    /// `prefilter` and `keep`, as compute knows them.
+    async fn network_summaries(
+        &self,
+        project: Option<String>,
+        prefilter: Prefilter,
+        keep: fn(&Network) -> bool,
+    ) -> Result<Vec<NetworkSummary>, ApiError> {
         self.db
             .read(move |conn| {
-                let scope = if admin {
-                    Scope::All
-                } else {
-                    Scope::Project(&project)
+                let scope = match &project {
+                    Some(project) => Scope::Project(project),
+                    None => Scope::All,
                 };
-                let networks =
-                    store::networks::list(conn, scope, &Prefilter::new().with("id", ids))?;
-                Ok(networks
+                Ok(store::networks::list(conn, scope, &prefilter)?
                     .into_iter()
-                    .filter(|n| admin || !n.external)
+                    .filter(keep)
                     .map(|n| NetworkSummary {
                         id: n.std.id,
                         name: n.name,
