@@ -23,7 +23,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 cat > "$config" <<TOML
 listen = "127.0.0.1:$port"
 state_dir = "$workdir/state"
@@ -32,10 +32,7 @@ admin_password = "pw"
 cirros = "$image"
 TOML
 RUST_LOG=warn,oxistack_qemu=info target/release/oxistack up --config "$config" > "$workdir/oxistack.log" 2>&1 &
-for _ in $(seq 300); do
-    curl -sf "http://127.0.0.1:$port/identity/v3" >/dev/null 2>&1 && break
-    sleep 0.1
-done
+wait_for_cloud "http://127.0.0.1:$port" 30
 grep 'QEMU accelerator chosen' "$workdir/oxistack.log" | sed 's/.*accel=/QEMU accelerator: /' | head -n1 || true
 target/release/oxistack outside --config "$config" -- python3 scripts/bench_instances.py \
     --url "http://127.0.0.1:$port" --password pw \

@@ -19,7 +19,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+port=$(free_port)
 cat > "$workdir/bench.toml" <<TOML
 listen = "127.0.0.1:$port"
 state_dir = "$workdir/state"
@@ -33,11 +33,8 @@ TOML
 # Per-request logging is for operators, not for the measurement.
 RUST_LOG=warn target/release/oxistack up --config "$workdir/bench.toml" > "$workdir/oxistack.log" 2>&1 &
 pid=$!
-for _ in $(seq 100); do
-    curl -sf "http://127.0.0.1:$port/identity/v3" >/dev/null 2>&1 && break
-    sleep 0.1
-done
 url="http://127.0.0.1:$port"
+wait_for_cloud "$url" 10
 target/release/oxistack-bench --url "$url" --password pw "$@"
 
 # The same reads at 64 connections from wrk, a load generator lighter than

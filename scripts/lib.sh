@@ -22,6 +22,21 @@ host_packages() {
     echo qemu-system-x86 qemu-utils genisoimage iproute2 nftables conntrack
 }
 
+# Prints a free TCP port on loopback.
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+# Waits up to $2 seconds for the cloud at URL $1 to answer.
+wait_for_cloud() {
+    for _ in $(seq $(( $2 * 10 ))); do
+        curl -sf "$1/identity/v3" >/dev/null 2>&1 && return 0
+        sleep 0.1
+    done
+    echo "oxistack did not answer at $1 within $2 s" >&2
+    return 1
+}
+
 # Makes sure cargo is on PATH (rustup installs it under ~/.cargo/bin).
 ensure_cargo() {
     if ! command -v cargo >/dev/null 2>&1 && [ -x "$HOME/.cargo/bin/cargo" ]; then

@@ -25,7 +25,8 @@ TCP     6781:6784       Weave Net
 UDP     6783:6784       Weave Net
 """
 
-PREPARATION = f"""
+# The seed's kubenet behind kuberouter, and kubesg opened for ICMP.
+KUBENET = """
 openstack network create kubenet
 openstack subnet create --subnet-range 172.16.0.0/24 --network kubenet --dns-nameserver 192.168.1.16 kubesubnet
 openstack router create kuberouter
@@ -33,6 +34,9 @@ openstack router set --external-gateway public kuberouter
 openstack router add subnet kuberouter kubesubnet
 openstack security group create kubesg
 openstack security group rule create kubesg --proto icmp
+"""
+
+PREPARATION = KUBENET + f"""
 while read proto ports description
 do
     openstack security group rule create kubesg --proto $proto --dst-port $ports --description "$description"

@@ -15,7 +15,7 @@ import subprocess
 import time
 
 from conftest import OXISTACK, Cloud, real_host
-from test_compute_network import KUBE, wait_for_servers
+from test_compute_network import KUBE, KUBENET, wait_for_servers
 
 SETUP_KUBE_PROJECT = """
 openstack project create kube
@@ -24,14 +24,7 @@ openstack role add --user kube --project kube member
 """
 
 # The seed's preparation, cut to what the load-balancer test needs.
-PREPARATION = """
-openstack network create kubenet
-openstack subnet create --subnet-range 172.16.0.0/24 --network kubenet --dns-nameserver 192.168.1.16 kubesubnet
-openstack router create kuberouter
-openstack router set --external-gateway public kuberouter
-openstack router add subnet kuberouter kubesubnet
-openstack security group create kubesg
-openstack security group rule create kubesg --proto icmp
+PREPARATION = KUBENET + """
 openstack security group rule create kubesg --proto tcp --dst-port 22
 openstack security group rule create kubesg --proto tcp --dst-port 80
 ssh-keygen -q -f kubekey -P ""
@@ -118,6 +111,17 @@ def addresses(server):
     return sorted(server["Networks"]["kubenet"])
 
 
+def reboot_brings_back(cloud, servers):
+    """After a teardown nothing of the cloud runs on the host; `oxistack up`
+    brings c-1 and c-2 back ACTIVE with the fixed and floating IPs they had."""
+    assert qemu_pids(cloud) == {}
+    assert namespaces(cloud) == []
+    cloud.start()
+    after = wait_for_servers(cloud, ["c-1", "c-2"], timeout=60, **KUBE)
+    for name in ("c-1", "c-2"):
+        assert addresses(after[name]) == addresses(servers[name]), (after[name], servers[name])
+
+
 def test_seed_load_balancer_preamble_on_real_instances(real_cloud):
     cloud = real_cloud
     cloud.sh(SETUP_KUBE_PROJECT)
@@ -202,12 +206,7 @@ def test_seed_load_balancer_preamble_on_real_instances(real_cloud):
     # back ACTIVE with the same addresses and groups, and the guests carry
     # on where they were: both curls work with no manual step.
     cloud.teardown()
-    assert qemu_pids(cloud) == {}
-    assert namespaces(cloud) == []
-    cloud.start()
-    after = wait_for_servers(cloud, ["c-1", "c-2"], timeout=60, **KUBE)
-    for name in ("c-1", "c-2"):
-        assert addresses(after[name]) == addresses(servers[name]), (after[name], servers[name])
+    reboot_brings_back(cloud, servers)
     curl_until(cloud, fip1, "Welcome to server 1")
     curl_until(cloud, fip2, "This is server 2")
 
@@ -216,12 +215,7 @@ def test_seed_load_balancer_preamble_on_real_instances(real_cloud):
     # responders lived in their memory, so the seed's ssh lines start them
     # again.
     cloud.oxistack("teardown", "--hard")
-    assert qemu_pids(cloud) == {}
-    assert namespaces(cloud) == []
-    cloud.start()
-    after = wait_for_servers(cloud, ["c-1", "c-2"], timeout=60, **KUBE)
-    for name in ("c-1", "c-2"):
-        assert addresses(after[name]) == addresses(servers[name]), (after[name], servers[name])
+    reboot_brings_back(cloud, servers)
     wait_for_ssh(cloud, fip1, fip2)
     assert curl(cloud, fip1) is None
     cloud.outside(RESPONDERS.format(fip1=fip1, fip2=fip2))

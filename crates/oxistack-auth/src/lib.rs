@@ -63,6 +63,49 @@ pub struct AuthContext {
 }
 
 impl AuthContext {
+    /// The cloud itself acting as user `user_id` in project `project_id`
+    /// with `roles`, for work no request carries (bootstrap, work resumed
+    /// after a restart), so it passes the same checks a client's would.
+    /// It has no token and never leaves the process; `audit_id` names the
+    /// work in logs.
+    pub fn internal(
+        user_id: &str,
+        project_id: &str,
+        roles: &[&str],
+        audit_id: &str,
+    ) -> AuthContext {
+        let named = |id: &str| NamedRef {
+            id: id.to_owned(),
+            name: id.to_owned(),
+        };
+        let now = Utc::now();
+        AuthContext {
+            user: named(user_id),
+            user_domain: named("default"),
+            scope: Scope::Project {
+                project: named(project_id),
+                domain: named("default"),
+            },
+            roles: roles.iter().map(|role| named(role)).collect(),
+            methods: Vec::new(),
+            issued_at: now,
+            expires_at: now + chrono::Duration::hours(1),
+            audit_id: audit_id.to_owned(),
+            application_credential: None,
+        }
+    }
+
+    /// The cloud acting as administrator of the admin project, as
+    /// bootstrap does.
+    pub fn cloud_administrator(admin_project_id: &str) -> AuthContext {
+        AuthContext::internal(
+            "oxistack",
+            admin_project_id,
+            &["admin", "member", "reader"],
+            "oxistack-bootstrap",
+        )
+    }
+
     pub fn has_role(&self, name: &str) -> bool {
         self.roles.iter().any(|r| r.name == name)
     }

@@ -7,8 +7,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
-use chrono::Utc;
-use oxistack_auth::{AuthContext, NamedRef, Scope};
+use oxistack_auth::AuthContext;
 use oxistack_image::{ImageService, ImageStatus};
 
 /// The image's id: fixed, so a start interrupted between creating the
@@ -33,7 +32,7 @@ pub async fn register(
             file.display()
         );
     }
-    let admin = Arc::new(admin_context(admin_project_id));
+    let admin = Arc::new(AuthContext::cloud_administrator(admin_project_id));
     let status = match images.show(&admin, CIRROS_IMAGE_ID).await {
         Ok(image) => image.status,
         Err(error) if error.status == 404 => {
@@ -70,30 +69,4 @@ pub async fn register(
     std::fs::write(marker, b"registered\n")
         .with_context(|| format!("cannot write {}", marker.display()))?;
     Ok(())
-}
-
-/// The cloud itself acting as the admin project's administrator.
-fn admin_context(admin_project_id: &str) -> AuthContext {
-    let named = |id: &str, name: &str| NamedRef {
-        id: id.to_owned(),
-        name: name.to_owned(),
-    };
-    let now = Utc::now();
-    AuthContext {
-        user: named("oxistack", "oxistack"),
-        user_domain: named("default", "Default"),
-        scope: Scope::Project {
-            project: named(admin_project_id, "admin"),
-            domain: named("default", "Default"),
-        },
-        roles: ["admin", "member", "reader"]
-            .into_iter()
-            .map(|role| named(role, role))
-            .collect(),
-        methods: Vec::new(),
-        issued_at: now,
-        expires_at: now + chrono::Duration::minutes(10),
-        audit_id: "oxistack-bootstrap".to_owned(),
-        application_credential: None,
-    }
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use oxistack_auth::{AuthContext, NamedRef, Scope};
+use oxistack_auth::AuthContext;
 use oxistack_http::ApiError;
 use oxistack_metadata::{InstanceMetadata, MetadataNic, PublicKey};
 use oxistack_virt::{DriverError, ImageSource, InstanceSpec, InstanceState, Nic, RebootKind};
@@ -573,25 +573,12 @@ impl ComputeService {
 /// Acts for a server's owner when no request does (resuming a build
 /// after a restart): a member of the server's project.
 fn owner_context(server: &Server) -> AuthContext {
-    let named = |id: &str| NamedRef {
-        id: id.to_owned(),
-        name: id.to_owned(),
-    };
-    let now = Utc::now();
-    AuthContext {
-        user: named(&server.user_id),
-        user_domain: named("default"),
-        scope: Scope::Project {
-            project: named(&server.project_id),
-            domain: named("default"),
-        },
-        roles: vec![named("member"), named("reader")],
-        methods: Vec::new(),
-        issued_at: now,
-        expires_at: now + chrono::Duration::hours(1),
-        audit_id: format!("compute-resume-{}", server.id),
-        application_credential: None,
-    }
+    AuthContext::internal(
+        &server.user_id,
+        &server.project_id,
+        &["member", "reader"],
+        &format!("compute-resume-{}", server.id),
+    )
 }
 
 /// What a guest learns about itself at boot, from its config drive or

@@ -4,8 +4,7 @@
 
 use std::net::Ipv4Addr;
 
-use chrono::Utc;
-use oxistack_auth::{AuthContext, NamedRef, Scope};
+use oxistack_auth::AuthContext;
 use oxistack_db::rusqlite::Connection;
 use oxistack_http::ApiError;
 
@@ -56,7 +55,9 @@ pub(crate) fn create_defaults(
     conn: &Connection,
     defaults: &NetworkDefaults,
 ) -> Result<(), ApiError> {
-    let admin = cloud_administrator(&defaults.admin_project_id);
+    // As the cloud administrator, so the default networks go through
+    // exactly the checks a client's would.
+    let admin = AuthContext::cloud_administrator(&defaults.admin_project_id);
     let demo = Some(defaults.demo_project_id.clone());
 
     let public = networks::create(
@@ -152,31 +153,4 @@ pub(crate) fn create_defaults(
         },
     )?;
     Ok(())
-}
-
-/// Bootstrap acts as the cloud administrator on the admin project, so the
-/// default networks go through exactly the checks a client's would.
-pub(super) fn cloud_administrator(admin_project_id: &str) -> AuthContext {
-    let named = |id: &str, name: &str| NamedRef {
-        id: id.to_owned(),
-        name: name.to_owned(),
-    };
-    let now = Utc::now();
-    AuthContext {
-        user: named("oxistack", "oxistack"),
-        user_domain: named("default", "Default"),
-        scope: Scope::Project {
-            project: named(admin_project_id, "admin"),
-            domain: named("default", "Default"),
-        },
-        roles: ["admin", "member", "reader"]
-            .iter()
-            .map(|r| named(r, r))
-            .collect(),
-        methods: Vec::new(),
-        issued_at: now,
-        expires_at: now,
-        audit_id: String::new(),
-        application_credential: None,
-    }
 }

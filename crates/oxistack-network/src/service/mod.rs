@@ -463,7 +463,7 @@ pub(crate) mod tests {
     /// project's default security group, a floating IP.
     pub fn populate(conn: &Connection) {
         bootstrap::create_defaults(conn, &defaults()).unwrap();
-        let admin = bootstrap::cloud_administrator("admin-project");
+        let admin = AuthContext::cloud_administrator("admin-project");
         security_groups::ensure_default(conn, "admin-project").unwrap();
         let public = store::networks::list(
             conn,
