@@ -64,6 +64,36 @@ impl InstancePaths {
     }
 }
 
+/// The console log may grow to this size before a start trims it.
+const CONSOLE_LOG_LIMIT: u64 = 1 << 20;
+/// What a trim keeps: the end of the log, the most recent boots.
+const CONSOLE_LOG_KEPT: usize = 256 << 10;
+
+/// Trims the console log to its last [`CONSOLE_LOG_KEPT`] bytes once it
+/// is over [`CONSOLE_LOG_LIMIT`]. QEMU appends to it across restarts, so
+/// without this a guest that reboots often would fill the disk. Called
+/// while no QEMU writes to it.
+pub fn trim_console_log(path: &Path) -> io::Result<()> {
+    let size = match fs::metadata(path) {
+        Ok(metadata) => metadata.len(),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(()),
+        Err(error) => return Err(error),
+    };
+    if size <= CONSOLE_LOG_LIMIT {
+        return Ok(());
+    }
+    let log = fs::read(path)?;
+    let kept = &log[log.len().saturating_sub(CONSOLE_LOG_KEPT)..];
+    // Start at a line, so the first one is not cut in half.
+    let kept = match kept.iter().position(|b| *b == b'\n') {
+        Some(newline) => &kept[newline + 1..],
+        None => kept,
+    };
+    let partial = path.with_extension("log.part");
+    fs::write(&partial, kept)?;
+    fs::rename(&partial, path)
+}
+
 /// Writes `spec` to `path` so that a crash leaves either the old or the new
 /// spec, never half of one: a 0600 temporary file, fsync, rename, fsync of
 /// the directory.
@@ -98,6 +128,25 @@ pub fn read_spec(path: &Path) -> io::Result<InstanceSpec> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn long_console_logs_keep_their_last_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("console.log");
+        trim_console_log(&log).unwrap();
+        fs::write(&log, b"short\n").unwrap();
+        trim_console_log(&log).unwrap();
+        assert_eq!(fs::read(&log).unwrap(), b"short\n");
+        let line = b"0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcde\n";
+        let long: Vec<u8> = line.repeat(20_000);
+        fs::write(&log, [&long[..], b"last boot\n"].concat()).unwrap();
+        trim_console_log(&log).unwrap();
+        let trimmed = fs::read(&log).unwrap();
+        assert!(trimmed.len() <= CONSOLE_LOG_KEPT, "{}", trimmed.len());
+        assert!(trimmed.len() > CONSOLE_LOG_KEPT - 2 * line.len());
+        assert!(trimmed.starts_with(line));
+        assert!(trimmed.ends_with(b"last boot\n"));
+    }
     use oxistack_virt::{ImageSource, InstanceMetadata, Nic};
     use std::os::unix::fs::PermissionsExt;
 

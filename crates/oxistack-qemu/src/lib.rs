@@ -380,6 +380,7 @@ impl QemuDriver {
                 _ => {}
             }
         }
+        instance_dir::trim_console_log(&paths.console_log)?;
         let arguments = command_line::qemu_arguments(&LaunchOptions {
             spec,
             paths,
