@@ -89,8 +89,12 @@ def main():
     parser.add_argument("--config", required=True)
     parser.add_argument("--servers", type=int, default=3)
     args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="oxistack-bench-") as work:
+        run(args, Path(work))
+
+
+def run(args, work):
     api = Api(args.url, args.password)
-    work = Path(tempfile.mkdtemp(prefix="oxistack-bench-"))
 
     image = api.call("GET", "/image/v2/images?name=cirros")["images"][0]["id"]
     public = api.network("GET", "/networks?name=public")["networks"][0]["id"]
