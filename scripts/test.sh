@@ -9,8 +9,9 @@ cd "$root"
 
 ensure_cargo
 # What the cloud itself needs (see host_packages), plus ssh, curl and nc
-# to act as a user on the LAN in the end-to-end tests.
-ensure_packages $(host_packages) openssh-client curl netcat-openbsd iputils-ping
+# to act as a user on the LAN in the end-to-end tests, busybox for the real
+# DHCP client and wget the data-plane tests run in their namespaces.
+ensure_packages $(host_packages) openssh-client curl netcat-openbsd iputils-ping busybox-static
 venv=$(ensure_client_venv "$root")
 export OXISTACK_TEST_IMAGE=$(ensure_test_image "$root")
 

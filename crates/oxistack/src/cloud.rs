@@ -198,18 +198,10 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     .await?;
 
     tokio::spawn(purge_tokens(identity.clone()));
-    let sandboxed = config.dataplane == DataPlaneKind::Linux
-        && config.external_network.physical_interface.is_none();
     tokio::spawn(restore_host(
         network.clone(),
         compute.clone(),
-        sandboxed.then(|| {
-            (
-                oxistack_linuxnet::naming::Namespaces::new(&config.instance_prefix).outside(),
-                config.listen,
-                app.clone(),
-            )
-        }),
+        host::sandbox_lan(&config).map(|namespace| (namespace, config.listen, app.clone())),
     ));
     print_summary(&config, &mounted, &password, &clouds_yaml, started);
 
@@ -238,29 +230,27 @@ async fn restore_host(
     compute: Option<Arc<ComputeService>>,
     outside: Option<(String, std::net::SocketAddr, App)>,
 ) {
-    if let Some(Err(error)) = match &network {
-        Some(network) => Some(network.reconcile_now().await),
-        None => None,
-    } {
+    if let Some(network) = &network
+        && let Err(error) = network.reconcile_now().await
+    {
         tracing::warn!(%error, "the first network reconciliation failed; it is retried on the next change or `oxistack reconcile`");
     }
     if let Some((namespace, address, app)) = outside {
-        match oxistack_netns::run_in(&namespace, || std::net::TcpListener::bind(address)) {
-            Ok(Ok(listener)) => {
+        let bound = oxistack_netns::run_in(&namespace, || std::net::TcpListener::bind(address))
+            .map_err(|e| e.to_string())
+            .and_then(|bound| bound.map_err(|e| e.to_string()));
+        match bound {
+            Ok(listener) => {
                 tokio::spawn(serve_outside(listener, app));
-            }
-            Ok(Err(error)) => {
-                tracing::warn!(%namespace, %error, "cannot serve the API inside the LAN namespace")
             }
             Err(error) => {
                 tracing::warn!(%namespace, %error, "cannot serve the API inside the LAN namespace")
             }
         }
     }
-    if let Some(Err(error)) = match compute {
-        Some(compute) => Some(compute.resume().await),
-        None => None,
-    } {
+    if let Some(compute) = compute
+        && let Err(error) = compute.resume().await
+    {
         tracing::warn!(error = %error.message, "resuming servers failed");
     }
 }
@@ -390,18 +380,15 @@ fn print_summary(
         "\nCredentials:  source <(oxistack openrc admin admin)   or   export OS_CLOUD=admin OS_CLIENT_CONFIG_FILE={}\n",
         clouds_yaml.display()
     ));
-    if config.dataplane == DataPlaneKind::Linux {
-        let external = &config.external_network;
-        match &external.physical_interface {
-            Some(interface) => text.push_str(&format!(
-                "Floating IPs ({}) are bridged onto {interface}\n",
-                external.floating_range
-            )),
-            None => text.push_str(&format!(
-                "Floating IPs ({}) are on a sandbox LAN: oxistack outside -- ssh|curl|openstack ...\n",
-                external.floating_range
-            )),
-        }
+    let floating = config.external_network.floating_range;
+    match (config.dataplane, &config.external_network.physical_interface) {
+        (DataPlaneKind::Fake, _) => {}
+        (DataPlaneKind::Linux, Some(interface)) => text.push_str(&format!(
+            "Floating IPs ({floating}) are bridged onto {interface}\n"
+        )),
+        (DataPlaneKind::Linux, None) => text.push_str(&format!(
+            "Floating IPs ({floating}) are on a sandbox LAN: oxistack outside -- ssh|curl|openstack ...\n"
+        )),
     }
     text.push_str(&format!(
         "State directory: {}   Region: {}\n",

@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
 use ipnet::Ipv4Net;
+use oxistack_qemu::Accel;
 use serde::Deserialize;
 
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 8080);
@@ -53,7 +54,7 @@ struct ServicesFile {
 #[serde(deny_unknown_fields)]
 struct ComputeFile {
     driver: Option<ComputeDriverKind>,
-    accel: Option<Accelerator>,
+    accel: Option<Accel>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -76,17 +77,6 @@ pub enum ComputeDriverKind {
     Qemu,
     /// Instances are records that change state; nothing runs.
     Fake,
-}
-
-/// How QEMU runs guests.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Accelerator {
-    /// KVM where /dev/kvm really runs guests, else TCG.
-    Auto,
-    Kvm,
-    /// Software emulation: slow but works everywhere.
-    Tcg,
 }
 
 /// What carries tenant traffic.
@@ -134,7 +124,8 @@ pub struct Config {
     pub external_network: ExternalNetwork,
     pub services: Services,
     pub compute_driver: ComputeDriverKind,
-    pub accelerator: Accelerator,
+    /// How QEMU runs guests: KVM where it really runs them, else TCG, unless forced.
+    pub accelerator: Accel,
     pub dataplane: DataPlaneKind,
     /// A disk image registered as the public image `cirros` on first start.
     pub cirros_image: Option<PathBuf>,
@@ -244,7 +235,7 @@ impl Config {
             external_network: external_network(file.external_network.unwrap_or_default())?,
             services,
             compute_driver: compute.driver.unwrap_or(ComputeDriverKind::Qemu),
-            accelerator: compute.accel.unwrap_or(Accelerator::Auto),
+            accelerator: compute.accel.unwrap_or_default(),
             dataplane: file
                 .network
                 .and_then(|n| n.dataplane)
@@ -353,7 +344,7 @@ mod tests {
         assert!(config.services.image && config.services.compute && config.services.network);
         assert_eq!(config.compute_driver, ComputeDriverKind::Qemu);
         assert_eq!(config.dataplane, DataPlaneKind::Linux);
-        assert_eq!(config.accelerator, Accelerator::Auto);
+        assert_eq!(config.accelerator, Accel::Auto);
         assert_eq!(
             config.instance_prefix,
             default_prefix(Path::new(DEFAULT_STATE_DIR))

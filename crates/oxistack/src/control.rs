@@ -25,7 +25,7 @@ pub fn socket_path(config: &Config) -> PathBuf {
 }
 
 /// What a reconciliation did, as `oxistack reconcile` prints it.
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 struct ReconcileReport {
     error: Option<String>,
     network_ms: Option<f64>,
@@ -80,9 +80,7 @@ async fn answer(stream: UnixStream, reconcilers: &Reconcilers) -> anyhow::Result
         RECONCILE => reconcile(reconcilers).await,
         other => ReconcileReport {
             error: Some(format!("unknown control command {other:?}")),
-            network_ms: None,
-            compute_ms: None,
-            instances_acted_on: 0,
+            ..ReconcileReport::default()
         },
     };
     let mut reply = serde_json::to_vec(&report)?;
@@ -92,12 +90,7 @@ async fn answer(stream: UnixStream, reconcilers: &Reconcilers) -> anyhow::Result
 }
 
 async fn reconcile(reconcilers: &Reconcilers) -> ReconcileReport {
-    let mut report = ReconcileReport {
-        error: None,
-        network_ms: None,
-        compute_ms: None,
-        instances_acted_on: 0,
-    };
+    let mut report = ReconcileReport::default();
     if let Some(network) = &reconcilers.network {
         let started = Instant::now();
         if let Err(error) = network.reconcile_now().await {

@@ -15,10 +15,10 @@ use oxistack_linuxnet::naming::Namespaces;
 use oxistack_linuxnet::{ExternalMode, LinuxDataPlane, LinuxNetConfig};
 use oxistack_metadata::MetadataSource;
 use oxistack_netplane::{FakeDataPlane, NetworkDataPlane};
-use oxistack_qemu::{Accel, QemuConfig, QemuDriver};
+use oxistack_qemu::{QemuConfig, QemuDriver};
 use oxistack_virt::{ComputeDriver, FakeDriver};
 
-use crate::config::{Accelerator, ComputeDriverKind, Config, DataPlaneKind};
+use crate::config::{ComputeDriverKind, Config, DataPlaneKind};
 
 /// The file holding the running cloud's process id.
 pub fn pid_file(config: &Config) -> PathBuf {
@@ -52,6 +52,14 @@ fn external_mode(config: &Config) -> ExternalMode {
     }
 }
 
+/// The namespace playing the LAN, when the Linux data plane runs in
+/// sandbox mode.
+pub fn sandbox_lan(config: &Config) -> Option<String> {
+    let sandboxed = config.dataplane == DataPlaneKind::Linux
+        && matches!(external_mode(config), ExternalMode::Sandbox { .. });
+    sandboxed.then(|| namespaces(config).outside())
+}
+
 pub fn network_dataplane(
     config: &Config,
     metadata: Arc<dyn MetadataSource>,
@@ -76,11 +84,7 @@ pub async fn compute_driver(config: &Config) -> anyhow::Result<Arc<dyn ComputeDr
                 // With the Linux data plane, taps live in its fabric namespace.
                 netns: (config.dataplane == DataPlaneKind::Linux)
                     .then(|| namespaces(config).fabric()),
-                accel: match config.accelerator {
-                    Accelerator::Auto => Accel::Auto,
-                    Accelerator::Kvm => Accel::Kvm,
-                    Accelerator::Tcg => Accel::Tcg,
-                },
+                accel: config.accelerator,
                 probe_kernel: None,
                 host_ip: host_ip(config),
             })
@@ -102,20 +106,14 @@ fn host_ip(config: &Config) -> IpAddr {
 /// namespace, as a machine on the external network would. Only returns
 /// on failure: the command replaces this process.
 pub fn outside(config: &Config, command: &[OsString]) -> anyhow::Result<()> {
-    if matches!(external_mode(config), ExternalMode::Bridged { .. }) {
+    let Some(namespace) = sandbox_lan(config) else {
         bail!(
-            "the external network is bridged onto {}: floating IPs are reachable from the host's own network, no `outside` needed",
-            config
-                .external_network
-                .physical_interface
-                .as_deref()
-                .unwrap_or_default()
+            "this cloud has no sandbox LAN: its external network is bridged onto a host interface (reach floating IPs from the host's own network) or its data plane is fake"
         );
-    }
+    };
     let Some((program, args)) = command.split_first() else {
         bail!("nothing to run: oxistack outside -- COMMAND [ARGS...]");
     };
-    let namespace = namespaces(config).outside();
     let program = program
         .to_str()
         .with_context(|| format!("the program name {program:?} is not UTF-8"))?;
@@ -136,24 +134,19 @@ pub fn teardown(config: &Config, hard: bool) -> anyhow::Result<()> {
     let started = Instant::now();
     let stopped = stop_running_cloud(config)?;
     let instances = instances_dir(config);
-    let saved = match hard {
-        true => 0,
-        false => {
-            let runtime = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()?;
-            let (saved, unsaved) = runtime
-                .block_on(QemuDriver::suspend_all(&instances))
-                .context("cannot suspend the instances")?;
-            if unsaved > 0 {
-                eprintln!(
-                    "oxistack teardown: {unsaved} guests could not be saved and will boot again"
-                );
-            }
-            saved + unsaved
-        }
+    let (saved, unsaved) = match hard {
+        true => (0, 0),
+        false => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(QemuDriver::suspend_all(&instances))
+            .context("cannot suspend the instances")?,
     };
+    if unsaved > 0 {
+        eprintln!("oxistack teardown: {unsaved} guests could not be saved and will boot again");
+    }
     let killed = saved
+        + unsaved
         + QemuDriver::kill_all(&instances).context("cannot stop the instances' QEMU processes")?;
     let prefix = &config.instance_prefix;
     let before = oxistack_netns::list(&namespaces(config).common_prefix()).len();

@@ -221,14 +221,7 @@ impl ComputeService {
         {
             return;
         }
-        let spawned = match self.networking.sync_host().await {
-            Ok(()) => {
-                let spec = self.instance_spec(&server, &ports, admin_password);
-                self.driver.spawn(&spec).await.map_err(|e| e.to_string())
-            }
-            Err(error) => Err(format!("the network is not ready: {}", error.message)),
-        };
-        match spawned {
+        match self.spawn_on_host(&server, &ports, admin_password).await {
             Ok(()) => {
                 tracing::info!(server = %id, name = %server.name, "server built");
                 self.update(id, |s| {
@@ -239,7 +232,7 @@ impl ComputeService {
                 })
                 .await;
             }
-            Err(reason) => self.fail_build(id, reason).await,
+            Err(error) => self.fail_build(id, error.to_string()).await,
         }
     }
 
@@ -371,12 +364,23 @@ impl ComputeService {
             .map_err(|e| DriverError::Io(format!("cannot read the server's ports: {}", e.message)))?
             .remove(&server.id)
             .unwrap_or_default();
+        self.spawn_on_host(&server, &ports, None).await
+    }
+
+    /// Starts the instance of `server` with `ports`, once the host's
+    /// network has their taps.
+    async fn spawn_on_host(
+        &self,
+        server: &Server,
+        ports: &[PortSummary],
+        admin_password: Option<String>,
+    ) -> Result<(), DriverError> {
         self.networking
             .sync_host()
             .await
             .map_err(|e| DriverError::Io(format!("the network is not ready: {}", e.message)))?;
         self.driver
-            .spawn(&self.instance_spec(&server, &ports, None))
+            .spawn(&self.instance_spec(server, ports, admin_password))
             .await
     }
 
