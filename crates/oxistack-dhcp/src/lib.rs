@@ -13,7 +13,7 @@ mod reply;
 
 use std::collections::HashMap;
 use std::io;
-use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4, UdpSocket as StdUdpSocket};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket as StdUdpSocket};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -136,6 +136,3 @@ impl DhcpServer {
         }
     }
 }
-
-/// Where replies go when the client cannot yet receive unicast.
-const BROADCAST_DESTINATION: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT);

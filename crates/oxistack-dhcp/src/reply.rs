@@ -10,7 +10,10 @@ use dhcproto::v4::{
 use dhcproto::{Decodable, Decoder};
 use ipnet::Ipv4Net;
 
-use crate::{BROADCAST_DESTINATION, CLIENT_PORT, Lease, LeaseTable};
+use crate::{CLIENT_PORT, Lease, LeaseTable};
+
+/// Where replies go when the client cannot yet receive unicast.
+const BROADCAST_DESTINATION: SocketAddrV4 = SocketAddrV4::new(Ipv4Addr::BROADCAST, CLIENT_PORT);
 
 /// Why a packet gets no answer although it came from a client that might
 /// deserve one: the server logs these and carries on.
@@ -242,16 +245,14 @@ fn insert_lease_times(options: &mut DhcpOptions, lease: &Lease) {
 /// A client that is renewing (or informing) has its address configured
 /// and can take unicast; everyone else, and every NAK (the client's
 /// address is wrong by definition), gets a broadcast on the segment.
+/// Only REQUESTs and INFORMs get an ACK, so an ACK is what tells them
+/// apart from DISCOVERs.
 fn destination(request: &Message, message_type: MessageType) -> SocketAddrV4 {
     let client_address = request.ciaddr();
     let usable = !client_address.is_unspecified()
         && !client_address.is_broadcast()
         && !client_address.is_multicast();
-    let asked_from_address = matches!(
-        request.opts().msg_type(),
-        Some(MessageType::Request | MessageType::Inform)
-    );
-    if message_type != MessageType::Nak && usable && asked_from_address {
+    if message_type == MessageType::Ack && usable {
         SocketAddrV4::new(client_address, CLIENT_PORT)
     } else {
         BROADCAST_DESTINATION

@@ -75,11 +75,12 @@ impl Cmd {
         self
     }
 
-    fn error(&self, status: String, stderr: String) -> DataPlaneError {
+    /// The error of this command having finished as `finished` did.
+    pub fn failed(&self, finished: Finished) -> DataPlaneError {
         DataPlaneError::Command {
             command: self.to_string(),
-            status,
-            stderr,
+            status: status_text(finished.status),
+            stderr: finished.stderr,
         }
     }
 }
@@ -123,7 +124,7 @@ impl Runner {
         if finished.status == Some(0) {
             Ok(finished.stdout)
         } else {
-            Err(cmd.error(status_text(finished.status), finished.stderr))
+            Err(cmd.failed(finished))
         }
     }
 
@@ -153,7 +154,7 @@ impl Runner {
         let finished = run(&cmd).await?;
         match finished.status {
             Some(code) if success.contains(&code) => Ok(()),
-            status => Err(cmd.error(status_text(status), finished.stderr)),
+            _ => Err(cmd.failed(finished)),
         }
     }
 }

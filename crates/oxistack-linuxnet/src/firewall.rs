@@ -54,6 +54,7 @@ use oxistack_netplane::{
 };
 
 use crate::naming;
+use crate::plan::INSTANCE_OWNER_PREFIX;
 
 /// The `inet` table holding the security groups.
 pub const SECURITY_GROUP_TABLE: &str = "oxistack-sg";
@@ -63,9 +64,6 @@ pub const ANTI_SPOOFING_TABLE: &str = "oxistack-spoof";
 /// Conntrack zones are 16-bit; networks get one in `1..=ZONE_COUNT`,
 /// leaving zone 0 (the default) and the top of the range to others.
 const ZONE_COUNT: u32 = 65_000;
-
-/// `device_owner` prefix of instances' ports, the only ones filtered.
-const INSTANCE_OWNER_PREFIX: &str = "compute:";
 
 /// IP protocols whose rules may match destination ports: TCP, UDP, DCCP,
 /// SCTP and UDP-Lite, whose headers all start with the two ports.
@@ -556,24 +554,8 @@ fn mac_address_elements(sources: &BTreeMap<String, Vec<Ipv4Range>>) -> String {
 /// `aa:bb:cc:dd:ee:ff` in lower case, or `None` if `text` is no MAC: a
 /// malformed MAC must not break the script for every other port.
 fn normalized_mac(text: &str) -> Option<String> {
-    let octets: Vec<u8> = text
-        .split(':')
-        .map(|octet| {
-            let hex = matches!(octet.len(), 1 | 2) && octet.chars().all(|c| c.is_ascii_hexdigit());
-            if hex {
-                u8::from_str_radix(octet, 16).ok()
-            } else {
-                None
-            }
-        })
-        .collect::<Option<_>>()?;
-    (octets.len() == 6).then(|| {
-        octets
-            .iter()
-            .map(|octet| format!("{octet:02x}"))
-            .collect::<Vec<_>>()
-            .join(":")
-    })
+    let [a, b, c, d, e, f] = crate::leases::parse_mac(text)?;
+    Some(format!("{a:02x}:{b:02x}:{c:02x}:{d:02x}:{e:02x}:{f:02x}"))
 }
 
 /// A string literal for nft; quotes and backslashes, which would end or

@@ -113,12 +113,18 @@ pub(crate) fn address_on(port: &Port, subnet_id: &str) -> Option<Ipv4Addr> {
         })
 }
 
-/// `fa:16:3e:01:02:03` → bytes.
+/// `fa:16:3e:01:02:03` → bytes: six octets of one or two hex digits,
+/// in either case; anything else is no MAC.
 pub(crate) fn parse_mac(text: &str) -> Option<[u8; 6]> {
     let mut mac = [0u8; 6];
     let mut parts = text.split(':');
     for byte in &mut mac {
-        *byte = u8::from_str_radix(parts.next()?, 16).ok()?;
+        let part = parts.next()?;
+        // `from_str_radix` alone would take a sign and leading zeros.
+        if !matches!(part.len(), 1 | 2) || !part.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        *byte = u8::from_str_radix(part, 16).ok()?;
     }
     parts.next().is_none().then_some(mac)
 }

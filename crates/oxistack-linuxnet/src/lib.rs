@@ -353,9 +353,10 @@ pub fn teardown(prefix: &str, external: &ExternalMode) -> Result<(), DataPlaneEr
 }
 
 fn delete_host_device(device: &str) -> Result<(), DataPlaneError> {
-    let cmd = Cmd::ip_root().args(["link", "del", "dev", device]);
+    let args = ["link", "del", "dev", device];
+    let cmd = Cmd::ip_root().args(args);
     let output = std::process::Command::new("ip")
-        .args(["link", "del", "dev", device])
+        .args(args)
         .output()
         .map_err(|source| DataPlaneError::Io {
             context: format!("running `{cmd}`"),

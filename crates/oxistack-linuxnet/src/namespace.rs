@@ -9,14 +9,12 @@ use oxistack_netplane::DataPlaneError;
 use crate::command::{Cmd, Runner};
 use crate::observe::Links;
 
-fn netns_error(name: &str, error: oxistack_netns::NetnsError) -> DataPlaneError {
-    DataPlaneError::Io {
-        context: format!("network namespace {name}"),
-        source: io::Error::other(error),
-    }
-}
-
-fn join_error(name: &str, error: tokio::task::JoinError) -> DataPlaneError {
+/// A failure to create, delete or enter namespace `name`, or of the
+/// blocking task doing it.
+fn netns_error(
+    name: &str,
+    error: impl Into<Box<dyn std::error::Error + Send + Sync>>,
+) -> DataPlaneError {
     DataPlaneError::Io {
         context: format!("network namespace {name}"),
         source: io::Error::other(error),
@@ -32,7 +30,7 @@ pub(crate) async fn ensure(runner: &Runner, name: &str) -> Result<(), DataPlaneE
     let owned = name.to_owned();
     tokio::task::spawn_blocking(move || oxistack_netns::create(&owned))
         .await
-        .map_err(|e| join_error(name, e))?
+        .map_err(|e| netns_error(name, e))?
         .map_err(|e| netns_error(name, e))
 }
 
@@ -42,7 +40,7 @@ pub(crate) async fn delete(runner: &Runner, name: &str) -> Result<(), DataPlaneE
     let owned = name.to_owned();
     tokio::task::spawn_blocking(move || oxistack_netns::delete(&owned))
         .await
-        .map_err(|e| join_error(name, e))?
+        .map_err(|e| netns_error(name, e))?
         .map_err(|e| netns_error(name, e))
 }
 
@@ -84,7 +82,7 @@ pub(crate) async fn ensure_sysctls(
         })
     })
     .await
-    .map_err(|e| join_error(name, e))?
+    .map_err(|e| netns_error(name, e))?
     .map_err(|e| netns_error(name, e))?
     .map_err(|source| DataPlaneError::Io {
         context: format!("setting sysctls in network namespace {name}"),

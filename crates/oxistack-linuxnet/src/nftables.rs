@@ -99,11 +99,7 @@ pub(crate) async fn list(
         if finished.stderr.contains("No such file or directory") {
             return Ok(Vec::new());
         }
-        return Err(DataPlaneError::Command {
-            command: cmd.to_string(),
-            status: format!("{:?}", finished.status),
-            stderr: finished.stderr,
-        });
+        return Err(cmd.failed(finished));
     }
     serde_json::from_str::<Listing>(&finished.stdout)
         .map(|listing| listing.nftables)

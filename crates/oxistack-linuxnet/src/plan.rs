@@ -10,7 +10,7 @@ use std::net::{IpAddr, Ipv4Addr};
 use ipnet::{IpNet, Ipv4Net};
 use oxistack_dhcp::LeaseTable;
 use oxistack_netplane::{
-    DEVICE_OWNER_DHCP, DataPlaneError, Network, NetworkState, Router, Segment,
+    DEVICE_OWNER_DHCP, DataPlaneError, Network, NetworkState, Port, Router, Segment,
 };
 
 use crate::ExternalMode;
@@ -23,6 +23,15 @@ use crate::observe::StaticRoute;
 /// The physical network the host's uplink carries, as DevStack and the
 /// networking service's bootstrap name it.
 pub(crate) const UPLINK_PHYSICAL_NETWORK: &str = "public";
+
+/// `device_owner` prefix of instances' ports.
+pub(crate) const INSTANCE_OWNER_PREFIX: &str = "compute:";
+
+/// Whether `port` belongs to an instance that exists: the ports that get
+/// a tap and that the metadata service answers for.
+pub(crate) fn is_bound_instance_port(port: &Port) -> bool {
+    port.device_owner.starts_with(INSTANCE_OWNER_PREFIX) && !port.device_id.is_empty()
+}
 
 #[derive(Debug)]
 pub(crate) struct Plan {
@@ -137,7 +146,7 @@ pub(crate) fn plan(state: &NetworkState, names: &Namespaces, external: &External
 
     let mut instance_ports = Vec::new();
     for port in &state.ports {
-        if !port.device_owner.starts_with("compute:") || port.device_id.is_empty() {
+        if !is_bound_instance_port(port) {
             continue;
         }
         let Some(network) = lookup(&networks, &port.network_id, "port", &port.id, &mut errors)

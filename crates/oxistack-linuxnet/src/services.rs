@@ -18,7 +18,7 @@ use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
 use crate::leases::METADATA_ADDRESS;
-use crate::plan::DhcpPlan;
+use crate::plan::{DhcpPlan, is_bound_instance_port};
 
 const METADATA_PORT: u16 = 80;
 
@@ -202,8 +202,7 @@ fn instance_at(state: &NetworkState, network_id: &str, peer: IpAddr) -> Option<S
         .iter()
         .find(|port| {
             port.network_id == network_id
-                && port.device_owner.starts_with("compute:")
-                && !port.device_id.is_empty()
+                && is_bound_instance_port(port)
                 && port.fixed_ips.iter().any(|fixed| fixed.ip_address == peer)
         })
         .map(|port| port.device_id.clone())

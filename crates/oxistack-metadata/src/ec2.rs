@@ -8,7 +8,7 @@ use std::net::IpAddr;
 
 use serde_json::{Map, Value};
 
-use crate::InstanceMetadata;
+use crate::{InstanceMetadata, at_least};
 
 /// The dated EC2 metadata versions Nova publishes, oldest first; the keys
 /// a version has depend on it.
@@ -23,9 +23,6 @@ pub(crate) const VERSIONS: [&str; 9] = [
     "2008-09-01",
     "2009-04-04",
 ];
-
-/// "latest" means the newest dated version.
-pub(crate) const LATEST: &str = "latest";
 
 /// The disk the guest boots from, as the libvirt/QEMU driver names it.
 const ROOT_DEVICE: &str = "vda";
@@ -108,16 +105,6 @@ impl Node {
             Node::Value(_) | Node::List(_) => None,
         })
     }
-}
-
-pub(crate) fn is_version(version: &str) -> bool {
-    version == LATEST || VERSIONS.contains(&version)
-}
-
-/// Whether `version` has the keys `introduced` brought. "1.0" sorts
-/// before every date, and "latest" is the newest.
-fn at_least(version: &str, introduced: &str) -> bool {
-    version == LATEST || version >= introduced
 }
 
 /// The tree of `version`: `meta-data/` and, if there is any, `user-data`.

@@ -130,6 +130,22 @@ impl MetadataResponse {
     }
 }
 
+/// What both version listings call the newest version; every version
+/// path accepts it.
+const LATEST: &str = "latest";
+
+/// Whether `version` is [`LATEST`] or one of the `dated` versions.
+fn is_version(dated: &[&str], version: &str) -> bool {
+    version == LATEST || dated.contains(&version)
+}
+
+/// Whether `version` has what version `introduced` brought: [`LATEST`] is
+/// the newest, and dated versions (ISO dates, with EC2's "1.0" before
+/// them all) compare as strings.
+fn at_least(version: &str, introduced: &str) -> bool {
+    version == LATEST || version >= introduced
+}
+
 /// The OpenStack versions written to a config drive besides `latest`:
 /// the newest one cloud-init looks for by name.
 const CONFIG_DRIVE_OPENSTACK_VERSION: &str = "2018-08-27";
@@ -143,16 +159,16 @@ impl InstanceMetadata {
     /// instance alone.
     pub fn config_drive_files(&self) -> Vec<(String, Vec<u8>)> {
         let mut files = Vec::new();
-        for version in [CONFIG_DRIVE_OPENSTACK_VERSION, openstack::LATEST] {
+        for version in [CONFIG_DRIVE_OPENSTACK_VERSION, LATEST] {
             for name in openstack::file_names(self, version) {
                 if let Some(content) =
-                    openstack::file(self, version, name, openstack::Medium::ConfigDrive)
+                    openstack::contents(self, name, openstack::Medium::ConfigDrive)
                 {
                     files.push((format!("openstack/{version}/{name}"), content));
                 }
             }
         }
-        for version in [CONFIG_DRIVE_EC2_VERSION, ec2::LATEST] {
+        for version in [CONFIG_DRIVE_EC2_VERSION, LATEST] {
             let meta_data = ec2::meta_data_json(self, version).to_string().into_bytes();
             files.push((format!("ec2/{version}/meta-data.json"), meta_data));
             if let Some(user_data) = &self.user_data {
@@ -169,10 +185,10 @@ impl InstanceMetadata {
     pub fn serve(&self, path: &str) -> Option<MetadataResponse> {
         match path_tokens(path).as_slice() {
             [] | ["ec2"] => Some(MetadataResponse::lines(
-                ec2::VERSIONS.into_iter().chain([ec2::LATEST]),
+                ec2::VERSIONS.into_iter().chain([LATEST]),
             )),
             ["openstack"] => Some(MetadataResponse::lines(
-                openstack::VERSIONS.into_iter().chain([openstack::LATEST]),
+                openstack::VERSIONS.into_iter().chain([LATEST]),
             )),
             ["openstack", version, rest @ ..] => self.serve_openstack(version, rest),
             ["ec2", version, rest @ ..] | [version, rest @ ..] => self.serve_ec2(version, rest),
@@ -180,7 +196,7 @@ impl InstanceMetadata {
     }
 
     fn serve_openstack(&self, version: &str, rest: &[&str]) -> Option<MetadataResponse> {
-        if !openstack::is_version(version) {
+        if !is_version(&openstack::VERSIONS, version) {
             return None;
         }
         match rest {
@@ -202,7 +218,7 @@ impl InstanceMetadata {
     }
 
     fn serve_ec2(&self, version: &str, rest: &[&str]) -> Option<MetadataResponse> {
-        if !ec2::is_version(version) {
+        if !is_version(&ec2::VERSIONS, version) {
             return None;
         }
         let tree = ec2::tree(self, version);

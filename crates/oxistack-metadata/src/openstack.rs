@@ -4,7 +4,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::{InstanceMetadata, MetadataNic};
+use crate::{InstanceMetadata, MetadataNic, at_least};
 
 /// The dated OpenStack metadata versions Nova publishes, oldest first.
 /// Every version serves today's documents (newer keys are harmless to
@@ -21,9 +21,6 @@ pub(crate) const VERSIONS: [&str; 9] = [
     "2020-10-14", // Victoria
 ];
 
-/// The newest name for the documents, always served.
-pub(crate) const LATEST: &str = "latest";
-
 pub(crate) const META_DATA: &str = "meta_data.json";
 pub(crate) const NETWORK_DATA: &str = "network_data.json";
 pub(crate) const VENDOR_DATA: &str = "vendor_data.json";
@@ -37,16 +34,6 @@ pub(crate) const USER_DATA: &str = "user_data";
 pub(crate) enum Medium {
     ConfigDrive,
     MetadataService,
-}
-
-pub(crate) fn is_version(version: &str) -> bool {
-    version == LATEST || VERSIONS.contains(&version)
-}
-
-/// Whether `version` is at least `introduced`; "latest" is newer than
-/// every date, and ISO dates compare as strings.
-fn at_least(version: &str, introduced: &str) -> bool {
-    version == LATEST || version >= introduced
 }
 
 /// The files of `version`, in the order Nova lists them.
@@ -77,6 +64,11 @@ pub(crate) fn file(
     if !file_names(metadata, version).contains(&name) {
         return None;
     }
+    contents(metadata, name, medium)
+}
+
+/// The contents of file `name`, one of [`file_names`]' answers.
+pub(crate) fn contents(metadata: &InstanceMetadata, name: &str, medium: Medium) -> Option<Vec<u8>> {
     match name {
         META_DATA => Some(meta_data(metadata, medium).to_string().into_bytes()),
         NETWORK_DATA => Some(network_data(metadata).to_string().into_bytes()),

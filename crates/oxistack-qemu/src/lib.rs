@@ -203,13 +203,7 @@ impl QemuDriver {
                 }
             }
             // Saving flushed the disks; QEMU may go without ceremony.
-            process::kill_hard(pid)?;
-            if !process::wait_gone(pid, &paths.pidfile, KILL_TIMEOUT).await {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("QEMU process {pid} survived SIGKILL"),
-                ));
-            }
+            process::kill_and_wait(pid, &paths.pidfile, KILL_TIMEOUT).await?;
         }
         Ok((saved, stopped))
     }
@@ -228,10 +222,7 @@ impl QemuDriver {
         }
         for (pid, pidfile) in &killed {
             if !process::wait_gone_blocking(*pid, pidfile, KILL_TIMEOUT) {
-                return Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    format!("QEMU process {pid} survived SIGKILL"),
-                ));
+                return Err(process::survived_sigkill(*pid));
             }
         }
         Ok(killed.len())
@@ -375,10 +366,7 @@ impl QemuDriver {
         incoming: bool,
     ) -> DriverResult<()> {
         for stale in [&paths.qmp_socket, &paths.pidfile, &paths.migration_socket] {
-            match std::fs::remove_file(stale) {
-                Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error.into()),
-                _ => {}
-            }
+            unless_missing(std::fs::remove_file(stale))?;
         }
         instance_dir::trim_console_log(&paths.console_log)?;
         let arguments = command_line::qemu_arguments(&LaunchOptions {
@@ -429,11 +417,10 @@ impl QemuDriver {
 
     /// SIGKILLs the instance's QEMU if it runs and waits for it to go.
     async fn kill(&self, paths: &InstancePaths) {
-        if let Some(pid) = process::live_pid(&paths.pidfile) {
-            if let Err(error) = process::kill_hard(pid) {
-                tracing::warn!(pid, %error, "cannot kill QEMU");
-            }
-            process::wait_gone(pid, &paths.pidfile, KILL_TIMEOUT).await;
+        if let Some(pid) = process::live_pid(&paths.pidfile)
+            && let Err(error) = process::kill_and_wait(pid, &paths.pidfile, KILL_TIMEOUT).await
+        {
+            tracing::warn!(pid, %error, "cannot kill QEMU");
         }
     }
 
@@ -480,16 +467,16 @@ impl QemuDriver {
         let Some(pid) = process::live_pid(&paths.pidfile) else {
             return Ok(());
         };
-        // A paused guest cannot react to the power button.
-        if !grace.is_zero() && status(paths).await == Some(InstanceState::Running) {
+        if !grace.is_zero() {
             match powerdown(paths).await {
-                Ok(()) => {
+                Ok(true) => {
                     if process::wait_gone(pid, &paths.pidfile, grace).await {
                         tracing::info!(id, "guest powered off");
                         return Ok(());
                     }
                     tracing::info!(id, ?grace, "guest did not power off in time; stopping it");
                 }
+                Ok(false) => {}
                 Err(error) => tracing::warn!(id, %error, "ACPI power-down failed; stopping hard"),
             }
         }
@@ -670,10 +657,7 @@ impl QemuDriver {
             return Ok(());
         }
         self.hard_stop(&paths, id, "destroy").await?;
-        match std::fs::remove_dir_all(&paths.dir) {
-            Err(error) if error.kind() != io::ErrorKind::NotFound => return Err(error.into()),
-            _ => {}
-        }
+        unless_missing(std::fs::remove_dir_all(&paths.dir))?;
         drop(lock);
         self.locks
             .lock()
@@ -749,19 +733,21 @@ impl Undo<'_> {
         let result = if self.keep_dir {
             self.created
                 .iter()
-                .try_for_each(|file| match std::fs::remove_file(file) {
-                    Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
-                    _ => Ok(()),
-                })
+                .try_for_each(|file| unless_missing(std::fs::remove_file(file)))
         } else {
-            match std::fs::remove_dir_all(&self.paths.dir) {
-                Err(error) if error.kind() != io::ErrorKind::NotFound => Err(error),
-                _ => Ok(()),
-            }
+            unless_missing(std::fs::remove_dir_all(&self.paths.dir))
         };
         if let Err(error) = result {
             tracing::warn!(dir = %self.paths.dir.display(), %error, "cannot clean up after a failed spawn");
         }
+    }
+}
+
+/// A removal's result, where what was to go being already gone is fine.
+fn unless_missing(result: io::Result<()>) -> io::Result<()> {
+    match result {
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(()),
+        other => other,
     }
 }
 
@@ -800,21 +786,22 @@ async fn wait_running(
     }
 }
 
-/// Presses the guest's ACPI power button.
-async fn powerdown(paths: &InstancePaths) -> Result<(), QmpError> {
+/// Presses the guest's ACPI power button if its CPUs run (a paused guest
+/// cannot react to it), over one QMP connection; returns whether it did.
+async fn powerdown(paths: &InstancePaths) -> Result<bool, QmpError> {
     let mut qmp = QmpClient::connect(&paths.qmp_socket, QMP_TIMEOUT).await?;
+    if qmp.query_status().await? != "running" {
+        return Ok(false);
+    }
     qmp.execute("system_powerdown", None).await?;
-    Ok(())
+    Ok(true)
 }
 
 async fn query_status(paths: &InstancePaths, timeout: Duration) -> Result<String, QmpError> {
-    let mut qmp = QmpClient::connect(&paths.qmp_socket, timeout).await?;
-    let reply = qmp.execute("query-status", None).await?;
-    reply
-        .get("status")
-        .and_then(|s| s.as_str())
-        .map(str::to_owned)
-        .ok_or_else(|| QmpError::Protocol(format!("query-status without a status: {reply}")))
+    QmpClient::connect(&paths.qmp_socket, timeout)
+        .await?
+        .query_status()
+        .await
 }
 
 /// The state of a running QEMU as QMP reports it; `None` if none runs.

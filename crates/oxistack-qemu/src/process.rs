@@ -68,6 +68,25 @@ pub async fn wait_gone(pid: i32, pidfile: &Path, timeout: Duration) -> bool {
     }
 }
 
+/// SIGKILLs `pid`, the QEMU of `pidfile`, and waits up to `timeout` for
+/// it to be gone.
+pub async fn kill_and_wait(pid: i32, pidfile: &Path, timeout: Duration) -> io::Result<()> {
+    kill_hard(pid)?;
+    if wait_gone(pid, pidfile, timeout).await {
+        Ok(())
+    } else {
+        Err(survived_sigkill(pid))
+    }
+}
+
+/// The error for a QEMU that outlived its SIGKILL.
+pub fn survived_sigkill(pid: i32) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::TimedOut,
+        format!("QEMU process {pid} survived SIGKILL"),
+    )
+}
+
 /// The blocking twin of [`wait_gone`], for [`crate::QemuDriver::kill_all`].
 pub fn wait_gone_blocking(pid: i32, pidfile: &Path, timeout: Duration) -> bool {
     let deadline = Instant::now() + timeout;

@@ -140,6 +140,17 @@ impl QmpClient {
         }
     }
 
+    /// The guest's run state (`running`, `paused`, `inmigrate`, ...) as
+    /// `query-status` reports it.
+    pub async fn query_status(&mut self) -> Result<String, QmpError> {
+        let reply = self.execute("query-status", None).await?;
+        reply
+            .get("status")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| QmpError::Protocol(format!("query-status without a status: {reply}")))
+    }
+
     /// Waits up to `timeout` for an event that `matches`, including one
     /// that arrived during an earlier command.
     pub async fn wait_event(

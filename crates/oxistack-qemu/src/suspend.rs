@@ -16,13 +16,13 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::time::Instant;
 
+use crate::QMP_TIMEOUT;
 use crate::instance_dir::InstancePaths;
 use crate::qmp::{QmpClient, QmpError};
 
 /// How long saving or loading one guest may take; a few hundred MB of
 /// mostly untouched RAM takes a second or two.
 const MIGRATION_TIMEOUT: Duration = Duration::from_secs(120);
-const QMP_TIMEOUT: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_millis(20);
 /// No reason to throttle a migration that only goes to the local disk.
 const MAX_BANDWIDTH: u64 = 10 << 30;
@@ -109,14 +109,14 @@ async fn resume_from(paths: &InstancePaths) -> Result<(), SuspendError> {
     drop(stream);
     let mut qmp = QmpClient::connect(&paths.qmp_socket, QMP_TIMEOUT).await?;
     loop {
-        let status = qmp.execute("query-status", None).await?;
-        match status.get("status").and_then(Value::as_str) {
-            Some("running") => return Ok(()),
+        let status = qmp.query_status().await?;
+        match status.as_str() {
+            "running" => return Ok(()),
             // Loaded; the guest was frozen when it was saved.
-            Some("paused" | "postmigrate") => {
+            "paused" | "postmigrate" => {
                 qmp.execute("cont", None).await?;
             }
-            Some("inmigrate") => {
+            "inmigrate" => {
                 let migration = qmp.execute("query-migrate", None).await?;
                 if let Some(failure) = failed(&migration) {
                     return Err(SuspendError::Migration(failure));
@@ -124,10 +124,7 @@ async fn resume_from(paths: &InstancePaths) -> Result<(), SuspendError> {
                 tokio::time::sleep(POLL).await;
             }
             other => {
-                return Err(SuspendError::Migration(format!(
-                    "left the guest {}",
-                    other.unwrap_or("in an unknown state")
-                )));
+                return Err(SuspendError::Migration(format!("left the guest {other}")));
             }
         }
     }
