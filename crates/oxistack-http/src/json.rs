@@ -8,11 +8,48 @@ use crate::ApiError;
 /// through its own route without this limit.
 pub const MAX_JSON_BODY: usize = 1024 * 1024;
 
-/// A JSON request body. Unlike axum's `Json`, it ignores the Content-Type
-/// (clients differ: Glance's PATCH sends a JSON-patch media type) and its
-/// failures are 400s naming the offending field, e.g.
+/// A JSON request body. Unlike axum's `Json`, it accepts any JSON media
+/// type and a missing Content-Type (clients differ: Glance's PATCH sends a
+/// JSON-patch media type, curl users often send none), but refuses a body
+/// declared as something else (`text/plain`) with 415, as the services do.
+/// Its failures are 400s naming the offending field, e.g.
 /// `Invalid input for field 'user.enabled': invalid type: string "x", expected a boolean`.
 pub struct JsonBody<T>(pub T);
+
+/// True for `application/json` and its dialects such as
+/// `application/merge-patch+json` and Glance's
+/// `application/openstack-images-v2.1-json-patch`; parameters such as
+/// `; charset=utf-8` are ignored.
+fn is_json_media_type(content_type: &str) -> bool {
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    essence
+        .strip_prefix("application/")
+        .is_some_and(|subtype| subtype.contains("json"))
+}
+
+/// Refuses a request whose body is declared as something other than JSON.
+pub fn require_json_content_type(headers: &axum::http::HeaderMap) -> Result<(), ApiError> {
+    let Some(value) = headers.get(axum::http::header::CONTENT_TYPE) else {
+        return Ok(());
+    };
+    match value.to_str() {
+        Ok(content_type) if content_type.trim().is_empty() || is_json_media_type(content_type) => {
+            Ok(())
+        }
+        _ => Err(ApiError::new(
+            axum::http::StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            format!(
+                "The request's Content-Type {:?} is not supported; send application/json.",
+                String::from_utf8_lossy(value.as_bytes())
+            ),
+        )),
+    }
+}
 
 impl<S, T> FromRequest<S> for JsonBody<T>
 where
@@ -22,6 +59,7 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        require_json_content_type(request.headers())?;
         let bytes = Bytes::from_request(request, state)
             .await
             .map_err(|rejection| ApiError::new(rejection.status(), rejection.body_text()))?;
@@ -84,6 +122,26 @@ pub fn envelope<T: DeserializeOwned>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn json_media_types_are_told_from_others() {
+        for accepted in [
+            "application/json",
+            "application/json; charset=UTF-8",
+            "Application/JSON",
+            "application/openstack-images-v2.1-json-patch",
+            "application/merge-patch+json",
+        ] {
+            assert!(is_json_media_type(accepted), "{accepted}");
+        }
+        for refused in ["text/plain", "application/octet-stream", "text/json-ish", ""] {
+            assert!(!is_json_media_type(refused), "{refused}");
+        }
+        let mut headers = axum::http::HeaderMap::new();
+        assert!(require_json_content_type(&headers).is_ok());
+        headers.insert(axum::http::header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        assert_eq!(require_json_content_type(&headers).unwrap_err().status, 415);
+    }
 
     #[derive(serde::Deserialize, Debug)]
     #[allow(dead_code)]

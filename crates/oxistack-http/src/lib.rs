@@ -6,11 +6,12 @@
 mod error;
 mod json;
 pub mod microversion;
+pub mod text;
 pub mod time;
 mod url;
 
 pub use error::{ApiError, ErrorStyle, error_style_layer};
-pub use json::{JsonBody, MAX_JSON_BODY, envelope};
+pub use json::{JsonBody, MAX_JSON_BODY, envelope, require_json_content_type};
 pub use url::{base_url, query_string};
 
 use axum::http::{HeaderName, HeaderValue, Request};
