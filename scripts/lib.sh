@@ -67,15 +67,34 @@ ensure_client_venv() {
     echo "$venv"
 }
 
+# Links the programs given as paths into a directory on PATH under their
+# own names: /usr/local/bin for root, else ~/.local/bin (which the shell
+# must have on PATH; said if it does not).
+link_commands() {
+    local bin=/usr/local/bin
+    [ "$(id -u)" -ne 0 ] && bin="$HOME/.local/bin"
+    mkdir -p "$bin"
+    for program in "$@"; do
+        ln -sfn "$program" "$bin/$(basename "$program")"
+        echo "Linked $bin/$(basename "$program") -> $program" >&2
+    done
+    case ":$PATH:" in
+    *":$bin:"*) ;;
+    *) echo "Add $bin to your PATH to use these commands: export PATH=\"$bin:\$PATH\"" >&2 ;;
+    esac
+}
+
 # Prints the path of oxistack's test image (images/cirros), building it if
-# needed. It is cached in the user's cache keyed by the recipe's content.
+# needed. It is cached in the user's cache keyed by the recipe's content,
+# with its kernel beside it (cirros-KEY.vmlinuz, oxistack's KVM probe
+# kernel where /boot has none).
 ensure_test_image() {
     local root="$1"
-    ensure_packages kmod cpio dosfstools mtools syslinux syslinux-common qemu-utils
+    ensure_packages kmod cpio dosfstools mtools syslinux syslinux-common qemu-utils binutils
     local key
     key=$(cat "$root"/images/cirros/* | sha256sum | cut -c1-16)
     local image="${XDG_CACHE_HOME:-$HOME/.cache}/oxistack/images/cirros-$key.qcow2"
-    if [ ! -s "$image" ]; then
+    if [ ! -s "$image" ] || [ ! -s "${image%.qcow2}.vmlinuz" ]; then
         mkdir -p "$(dirname "$image")"
         sh "$root/images/cirros/build.sh" "$image" >&2
     fi

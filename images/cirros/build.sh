@@ -5,11 +5,14 @@
 # with no mount, no loop device and no root beyond installing host tools.
 #
 # usage: build.sh OUTPUT.qcow2
+# Also leaves the image's kernel beside it, as OUTPUT.vmlinuz: oxistack
+# probes KVM with it on hosts that have no kernel in /boot.
 # Host tools: apt-get, dpkg-deb, kmod (depmod/modprobe), cpio, gzip,
-# dosfstools (mkfs.vfat), mtools, syslinux, qemu-utils (qemu-img).
+# dosfstools (mkfs.vfat), mtools, syslinux, qemu-utils (qemu-img),
+# binutils (readelf).
 set -eu
 TARGET=$1
-SRC=$(cd "$(dirname "$0")" && pwd)        # rcS, inittab, rcK, udhcpc.script, sudo, json.awk
+SRC=$(cd "$(dirname "$0")" && pwd)        # rcS, inittab, rcK, udhcpc.script, sudo, json.awk, elfdeps.sh
 CMDLINE="console=ttyS0 quiet"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -45,9 +48,10 @@ done
 rm -f bin/su; cp bin/busybox bin/su; chmod 4755 bin/su   # setuid su for the sudo wrapper
 ln -s bin/busybox init
 cp "$X/usr/sbin/dropbear" usr/sbin/; cp "$X/usr/bin/dropbearkey" usr/bin/
-for l in $(ldd "$X/usr/sbin/dropbear" "$X/usr/bin/dropbearkey" | awk '/=>/{print $1}' | sort -u); do
-    cp -L "$X/lib/x86_64-linux-gnu/$l" lib/x86_64-linux-gnu/ 2>/dev/null || cp -L "$X/usr/lib/x86_64-linux-gnu/$l" lib/x86_64-linux-gnu/
-done
+# Their libraries, resolved in the unpacked packages alone (never with the
+# host's ldd, which only sees what the host has installed).
+sh "$SRC/elfdeps.sh" closure "$X" "$X/usr/sbin/dropbear" "$X/usr/bin/dropbearkey" > "$WORK/libs"
+while read -r name file; do cp "$file" "lib/x86_64-linux-gnu/$name"; done < "$WORK/libs"
 cp -L "$X/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2" lib64/
 # kernel modules: closure of the wanted set, load order = dependency order
 MODS="virtio_pci virtio_blk virtio_net ext4 crc32c_generic isofs vfat nls_cp437 nls_ascii nls_utf8 button evdev"
@@ -72,6 +76,8 @@ printf '/bin/sh\n/bin/ash\n' > etc/shells
 echo cirros > etc/hostname
 printf 'hosts: files dns\npasswd: files\ngroup: files\nshadow: files\n' > etc/nsswitch.conf
 printf '127.0.0.1 localhost\n' > etc/hosts
+# Every program and library in the image finds what it links against.
+sh "$SRC/elfdeps.sh" check "$ROOT"
 find . | LC_ALL=C sort | cpio -o -H newc -R 0:0 --quiet | gzip -1 > "$WORK/initrd.img"
 
 # 3. FAT16 partition at 1 MiB, syslinux, MBR
@@ -91,5 +97,8 @@ le32() { printf "\\$(printf %03o $(( $1 & 255 )))\\$(printf %03o $(( ($1>>8) & 2
 { printf '\200\376\377\377\016\376\377\377'; le32 2048; le32 $((PART_MB * 2048)); } | dd of="$DISK" bs=1 seek=446 conv=notrunc 2>/dev/null
 printf '\125\252' | dd of="$DISK" bs=1 seek=510 conv=notrunc 2>/dev/null
 qemu-img convert -f raw -O qcow2 -c "$DISK" "$TARGET.tmp"
+case $(basename "$TARGET") in *.*) KERNEL=${TARGET%.*}.vmlinuz ;; *) KERNEL=$TARGET.vmlinuz ;; esac
+cp "$WORK/vmlinuz" "$KERNEL.tmp"
+mv "$KERNEL.tmp" "$KERNEL"
 mv "$TARGET.tmp" "$TARGET"
 echo "built $TARGET: kernel $KVER, initrd $(du -k "$WORK/initrd.img" | cut -f1) KiB, qcow2 $(du -k "$TARGET" | cut -f1) KiB" >&2

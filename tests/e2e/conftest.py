@@ -67,7 +67,8 @@ class Cloud:
         self.process = None
         self.url = f"http://127.0.0.1:{self.port}"
 
-    def start(self, timeout=60):
+    def start(self, timeout=60, env=None):
+        """Starts `oxistack up --config FILE`, with `env` added to a clean environment."""
         assert self.process is None or self.process.poll() is not None
         log = open(self.log_path, "a")
         self.process = subprocess.Popen(
@@ -75,7 +76,7 @@ class Cloud:
             stdout=log,
             stderr=log,
             stdin=subprocess.DEVNULL,
-            env=clean_env(),
+            env={**clean_env(), **(env or {})},
             start_new_session=True,
         )
         deadline = time.monotonic() + timeout

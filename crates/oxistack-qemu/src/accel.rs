@@ -2,7 +2,10 @@
 //! hosts (nested virtualization without support) KVM runs firmware and
 //! then hangs as soon as a Linux kernel starts. So `Auto` boots a kernel
 //! under KVM for a few seconds and looks for its first line on the serial
-//! console; the verdict is cached per host boot and QEMU version.
+//! console; the verdict is cached per host boot and QEMU version. The
+//! kernel is the one the caller has (oxistack uses its test image's), else
+//! the host's newest in /boot; with neither, TCG is the verdict, cached
+//! too, with the reason, until a kernel turns up.
 
 use std::fs::OpenOptions;
 use std::path::{Path, PathBuf};
@@ -46,6 +49,10 @@ struct ProbeRecord {
     qemu_version: String,
     accel: ResolvedAccel,
     reason: String,
+    /// The kernel probed with; `None`: there was none, so nothing was
+    /// probed, and a kernel found later gets its probe.
+    #[serde(default)]
+    kernel: Option<PathBuf>,
 }
 
 /// Whether `/dev/kvm` can be opened for reading and writing, as QEMU does.
@@ -58,7 +65,8 @@ pub fn kvm_device_usable() -> bool {
 }
 
 /// Resolves `Auto`: TCG at once without a usable `/dev/kvm`, else the
-/// cached verdict for this boot and QEMU version, else a fresh probe.
+/// cached verdict for this boot and QEMU version, else a fresh probe with
+/// `probe_kernel`, or the newest `/boot/vmlinuz-*` when none is given.
 /// Returns the accelerator and why.
 pub async fn detect(
     cache_file: &Path,
@@ -71,41 +79,53 @@ pub async fn detect(
             "/dev/kvm is missing or cannot be opened read-write".into(),
         );
     }
+    let kernel = probe_kernel
+        .map(Path::to_path_buf)
+        .or_else(newest_boot_kernel);
+    detect_with(cache_file, qemu_version, kernel).await
+}
+
+async fn detect_with(
+    cache_file: &Path,
+    qemu_version: &str,
+    kernel: Option<PathBuf>,
+) -> (ResolvedAccel, String) {
     let boot_id = std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
         .map(|id| id.trim().to_owned())
         .unwrap_or_default();
-    if let Some(record) = read_cache(cache_file)
-        .filter(|r| !boot_id.is_empty() && r.boot_id == boot_id && r.qemu_version == qemu_version)
-    {
+    if let Some(record) = read_cache(cache_file).filter(|r| {
+        !boot_id.is_empty()
+            && r.boot_id == boot_id
+            && r.qemu_version == qemu_version
+            && (r.kernel.is_some() || kernel.is_none())
+    }) {
         return (record.accel, format!("{} (cached probe)", record.reason));
     }
-    let kernel = match probe_kernel
-        .map(Path::to_path_buf)
-        .or_else(newest_boot_kernel)
-    {
-        Some(kernel) => kernel,
-        None => {
-            return (
-                ResolvedAccel::Tcg,
-                "no kernel to probe KVM with (no /boot/vmlinuz-*)".into(),
-            );
-        }
-    };
-    let (accel, reason) = match probe(&kernel).await {
-        Ok(()) => (
-            ResolvedAccel::Kvm,
-            format!("a kernel booted under KVM ({})", kernel.display()),
-        ),
-        Err(why) => (
+    let (accel, reason) = match &kernel {
+        None => (
             ResolvedAccel::Tcg,
-            format!("KVM does not run guests here: {why}"),
+            "KVM not tried: no kernel to probe it with (/boot has no vmlinuz-*, and no probe \
+             kernel was given: oxistack uses the one beside its cirros image, IMAGE.vmlinuz, \
+             which images/cirros/build.sh leaves there)"
+                .to_owned(),
         ),
+        Some(kernel) => match probe(kernel).await {
+            Ok(()) => (
+                ResolvedAccel::Kvm,
+                format!("a kernel booted under KVM ({})", kernel.display()),
+            ),
+            Err(why) => (
+                ResolvedAccel::Tcg,
+                format!("KVM does not run guests here: {why}"),
+            ),
+        },
     };
     let record = ProbeRecord {
         boot_id,
         qemu_version: qemu_version.to_owned(),
         accel,
         reason: reason.clone(),
+        kernel,
     };
     if let Err(error) = write_cache(cache_file, &record) {
         tracing::warn!(%error, file = %cache_file.display(), "cannot cache the KVM probe");
@@ -196,6 +216,7 @@ mod tests {
             qemu_version: "7.2.22".into(),
             accel: ResolvedAccel::Tcg,
             reason: "why".into(),
+            kernel: Some("/boot/vmlinuz".into()),
         };
         write_cache(&file, &record).unwrap();
         assert_eq!(read_cache(&file), Some(record));
@@ -216,6 +237,7 @@ mod tests {
             qemu_version: "test".into(),
             accel: ResolvedAccel::Kvm,
             reason: "recorded".into(),
+            kernel: Some(dir.path().join("the-probed-kernel")),
         };
         write_cache(&file, &record).unwrap();
         // A kernel that does not exist would make a real probe fail.
@@ -230,5 +252,28 @@ mod tests {
         let (accel, reason) = detect(&file, "other", Some(&missing)).await;
         assert_eq!(accel, ResolvedAccel::Tcg, "{reason}");
         assert_eq!(read_cache(&file).unwrap().qemu_version, "other");
+    }
+
+    #[tokio::test]
+    async fn without_a_kernel_the_verdict_is_tcg_cached_until_a_kernel_turns_up() {
+        if !kvm_device_usable() {
+            return; // Without /dev/kvm the cache is never consulted.
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("accel-probe.json");
+        let (accel, reason) = detect_with(&file, "test", None).await;
+        assert_eq!(accel, ResolvedAccel::Tcg);
+        assert!(reason.contains("no kernel to probe"), "{reason}");
+        let record = read_cache(&file).expect("the verdict is cached");
+        assert_eq!((record.accel, record.kernel), (ResolvedAccel::Tcg, None));
+        let (_, reason) = detect_with(&file, "test", None).await;
+        assert!(reason.contains("cached"), "{reason}");
+        // A kernel now at hand is probed (this one cannot boot), and the
+        // probe's verdict replaces the one reached without it.
+        let missing = dir.path().join("no-kernel");
+        let (accel, reason) = detect_with(&file, "test", Some(missing.clone())).await;
+        assert_eq!(accel, ResolvedAccel::Tcg);
+        assert!(reason.contains("KVM does not run guests"), "{reason}");
+        assert_eq!(read_cache(&file).unwrap().kernel, Some(missing));
     }
 }

@@ -73,7 +73,8 @@ pub struct QemuConfig {
     /// inside it); `None` = the current one.
     pub netns: Option<String>,
     pub accel: Accel,
-    /// Kernel for the KVM probe; `None` = newest `/boot/vmlinuz-*`.
+    /// Kernel for the KVM probe; `None` = newest `/boot/vmlinuz-*`, and
+    /// without one there, TCG (KVM is not tried).
     pub probe_kernel: Option<PathBuf>,
     /// The host's address for [`HostInfo`].
     pub host_ip: IpAddr,

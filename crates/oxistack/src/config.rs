@@ -132,6 +132,8 @@ pub struct Config {
     /// Starts the names of this cloud's namespaces on the host, so that
     /// several clouds (with different state directories) run side by side.
     pub instance_prefix: String,
+    /// The file this configuration was read from, if any.
+    pub file: Option<PathBuf>,
 }
 
 /// Environment variables that override the file.
@@ -161,7 +163,9 @@ impl Config {
             }
             None => FileConfig::default(),
         };
-        Config::resolve(file, |name| std::env::var(name).ok())
+        let mut config = Config::resolve(file, |name| std::env::var(name).ok())?;
+        config.file = path.map(Path::to_path_buf);
+        Ok(config)
     }
 
     fn resolve(file: FileConfig, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
@@ -242,6 +246,7 @@ impl Config {
                 .unwrap_or(DataPlaneKind::Linux),
             cirros_image,
             instance_prefix,
+            file: None,
         })
     }
 

@@ -80,7 +80,7 @@ pub fn admin_password(config: &Config, create: bool) -> anyhow::Result<AdminPass
 }
 
 /// Quotes `value` for a POSIX shell.
-fn shell_quote(value: &str) -> String {
+pub(crate) fn shell_quote(value: &str) -> String {
     format!("'{}'", value.replace('\'', r"'\''"))
 }
 

@@ -85,7 +85,7 @@ pub async fn compute_driver(config: &Config) -> anyhow::Result<Arc<dyn ComputeDr
                 netns: (config.dataplane == DataPlaneKind::Linux)
                     .then(|| namespaces(config).fabric()),
                 accel: config.accelerator,
-                probe_kernel: None,
+                probe_kernel: probe_kernel(config),
                 host_ip: host_ip(config),
             })
             .await
@@ -93,6 +93,13 @@ pub async fn compute_driver(config: &Config) -> anyhow::Result<Arc<dyn ComputeDr
             Arc::new(driver)
         }
     })
+}
+
+/// The kernel the KVM probe boots where /boot has none: the test image's,
+/// which images/cirros/build.sh leaves beside the image as `NAME.vmlinuz`.
+fn probe_kernel(config: &Config) -> Option<PathBuf> {
+    let kernel = config.cirros_image.as_ref()?.with_extension("vmlinuz");
+    kernel.is_file().then_some(kernel)
 }
 
 fn host_ip(config: &Config) -> IpAddr {

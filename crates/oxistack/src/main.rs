@@ -7,6 +7,8 @@ mod config;
 mod control;
 mod credentials;
 mod host;
+mod launch;
+mod systemd;
 
 use std::ffi::OsString;
 use std::path::PathBuf;
@@ -62,6 +64,28 @@ enum Command {
         #[arg(long)]
         hard: bool,
     },
+    /// Start the cloud at boot with systemd: `oxistack service install`, `oxistack service uninstall`.
+    Service {
+        #[command(subcommand)]
+        action: ServiceAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum ServiceAction {
+    /// Write a systemd unit that runs `oxistack up` at boot with this configuration (config file and OXISTACK_* overrides), restarts it on failure and stops it with `oxistack teardown`; enable it where systemd runs.
+    Install {
+        #[arg(long, short, env = "OXISTACK_CONFIG")]
+        config: Option<PathBuf>,
+        /// Where the unit goes.
+        #[arg(long, env = "OXISTACK_UNIT_DIR", default_value = systemd::DEFAULT_UNIT_DIR)]
+        unit_dir: PathBuf,
+    },
+    /// Disable the unit (stopping the cloud with the teardown, which keeps its state) and remove it.
+    Uninstall {
+        #[arg(long, env = "OXISTACK_UNIT_DIR", default_value = systemd::DEFAULT_UNIT_DIR)]
+        unit_dir: PathBuf,
+    },
 }
 
 fn main() -> ExitCode {
@@ -116,6 +140,12 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             let config = Config::load(config.as_deref())?;
             host::teardown(&config, hard)
         }
+        Command::Service {
+            action: ServiceAction::Install { config, unit_dir },
+        } => systemd::install(&Config::load(config.as_deref())?, &unit_dir),
+        Command::Service {
+            action: ServiceAction::Uninstall { unit_dir },
+        } => systemd::uninstall(&unit_dir),
     }
 }
 
