@@ -10,13 +10,19 @@ cd "$root"
 ensure_cargo
 # What the cloud itself needs (see host_packages), plus ssh, curl and nc
 # to act as a user on the LAN in the end-to-end tests, busybox for the real
-# DHCP client and wget the data-plane tests run in their namespaces.
-ensure_packages $(host_packages) openssh-client curl netcat-openbsd iputils-ping busybox-static
+# DHCP client and wget the data-plane tests run in their namespaces, and
+# systemd for systemd-analyze, which checks the unit `oxistack service
+# install` writes.
+ensure_packages $(host_packages) openssh-client curl netcat-openbsd iputils-ping busybox-static systemd
 venv=$(ensure_client_venv "$root")
 export OXISTACK_TEST_IMAGE=$(ensure_test_image "$root")
 
+cargo fmt --all --check
 cargo build --workspace --all-targets --locked
+# After the build, clippy only checks: it reuses the build's dependencies.
+cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+scripts/tempest.sh
 
 export OXISTACK_BIN="$root/target/debug/oxistack"
 export PATH="$venv/bin:$PATH"
