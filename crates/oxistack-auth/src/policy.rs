@@ -127,6 +127,8 @@ pub enum Action {
     SetPortBinding,
     /// Choose a router gateway's SNAT mode or external addresses.
     SetRouterGatewayDetails,
+    /// Choose whether a router is distributed or highly available.
+    SetRouterMode,
     /// Change or reset a project's networking quotas.
     ManageNetworkQuotas,
 }
@@ -164,7 +166,9 @@ impl Action {
             ReadNetworking => Rule::Reader,
             CreateNetworking | UpdateNetworking | DeleteNetworking => Rule::Member,
             ActOnOtherProjectsNetworking | CreateExternalNetwork | ShareNetwork => Rule::Admin,
-            SetNetworkProvider | SetPortBinding | SetRouterGatewayDetails => Rule::Admin,
+            SetNetworkProvider | SetPortBinding | SetRouterGatewayDetails | SetRouterMode => {
+                Rule::Admin
+            }
             ManageNetworkQuotas => Rule::Admin,
         }
     }
@@ -229,6 +233,7 @@ impl Action {
             SetNetworkProvider => "network:create_network:provider",
             SetPortBinding => "network:create_port:binding",
             SetRouterGatewayDetails => "network:create_router:external_gateway_info:details",
+            SetRouterMode => "network:create_router:distributed",
             ManageNetworkQuotas => "network:update_quota",
         }
     }

@@ -1,21 +1,21 @@
 //! SSH public keys as Nova accepts them, their fingerprints, and key
 //! generation for the API versions that still offer it.
 
+use crate::service::ComputeError;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use md5::{Digest, Md5};
-use oxistack_http::ApiError;
 
 /// The refusal Nova gives for a key it cannot read.
-fn invalid() -> ApiError {
-    ApiError::bad_request("Keypair data is invalid: failed to generate fingerprint")
+fn invalid() -> ComputeError {
+    ComputeError::invalid("Keypair data is invalid: failed to generate fingerprint")
 }
 
 /// Reads the length-prefixed strings of an SSH wire-format key blob.
 struct Blob<'a>(&'a [u8]);
 
 impl<'a> Blob<'a> {
-    fn string(&mut self) -> Result<&'a [u8], ApiError> {
+    fn string(&mut self) -> Result<&'a [u8], ComputeError> {
         let (length, rest) = self.0.split_first_chunk::<4>().ok_or_else(invalid)?;
         let length = u32::from_be_bytes(*length) as usize;
         if rest.len() < length {
@@ -26,7 +26,7 @@ impl<'a> Blob<'a> {
         Ok(value)
     }
 
-    fn end(&self) -> Result<(), ApiError> {
+    fn end(&self) -> Result<(), ComputeError> {
         if self.0.is_empty() {
             Ok(())
         } else {
@@ -39,7 +39,7 @@ impl<'a> Blob<'a> {
 /// type (`ssh-rsa`, `ssh-ed25519`, `ecdsa-sha2-nistp{256,384,521}`) whose
 /// data matches its type, and answers its fingerprint as Nova computes it:
 /// the MD5 of the key data in colon-separated hex.
-pub fn fingerprint(public_key: &str) -> Result<String, ApiError> {
+pub fn fingerprint(public_key: &str) -> Result<String, ComputeError> {
     let mut fields = public_key.split_whitespace();
     let (Some(kind), Some(data)) = (fields.next(), fields.next()) else {
         return Err(invalid());
@@ -99,15 +99,18 @@ pub struct GeneratedKey {
 
 /// Generates an Ed25519 key pair, commented as Nova comments the keys it
 /// generates.
-pub fn generate() -> Result<GeneratedKey, ApiError> {
+pub fn generate() -> Result<GeneratedKey, ComputeError> {
     let mut key = ssh_key::PrivateKey::random(&mut rand::rngs::OsRng, ssh_key::Algorithm::Ed25519)
-        .map_err(ApiError::internal)?;
+        .map_err(|e| ComputeError::internal("generating a key pair", e))?;
     key.set_comment("Generated-by-Nova");
     let private_key = key
         .to_openssh(ssh_key::LineEnding::LF)
-        .map_err(ApiError::internal)?
+        .map_err(|e| ComputeError::internal("generating a key pair", e))?
         .to_string();
-    let public_key = key.public_key().to_openssh().map_err(ApiError::internal)?;
+    let public_key = key
+        .public_key()
+        .to_openssh()
+        .map_err(|e| ComputeError::internal("generating a key pair", e))?;
     Ok(GeneratedKey {
         private_key,
         public_key,
@@ -151,7 +154,10 @@ mod tests {
             // A truncated ed25519 key.
             "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIN2bwENvgPrminI8",
         ] {
-            assert_eq!(fingerprint(bad).unwrap_err().status, 400, "{bad}");
+            assert!(
+                matches!(fingerprint(bad), Err(ComputeError::Invalid(_))),
+                "{bad}"
+            );
         }
     }
 

@@ -8,6 +8,12 @@
 //! ports and spawns them. [`ComputeService::resume`] re-drives, after a
 //! restart, whatever was left unfinished. Responses take the shape of the
 //! microversion each request negotiates (2.1 to 2.100).
+//!
+//! The HTTP face (`api/`) only parses requests and renders Nova's
+//! documents. What a request may do is decided by [`ComputeService`]'s
+//! typed calls (caller + typed request -> typed result), each checking the
+//! cloud's policy itself and failing with a [`ComputeError`], which `api/`
+//! maps once to Nova's JSON error. Other front ends use the same calls.
 
 mod api;
 pub mod interfaces;
@@ -23,5 +29,13 @@ mod versions;
 mod wire;
 
 pub use api::router;
+pub use model::{Flavor, GroupPolicy, Keypair, Server, ServerGroup};
+pub use quota::{Limits, Resource};
 pub use schema::MIGRATIONS;
-pub use service::ComputeService;
+pub use service::{
+    ComputeError, ComputeService, ServerVisibility, flavors, groups, host, keypairs, quotas,
+    server_data,
+};
+pub use store::flavors::{FlavorSelection, SortDir};
+pub use store::servers::HostLoad;
+pub use store::services::ServiceRecord;

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use crate::service::ComputeError;
 use chrono::{DateTime, Utc};
-use oxistack_http::ApiError;
 use serde::{Deserialize, Serialize};
 
 pub use oxistack_db::time::{parse_storage_time, storage_time};
@@ -390,20 +390,20 @@ pub struct ServerGroup {
     pub created_at: DateTime<Utc>,
 }
 
-pub fn server_not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("Instance {id} could not be found."))
+pub fn server_not_found(id: &str) -> ComputeError {
+    ComputeError::not_found(format!("Instance {id} could not be found."))
 }
 
-pub fn flavor_not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("Flavor {id} could not be found."))
+pub fn flavor_not_found(id: &str) -> ComputeError {
+    ComputeError::not_found(format!("Flavor {id} could not be found."))
 }
 
-pub fn keypair_not_found(name: &str, user_id: &str) -> ApiError {
-    ApiError::not_found(format!("Keypair {name} not found for user {user_id}"))
+pub fn keypair_not_found(name: &str, user_id: &str) -> ComputeError {
+    ComputeError::not_found(format!("Keypair {name} not found for user {user_id}"))
 }
 
-pub fn group_not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("Instance group {id} could not be found."))
+pub fn group_not_found(id: &str) -> ComputeError {
+    ComputeError::not_found(format!("Instance group {id} could not be found."))
 }
 
 #[cfg(test)]

@@ -2,7 +2,6 @@
 //! sorting and scoping of the server list.
 
 use chrono::{DateTime, Utc};
-use oxistack_auth::{Action, AuthContext, authorize};
 use oxistack_http::ApiError;
 use oxistack_http::microversion::Microversion;
 use regex::{Regex, RegexBuilder};
@@ -131,9 +130,16 @@ const SERVER_LIST_PARAMETERS: &[&str] = &[
 ];
 
 /// A server list request: what the database filters and what is matched
-/// afterwards (regular expressions, addresses).
+/// afterwards (regular expressions, addresses). Which projects and hosts
+/// it may cover the service decides.
 #[derive(Debug)]
 pub struct ServerListing {
+    /// `all_tenants`: every project's servers, for an administrator.
+    pub all_projects: bool,
+    /// `project_id` (or `tenant_id`): an administrator's filter.
+    pub project: Option<String>,
+    /// `host` (or `node`): an administrator's filter.
+    pub host: Option<String>,
     pub query: ServerQuery,
     pub name: Option<Regex>,
     pub ip: Option<Regex>,
@@ -146,7 +152,6 @@ pub struct ServerListing {
 impl ServerListing {
     pub fn parse(
         pairs: &[(String, String)],
-        caller: &AuthContext,
         version: Microversion,
     ) -> Result<ServerListing, ApiError> {
         if version.at_least(API_CLEANUP)
@@ -170,25 +175,8 @@ impl ServerListing {
             Some("") => true,
             Some(value) => parse_bool("all_tenants", value)?,
         };
-        if all_projects {
-            authorize(caller, Action::ListAllProjectsServers)?;
-        }
-        let project_filter = single("project_id").or_else(|| single("tenant_id"));
-        query.project = match (caller.is_admin(), all_projects, project_filter) {
-            (true, _, Some(project)) => Some(project),
-            (true, true, None) => None,
-            _ => Some(
-                caller
-                    .project_id()
-                    .ok_or_else(|| {
-                        ApiError::forbidden("Listing servers needs a project-scoped token.")
-                    })?
-                    .to_owned(),
-            ),
-        };
-        if caller.is_admin() {
-            query.host = single("host").or_else(|| single("node"));
-        }
+        let project = single("project_id").or_else(|| single("tenant_id"));
+        let host = single("host").or_else(|| single("node"));
         query.user_id = single("user_id");
         query.image_id = single("image");
         query.flavor_id = single("flavor");
@@ -252,6 +240,9 @@ impl ServerListing {
         query.sort = parse_sort(pairs)?;
 
         Ok(ServerListing {
+            all_projects,
+            project,
+            host,
             query,
             name: last(pairs, "name")
                 .map(|v| parse_regex("name", v))

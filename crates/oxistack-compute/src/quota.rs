@@ -3,8 +3,8 @@
 
 use std::collections::HashMap;
 
+use crate::service::ComputeError;
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 use oxistack_http::microversion::Microversion;
 
 use crate::store;
@@ -122,7 +122,7 @@ impl Limits {
         )
     }
 
-    pub fn of(conn: &Connection, project: &str) -> Result<Self, ApiError> {
+    pub fn of(conn: &Connection, project: &str) -> Result<Self, ComputeError> {
         let mut limits = Limits::defaults();
         for (name, limit) in store::quotas::overrides(conn, project)? {
             if let Some(resource) = Resource::parse(&name) {
@@ -148,8 +148,8 @@ impl Limits {
 }
 
 /// Nova's refusal when a request needs more than a quota leaves.
-pub fn exceeded(resource: Resource, requested: u64, used: u64, limit: i64) -> ApiError {
-    ApiError::forbidden(format!(
+pub fn exceeded(resource: Resource, requested: u64, used: u64, limit: i64) -> ComputeError {
+    ComputeError::forbidden(format!(
         "Quota exceeded for {name}: Requested {requested}, but already used {used} of {limit} {name}",
         name = resource.name()
     ))

@@ -81,6 +81,8 @@ pub const LEAN_HYPERVISORS: Microversion = v(88);
 pub const HOSTNAME: Microversion = v(90);
 /// Key pairs are no longer generated: `public_key` is required.
 pub const KEYPAIR_GENERATION_REMOVED: Microversion = v(92);
+/// `hostname` may be a fully qualified domain name.
+pub const FQDN_HOSTNAME: Microversion = v(94);
 pub const PINNED_AVAILABILITY_ZONE: Microversion = v(96);
 pub const IMAGE_PROPERTIES: Microversion = v(98);
 pub const SCHEDULER_HINTS: Microversion = v(100);

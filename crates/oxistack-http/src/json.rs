@@ -134,12 +134,20 @@ mod tests {
         ] {
             assert!(is_json_media_type(accepted), "{accepted}");
         }
-        for refused in ["text/plain", "application/octet-stream", "text/json-ish", ""] {
+        for refused in [
+            "text/plain",
+            "application/octet-stream",
+            "text/json-ish",
+            "",
+        ] {
             assert!(!is_json_media_type(refused), "{refused}");
         }
         let mut headers = axum::http::HeaderMap::new();
         assert!(require_json_content_type(&headers).is_ok());
-        headers.insert(axum::http::header::CONTENT_TYPE, "text/plain".parse().unwrap());
+        headers.insert(
+            axum::http::header::CONTENT_TYPE,
+            "text/plain".parse().unwrap(),
+        );
         assert_eq!(require_json_content_type(&headers).unwrap_err().status, 415);
     }
 

@@ -10,8 +10,12 @@
 use oxistack_db::rusqlite::{Connection, OptionalExtension, params};
 
 use crate::IdentityService;
-use crate::model::{self, ActorKind, DEFAULT_DOMAIN_ID, Result, SYSTEM_TARGET, TargetKind, new_id};
+use crate::model::{
+    self, ActorKind, Assignment, DEFAULT_DOMAIN_ID, SYSTEM_TARGET, TargetKind, assignments, new_id,
+    roles,
+};
 use crate::password;
+use crate::service::Result;
 
 /// One service in the catalog.
 #[derive(Debug, Clone)]
@@ -67,19 +71,35 @@ impl IdentityService {
                 role_ids.insert(*name, ensure_role(tx, name)?);
             }
             for (prior, implied) in IMPLICATIONS {
-                tx.execute(
-                    "INSERT OR IGNORE INTO implied_roles (prior_role_id, implied_role_id) VALUES (?1, ?2)",
-                    [&role_ids[prior], &role_ids[implied]],
-                )?;
+                roles::add_implication(tx, &role_ids[prior], &role_ids[implied])?;
             }
-            let admin_project = ensure_project(tx, "admin", "Bootstrap project for initializing the cloud.")?;
+            let admin_project =
+                ensure_project(tx, "admin", "Bootstrap project for initializing the cloud.")?;
             let demo_project = ensure_project(tx, "demo", "")?;
             ensure_project(tx, "service", "")?;
             let (admin_user, created_admin) = ensure_user(tx, "admin", &admin_hash)?;
             let (demo_user, _) = ensure_user(tx, "demo", &admin_hash)?;
-            assign(tx, &admin_user, TargetKind::Project, &admin_project, &role_ids["admin"])?;
-            assign(tx, &admin_user, TargetKind::System, SYSTEM_TARGET, &role_ids["admin"])?;
-            assign(tx, &demo_user, TargetKind::Project, &demo_project, &role_ids["member"])?;
+            assign(
+                tx,
+                &admin_user,
+                TargetKind::Project,
+                &admin_project,
+                &role_ids["admin"],
+            )?;
+            assign(
+                tx,
+                &admin_user,
+                TargetKind::System,
+                SYSTEM_TARGET,
+                &role_ids["admin"],
+            )?;
+            assign(
+                tx,
+                &demo_user,
+                TargetKind::Project,
+                &demo_project,
+                &role_ids["member"],
+            )?;
             sync_catalog(tx, config.region, config.services)?;
             Ok(BootstrapReport {
                 created_users: created_admin,
@@ -101,7 +121,7 @@ fn ensure_domain(conn: &Connection) -> Result<()> {
 }
 
 fn ensure_role(conn: &Connection, name: &str) -> Result<String> {
-    if let Some(role) = model::role_by_name(conn, name)? {
+    if let Some(role) = roles::role_by_name(conn, name)? {
         return Ok(role.id);
     }
     let id = new_id();
@@ -141,18 +161,16 @@ fn assign(
     target_id: &str,
     role_id: &str,
 ) -> Result<()> {
-    conn.execute(
-        "INSERT OR IGNORE INTO assignments (actor_kind, actor_id, target_kind, target_id, role_id)
-         VALUES (?1, ?2, ?3, ?4, ?5)",
-        [
-            ActorKind::User.as_str(),
-            user_id,
-            target.as_str(),
-            target_id,
-            role_id,
-        ],
-    )?;
-    Ok(())
+    assignments::insert(
+        conn,
+        &Assignment {
+            actor: ActorKind::User,
+            actor_id: user_id.to_owned(),
+            target,
+            target_id: target_id.to_owned(),
+            role_id: role_id.to_owned(),
+        },
+    )
 }
 
 /// Makes the catalog list exactly the enabled services, at their current

@@ -4,22 +4,23 @@
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use oxistack_http::ApiError;
 use rand::rngs::OsRng;
 use std::sync::LazyLock;
 
-pub fn hash_blocking(secret: &str) -> Result<String, ApiError> {
+use crate::service::{IdentityError, Result};
+
+pub fn hash_blocking(secret: &str) -> Result<String> {
     let salt = SaltString::generate(&mut OsRng);
     Argon2::default()
         .hash_password(secret.as_bytes(), &salt)
         .map(|hash| hash.to_string())
-        .map_err(ApiError::internal)
+        .map_err(|error| IdentityError::internal("hashing a password", error.to_string()))
 }
 
-pub async fn hash(secret: String) -> Result<String, ApiError> {
+pub async fn hash(secret: String) -> Result<String> {
     tokio::task::spawn_blocking(move || hash_blocking(&secret))
         .await
-        .map_err(ApiError::internal)?
+        .map_err(|error| IdentityError::internal("hashing a password", error))?
 }
 
 /// Checks `secret` against a stored hash. With no stored hash (unknown user,

@@ -1,7 +1,8 @@
 //! The identity service's tables. Append new migrations; never edit one
 //! that has shipped.
 
-pub const MIGRATIONS: &[oxistack_db::Migration] = &[r#"
+pub const MIGRATIONS: &[oxistack_db::Migration] = &[
+    r#"
 CREATE TABLE domains (
     id TEXT PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -109,4 +110,10 @@ CREATE TABLE endpoints (
     enabled INTEGER NOT NULL DEFAULT 1,
     UNIQUE (service_id, interface, region_id)
 );
-"#];
+"#,
+    r#"
+-- The attributes Keystone keeps for a user beyond its own (clients put
+-- e.g. `project_id` there), as a JSON object.
+ALTER TABLE users ADD COLUMN extra TEXT NOT NULL DEFAULT '{}';
+"#,
+];

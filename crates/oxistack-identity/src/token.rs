@@ -18,7 +18,8 @@ use oxistack_db::rusqlite::{Connection, OptionalExtension, params};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 
-use crate::model::{self, Result, SYSTEM_TARGET, TargetKind};
+use crate::model::{self, SYSTEM_TARGET, TargetKind, app_credentials, groups, roles};
+use crate::service::{IdentityError, Result};
 
 /// What a new token is scoped to, by id.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -77,8 +78,8 @@ impl Tokens {
     }
 
     /// Records a new token inside the caller's transaction and returns it
-    /// with the context it grants. Fails with 401 if the grant gives no
-    /// authority (a scope on which the user holds no role).
+    /// with the context it grants. Fails as unauthenticated if the grant
+    /// gives no authority (a scope on which the user holds no role).
     pub fn issue(&self, conn: &Connection, grant: TokenGrant) -> Result<(String, AuthContext)> {
         let token = random_token();
         let issued_at = Utc::now().trunc_subsecs(6);
@@ -102,7 +103,7 @@ impl Tokens {
             audit_id: grant.parent_audit_id.unwrap_or_else(random_audit_id),
             app_credential_id: grant.app_credential_id,
         };
-        let context = build_context(conn, &row)?.ok_or_else(oxistack_auth::unauthenticated)?;
+        let context = build_context(conn, &row)?.ok_or(IdentityError::Unauthenticated)?;
         conn.execute(
             "INSERT INTO tokens (token_hash, user_id, scope_kind, scope_id, methods, issued_at,
                                  expires_at, audit_id, app_credential_id)
@@ -122,7 +123,7 @@ impl Tokens {
         Ok((token, context))
     }
 
-    /// The context a live token grants, or 401.
+    /// The context a live token grants, or unauthenticated.
     pub async fn validate(&self, token: &str) -> Result<Arc<AuthContext>> {
         if let Some(context) = self
             .cache
@@ -146,7 +147,7 @@ impl Tokens {
                 build_context(conn, &row)
             })
             .await?
-            .ok_or_else(oxistack_auth::unauthenticated)?;
+            .ok_or(IdentityError::Unauthenticated)?;
         let context = Arc::new(context);
         let mut cache = self.cache.write().unwrap_or_else(|e| e.into_inner());
         if cache.len() >= MAX_CACHED {
@@ -198,13 +199,29 @@ impl Tokens {
         group_id: &str,
         project_id: Option<&str>,
     ) -> Result<()> {
-        let members: Vec<String> = conn
-            .prepare_cached("SELECT user_id FROM group_members WHERE group_id = ?1")?
-            .query_map([group_id], |row| row.get(0))?
-            .collect::<std::result::Result<_, _>>()?;
-        for user in members {
+        for user in groups::member_ids(conn, group_id)? {
             self.revoke_user(conn, &user, project_id)?;
         }
+        Ok(())
+    }
+
+    /// Revokes every token scoped to a project (the project is deleted).
+    pub fn revoke_project(&self, conn: &Connection, project_id: &str) -> Result<()> {
+        conn.execute(
+            "DELETE FROM tokens WHERE scope_kind = 'project' AND scope_id = ?1",
+            [project_id],
+        )?;
+        self.invalidate_cache();
+        Ok(())
+    }
+
+    /// Revokes the tokens issued for an application credential.
+    pub fn revoke_app_credential(&self, conn: &Connection, credential_id: &str) -> Result<()> {
+        conn.execute(
+            "DELETE FROM tokens WHERE app_credential_id = ?1",
+            [credential_id],
+        )?;
+        self.invalidate_cache();
         Ok(())
     }
 
@@ -293,7 +310,7 @@ fn build_context(conn: &Connection, row: &TokenRow) -> Result<Option<AuthContext
             if !project.enabled || !domain.enabled {
                 return Ok(None);
             }
-            let roles = model::effective_roles(conn, &user.id, TargetKind::Project, &project.id)?;
+            let roles = roles::effective_roles(conn, &user.id, TargetKind::Project, &project.id)?;
             (
                 Scope::Project {
                     project: named(&project.id, &project.name),
@@ -309,23 +326,23 @@ fn build_context(conn: &Connection, row: &TokenRow) -> Result<Option<AuthContext
             if !domain.enabled {
                 return Ok(None);
             }
-            let roles = model::effective_roles(conn, &user.id, TargetKind::Domain, &domain.id)?;
+            let roles = roles::effective_roles(conn, &user.id, TargetKind::Domain, &domain.id)?;
             (Scope::Domain(named(&domain.id, &domain.name)), roles)
         }
         ("system", _) => (
             Scope::System,
-            model::effective_roles(conn, &user.id, TargetKind::System, SYSTEM_TARGET)?,
+            roles::effective_roles(conn, &user.id, TargetKind::System, SYSTEM_TARGET)?,
         ),
         _ => (Scope::Unscoped, Vec::new()),
     };
     let mut application_credential = None;
     if let Some(id) = &row.app_credential_id {
-        let Some(credential) = crate::app_credentials::load(conn, id)? else {
+        let Some(credential) = app_credentials::load(conn, id)? else {
             return Ok(None);
         };
         // An application credential delegates at most the roles it was
         // created with, and only while the user still holds them.
-        let delegated = model::expand_implied(conn, &credential.role_ids)?;
+        let delegated = roles::expand_implied(conn, &credential.role_ids)?;
         roles.retain(|role| delegated.contains(role));
         application_credential = Some(AppCredentialRef {
             id: credential.id,
@@ -349,7 +366,13 @@ fn build_context(conn: &Connection, row: &TokenRow) -> Result<Option<AuthContext
     }))
 }
 
-/// Keystone's timestamp format: microseconds and a `Z`.
+/// Keystone's timestamp format in tokens: microseconds and a `Z`.
 pub fn format_time(time: DateTime<Utc>) -> String {
     time.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+/// Keystone's format for the times it stores as naive UTC (an application
+/// credential's expiry): microseconds, no zone.
+pub fn format_naive_time(time: DateTime<Utc>) -> String {
+    time.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }

@@ -1,6 +1,10 @@
-//! Keystone v3 wire types: request bodies as clients send them and
+//! Keystone v3 wire types: request bodies as clients send them, which are
+//! also the typed requests the service takes (they map one to one), and
 //! entities as the API reference shows them.
 
+use oxistack_http::field::{not_null, nullable};
+use oxistack_http::{ApiError, envelope};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
@@ -10,6 +14,15 @@ use crate::model::{Domain, Group, Project, Role, User};
 pub struct SelfLink {
     #[serde(rename = "self")]
     pub self_: String,
+}
+
+impl SelfLink {
+    /// The link to `id` in `collection` under the versioned root `v3`.
+    pub fn to(v3: &str, collection: &str, id: &str) -> SelfLink {
+        SelfLink {
+            self_: format!("{v3}/{collection}/{id}"),
+        }
+    }
 }
 
 /// The `links` of a collection. Keystone lists are not paginated.
@@ -64,9 +77,7 @@ pub struct DomainView {
 impl DomainView {
     pub fn new(d: Domain, v3: &str) -> Self {
         DomainView {
-            links: SelfLink {
-                self_: format!("{v3}/domains/{}", d.id),
-            },
+            links: SelfLink::to(v3, "domains", &d.id),
             id: d.id,
             name: d.name,
             description: d.description,
@@ -95,9 +106,7 @@ pub struct ProjectView {
 impl ProjectView {
     pub fn new(p: Project, v3: &str) -> Self {
         ProjectView {
-            links: SelfLink {
-                self_: format!("{v3}/projects/{}", p.id),
-            },
+            links: SelfLink::to(v3, "projects", &p.id),
             id: p.id,
             name: p.name,
             parent_id: p.domain_id.clone(),
@@ -126,14 +135,14 @@ pub struct UserView {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub email: Option<String>,
     pub links: SelfLink,
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 impl UserView {
     pub fn new(u: User, v3: &str) -> Self {
         UserView {
-            links: SelfLink {
-                self_: format!("{v3}/users/{}", u.id),
-            },
+            links: SelfLink::to(v3, "users", &u.id),
             id: u.id,
             name: u.name,
             domain_id: u.domain_id,
@@ -143,6 +152,7 @@ impl UserView {
             default_project_id: u.default_project_id,
             description: u.description,
             email: u.email,
+            extra: u.extra,
         }
     }
 }
@@ -159,9 +169,7 @@ pub struct GroupView {
 impl GroupView {
     pub fn new(g: Group, v3: &str) -> Self {
         GroupView {
-            links: SelfLink {
-                self_: format!("{v3}/groups/{}", g.id),
-            },
+            links: SelfLink::to(v3, "groups", &g.id),
             id: g.id,
             name: g.name,
             domain_id: g.domain_id,
@@ -183,9 +191,7 @@ pub struct RoleView {
 impl RoleView {
     pub fn new(r: Role, v3: &str) -> Self {
         RoleView {
-            links: SelfLink {
-                self_: format!("{v3}/roles/{}", r.id),
-            },
+            links: SelfLink::to(v3, "roles", &r.id),
             id: r.id,
             name: r.name,
             domain_id: None,
@@ -197,27 +203,36 @@ impl RoleView {
 
 // ---- requests -------------------------------------------------------------
 
-/// Name limits follow Keystone's schema: 1 to 255 characters.
-pub fn validate_name(field: &str, name: &str) -> Result<(), oxistack_http::ApiError> {
-    if name.trim().is_empty() || name.chars().count() > 255 {
-        return Err(oxistack_http::ApiError::bad_request(format!(
-            "Invalid input for field '{field}': must be a non-empty string of at most 255 characters."
+/// Takes an update request out of its envelope, refusing one that changes
+/// nothing, as Keystone's `minProperties: 1` does.
+pub fn update_envelope<T: DeserializeOwned>(body: Value, key: &str) -> Result<T, ApiError> {
+    if body
+        .get(key)
+        .and_then(Value::as_object)
+        .is_some_and(Map::is_empty)
+    {
+        return Err(ApiError::bad_request(format!(
+            "Invalid input for field '{key}': {{}} does not have enough properties."
         )));
     }
-    Ok(())
+    envelope(body, key)
 }
 
 #[derive(Deserialize)]
 pub struct DomainCreate {
     pub name: String,
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub enabled: Option<bool>,
 }
 
 #[derive(Deserialize)]
 pub struct DomainUpdate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
-    pub description: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub enabled: Option<bool>,
 }
 
@@ -227,39 +242,58 @@ pub struct ProjectCreate {
     pub domain_id: Option<String>,
     pub parent_id: Option<String>,
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub enabled: Option<bool>,
     #[serde(default)]
     pub is_domain: bool,
+    #[serde(default, deserialize_with = "not_null")]
     pub tags: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
 pub struct ProjectUpdate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
-    pub description: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub enabled: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub tags: Option<Vec<String>>,
 }
 
 #[derive(Deserialize)]
 pub struct UserCreate {
     pub name: String,
+    #[serde(default, deserialize_with = "not_null")]
     pub domain_id: Option<String>,
     pub password: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub enabled: Option<bool>,
     pub default_project_id: Option<String>,
     pub description: Option<String>,
     pub email: Option<String>,
+    /// Any other attributes: Keystone keeps them with the user.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
 pub struct UserUpdate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
     pub password: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub enabled: Option<bool>,
-    pub default_project_id: Option<String>,
-    pub description: Option<String>,
-    pub email: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub default_project_id: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub email: Option<Option<String>>,
+    /// Any other attributes: Keystone keeps them with the user.
+    #[serde(flatten)]
+    pub extra: Map<String, Value>,
 }
 
 #[derive(Deserialize)]
@@ -271,14 +305,17 @@ pub struct PasswordChange {
 #[derive(Deserialize)]
 pub struct GroupCreate {
     pub name: String,
+    #[serde(default, deserialize_with = "not_null")]
     pub domain_id: Option<String>,
     pub description: Option<String>,
 }
 
 #[derive(Deserialize)]
 pub struct GroupUpdate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
-    pub description: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
 }
 
 #[derive(Deserialize)]
@@ -291,14 +328,18 @@ pub struct RoleCreate {
 
 #[derive(Deserialize)]
 pub struct RoleUpdate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
-    pub description: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
 }
 
 /// `{"id": ...}` or `{"name": ...}`, as roles are referenced in requests.
 #[derive(Deserialize)]
 pub struct RoleIdentifier {
+    #[serde(default, deserialize_with = "not_null")]
     pub id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
 }
 
@@ -308,10 +349,12 @@ pub struct AppCredentialCreate {
     pub secret: Option<String>,
     pub description: Option<String>,
     pub expires_at: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub roles: Option<Vec<RoleIdentifier>>,
-    #[serde(default)]
-    pub unrestricted: bool,
+    /// Keystone's schema allows `null`, meaning false.
+    pub unrestricted: Option<bool>,
     /// Access rules are accepted only when empty: they are not enforced.
+    #[serde(default, deserialize_with = "not_null")]
     pub access_rules: Option<Vec<Value>>,
 }
 
@@ -320,14 +363,18 @@ pub struct AppCredentialCreate {
 #[derive(Deserialize)]
 pub struct Auth {
     pub identity: AuthIdentity,
+    #[serde(default, deserialize_with = "not_null")]
     pub scope: Option<ScopeBody>,
 }
 
 #[derive(Deserialize)]
 pub struct AuthIdentity {
     pub methods: Vec<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub password: Option<PasswordMethod>,
+    #[serde(default, deserialize_with = "not_null")]
     pub token: Option<TokenMethod>,
+    #[serde(default, deserialize_with = "not_null")]
     pub application_credential: Option<AppCredentialMethod>,
 }
 
@@ -338,8 +385,11 @@ pub struct PasswordMethod {
 
 #[derive(Deserialize)]
 pub struct PasswordUser {
+    #[serde(default, deserialize_with = "not_null")]
     pub id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub domain: Option<NameOrId>,
     pub password: String,
 }
@@ -351,22 +401,30 @@ pub struct TokenMethod {
 
 #[derive(Deserialize)]
 pub struct AppCredentialMethod {
+    #[serde(default, deserialize_with = "not_null")]
     pub id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub user: Option<AppCredentialUser>,
     pub secret: String,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone, Default)]
 pub struct AppCredentialUser {
+    #[serde(default, deserialize_with = "not_null")]
     pub id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub domain: Option<NameOrId>,
 }
 
 #[derive(Deserialize, Clone, Default)]
 pub struct NameOrId {
+    #[serde(default, deserialize_with = "not_null")]
     pub id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
 }
 
@@ -380,15 +438,21 @@ pub enum ScopeBody {
 
 #[derive(Deserialize)]
 pub struct ScopeTarget {
+    #[serde(default, deserialize_with = "not_null")]
     pub project: Option<ProjectScope>,
+    #[serde(default, deserialize_with = "not_null")]
     pub domain: Option<NameOrId>,
+    #[serde(default, deserialize_with = "not_null")]
     pub system: Option<SystemScope>,
 }
 
 #[derive(Deserialize)]
 pub struct ProjectScope {
+    #[serde(default, deserialize_with = "not_null")]
     pub id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub domain: Option<NameOrId>,
 }
 

@@ -1,208 +1,13 @@
 //! The identity API driven through its router, as clients drive it.
 
-use std::sync::Arc;
+mod support;
 
-use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
+use axum::http::{Method, StatusCode};
 use oxistack_db::Db;
-use oxistack_identity::{Bootstrap, CatalogService, IdentityService};
-use serde_json::{Value, json};
-use tower::ServiceExt;
+use oxistack_identity::{Bootstrap, IdentityService};
+use serde_json::json;
 
-const PASSWORD: &str = "pw";
-
-struct Cloud {
-    router: Router,
-    service: Arc<IdentityService>,
-    _dir: tempfile::TempDir,
-}
-
-async fn cloud_with_lifetime(lifetime: chrono::Duration) -> Cloud {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("identity.db")).unwrap();
-    db.migrate("identity", oxistack_identity::MIGRATIONS)
-        .unwrap();
-    let service = IdentityService::new(db, lifetime);
-    service
-        .bootstrap(&Bootstrap {
-            admin_password: PASSWORD,
-            region: "RegionOne",
-            services: &[CatalogService {
-                service_type: "identity".into(),
-                name: "keystone".into(),
-                url: "http://localhost/identity".into(),
-            }],
-        })
-        .unwrap();
-    Cloud {
-        router: oxistack_identity::router(service.clone()),
-        service,
-        _dir: dir,
-    }
-}
-
-async fn cloud() -> Cloud {
-    cloud_with_lifetime(chrono::Duration::hours(1)).await
-}
-
-struct Reply {
-    status: StatusCode,
-    body: Value,
-    subject_token: Option<String>,
-}
-
-impl Cloud {
-    async fn call(
-        &self,
-        method: Method,
-        uri: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let bytes = body.map(|b| b.to_string()).unwrap_or_default();
-        self.raw(method, uri, token, bytes.into_bytes(), &[]).await
-    }
-
-    async fn raw(
-        &self,
-        method: Method,
-        uri: &str,
-        token: Option<&str>,
-        body: Vec<u8>,
-        headers: &[(&str, &str)],
-    ) -> Reply {
-        let mut request = Request::builder()
-            .method(method)
-            .uri(uri)
-            .header("host", "localhost");
-        if let Some(token) = token {
-            request = request.header("x-auth-token", token);
-        }
-        if !body.is_empty() {
-            request = request.header("content-type", "application/json");
-        }
-        for (name, value) in headers {
-            request = request.header(*name, *value);
-        }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(Body::from(body)).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let subject_token = response
-            .headers()
-            .get("x-subject-token")
-            .map(|v| v.to_str().unwrap().to_owned());
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap()
-        };
-        Reply {
-            status,
-            body,
-            subject_token,
-        }
-    }
-
-    async fn login(&self, user: &str, password: &str, project: Option<&str>) -> Reply {
-        let mut auth = json!({
-            "identity": {"methods": ["password"], "password": {"user": {
-                "name": user, "domain": {"id": "default"}, "password": password}}}
-        });
-        if let Some(project) = project {
-            auth["scope"] = json!({"project": {"name": project, "domain": {"id": "default"}}});
-        }
-        self.call(
-            Method::POST,
-            "/v3/auth/tokens",
-            None,
-            Some(json!({"auth": auth})),
-        )
-        .await
-    }
-
-    async fn token(&self, user: &str, password: &str, project: &str) -> String {
-        let reply = self.login(user, password, Some(project)).await;
-        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.body);
-        reply.subject_token.unwrap()
-    }
-
-    async fn admin(&self) -> String {
-        self.token("admin", PASSWORD, "admin").await
-    }
-
-    /// Creates project `name` and user `name` (password "pw") with `role` on it.
-    async fn tenant(&self, name: &str, role: &str) -> (String, String) {
-        let admin = self.admin().await;
-        let project = self
-            .call(
-                Method::POST,
-                "/v3/projects",
-                Some(&admin),
-                Some(json!({"project": {"name": name}})),
-            )
-            .await;
-        assert_eq!(project.status, StatusCode::CREATED, "{}", project.body);
-        let user = self
-            .call(
-                Method::POST,
-                "/v3/users",
-                Some(&admin),
-                Some(json!({"user": {"name": name, "password": "pw"}})),
-            )
-            .await;
-        assert_eq!(user.status, StatusCode::CREATED, "{}", user.body);
-        let (project_id, user_id) = (id(&project.body["project"]), id(&user.body["user"]));
-        let role_id = self.role_id(role).await;
-        let grant = self
-            .call(
-                Method::PUT,
-                &format!("/v3/projects/{project_id}/users/{user_id}/roles/{role_id}"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        assert_eq!(grant.status, StatusCode::NO_CONTENT);
-        (project_id, user_id)
-    }
-
-    async fn role_id(&self, name: &str) -> String {
-        let admin = self.admin().await;
-        let roles = self
-            .call(
-                Method::GET,
-                &format!("/v3/roles?name={name}"),
-                Some(&admin),
-                None,
-            )
-            .await;
-        id(&roles.body["roles"][0])
-    }
-}
-
-fn id(value: &Value) -> String {
-    value["id"]
-        .as_str()
-        .unwrap_or_else(|| panic!("no id in {value}"))
-        .to_owned()
-}
-
-fn role_names(token: &Value) -> Vec<String> {
-    let mut names: Vec<String> = token["token"]["roles"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|r| r["name"].as_str().unwrap().to_owned())
-        .collect();
-    names.sort();
-    names
-}
+use support::*;
 
 #[tokio::test]
 async fn version_discovery_needs_no_token() {
@@ -334,61 +139,19 @@ async fn tokens_validate_and_revoke() {
     let cloud = cloud().await;
     let admin = cloud.admin().await;
     let demo = cloud.token("demo", PASSWORD, "demo").await;
-    let headers = [("x-subject-token", demo.as_str())];
     // Anyone may validate their own token; only admins another's.
-    let own = cloud
-        .raw(
-            Method::GET,
-            "/v3/auth/tokens",
-            Some(&demo),
-            Vec::new(),
-            &headers,
-        )
-        .await;
+    let own = cloud.about_token(Method::GET, &demo, &demo).await;
     assert_eq!(own.status, StatusCode::OK);
     assert_eq!(own.body["token"]["user"]["name"], "demo");
     assert_eq!(own.subject_token.as_deref(), Some(demo.as_str()));
-    let admin_headers = [("x-subject-token", admin.as_str())];
-    let other = cloud
-        .raw(
-            Method::GET,
-            "/v3/auth/tokens",
-            Some(&demo),
-            Vec::new(),
-            &admin_headers,
-        )
-        .await;
+    let other = cloud.about_token(Method::GET, &demo, &admin).await;
     assert_eq!(other.status, StatusCode::FORBIDDEN);
-    let head = cloud
-        .raw(
-            Method::HEAD,
-            "/v3/auth/tokens",
-            Some(&admin),
-            Vec::new(),
-            &headers,
-        )
-        .await;
+    let head = cloud.about_token(Method::HEAD, &admin, &demo).await;
     assert_eq!(head.status, StatusCode::OK);
 
-    let revoked = cloud
-        .raw(
-            Method::DELETE,
-            "/v3/auth/tokens",
-            Some(&admin),
-            Vec::new(),
-            &headers,
-        )
-        .await;
+    let revoked = cloud.about_token(Method::DELETE, &admin, &demo).await;
     assert_eq!(revoked.status, StatusCode::NO_CONTENT);
-    let gone = cloud
-        .raw(
-            Method::GET,
-            "/v3/auth/tokens",
-            Some(&admin),
-            Vec::new(),
-            &headers,
-        )
-        .await;
+    let gone = cloud.about_token(Method::GET, &admin, &demo).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
     let used = cloud
         .call(Method::GET, "/v3/auth/projects", Some(&demo), None)
@@ -614,8 +377,17 @@ async fn projects_are_scoped() {
         )
         .await;
     assert_eq!(hidden.status, StatusCode::NOT_FOUND);
+    // As in Keystone, listing all projects is for administrators; a member
+    // lists the projects they hold a role on (`--my-projects`).
+    assert_eq!(
+        cloud
+            .call(Method::GET, "/v3/projects", Some(&kube), None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
     let listed = cloud
-        .call(Method::GET, "/v3/projects", Some(&kube), None)
+        .call(Method::GET, "/v3/auth/projects", Some(&kube), None)
         .await;
     let names: Vec<&str> = listed.body["projects"]
         .as_array()
@@ -1105,23 +877,11 @@ async fn group_roles_reach_members_until_they_leave() {
     let cloud = cloud().await;
     let admin = cloud.admin().await;
     let project = cloud
-        .call(
-            Method::POST,
-            "/v3/projects",
-            Some(&admin),
-            Some(json!({"project": {"name": "team"}})),
-        )
+        .create_id(&admin, "project", json!({"name": "team"}))
         .await;
-    let project = id(&project.body["project"]);
     let user = cloud
-        .call(
-            Method::POST,
-            "/v3/users",
-            Some(&admin),
-            Some(json!({"user": {"name": "ann", "password": "pw"}})),
-        )
+        .create_id(&admin, "user", json!({"name": "ann", "password": "pw"}))
         .await;
-    let user = id(&user.body["user"]);
     let group = cloud
         .call(
             Method::POST,

@@ -10,6 +10,7 @@
 
 mod access;
 mod api;
+mod contracts;
 mod files;
 mod model;
 mod page_cache;

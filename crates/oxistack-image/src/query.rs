@@ -172,6 +172,9 @@ impl ListQuery {
                 "container_format" => query
                     .conditions
                     .push(listable(Column::ContainerFormat, value)),
+                "size" => query
+                    .conditions
+                    .push(bound(key, Column::Size, Comparison::Eq, value)?),
                 "size_min" => {
                     query
                         .conditions
@@ -494,6 +497,7 @@ mod tests {
             "os_hidden=yes",
             "protected=1",
             "size_min=big",
+            "size=4k",
             "created_at=gte:yesterday",
             "created_at=after:2026-01-01T00:00:00Z",
             "changes-since=2026-01-01T00:00:00Z",

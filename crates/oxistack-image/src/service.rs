@@ -151,10 +151,21 @@ impl ImageService {
     }
 
     pub async fn show(&self, caller: &Arc<AuthContext>, id: &str) -> Result<Image, ApiError> {
+        self.find(caller, id)
+            .await?
+            .ok_or_else(|| image_not_found(id))
+    }
+
+    /// The image `id` if it exists and the caller may see it.
+    pub async fn find(
+        &self,
+        caller: &Arc<AuthContext>,
+        id: &str,
+    ) -> Result<Option<Image>, ApiError> {
         authorize(caller, Action::GetImage)?;
         let (caller, id) = (caller.clone(), id.to_owned());
         self.db
-            .read(move |conn| load_visible(conn, &caller, &id))
+            .read(move |conn| find_visible(conn, &caller, &id))
             .await
     }
 

@@ -131,12 +131,11 @@ impl Cloud {
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
+        self.send_request(request.body(body).unwrap()).await
+    }
+
+    async fn send_request(&self, request: Request<Body>) -> Reply {
+        let response = self.router.clone().oneshot(request).await.unwrap();
         let (parts, body) = response.into_parts();
         Reply {
             status: parts.status,
@@ -621,6 +620,9 @@ async fn lists_filter_sort_and_paginate() {
     );
     assert_eq!(cloud.names("?os_distro=debian", "alice").await, ["delta"]);
     assert_eq!(cloud.names("?size_min=1", "alice").await, ["alpha"]);
+    // `size` is a core attribute, filtered exactly (not as a property).
+    assert_eq!(cloud.names("?size=4", "alice").await, ["alpha"]);
+    assert!(cloud.names("?size=5", "alice").await.is_empty());
     assert_eq!(
         cloud.names("?visibility=private", "alice").await,
         ["charlie"]
@@ -1681,4 +1683,37 @@ async fn lists_reflect_every_change_at_once() {
     );
     assert!(cloud.names("", "bob").await.is_empty());
     assert!(cloud.names("", "alice").await.is_empty());
+}
+
+/// The binary trims a trailing slash before routing and marks the request
+/// (`oxistack_http::mark_trailing_slash`); `/v2/images/` then names the
+/// image with an empty id: a 404 whatever the method, as in Glance.
+#[tokio::test]
+async fn an_empty_image_id_in_the_path_is_not_found() {
+    let cloud = cloud();
+    let id = cloud.create("alice", image_body("kept")).await;
+    let trimmed = |method: Method, token: Option<&str>| {
+        let mut request = Request::builder().method(method).uri("/v2/images/");
+        if let Some(token) = token {
+            request = request.header("x-auth-token", token);
+        }
+        let mut request = oxistack_http::mark_trailing_slash(request.body(Body::empty()).unwrap());
+        *request.uri_mut() = "/v2/images".parse().unwrap();
+        request
+    };
+    for method in [Method::GET, Method::DELETE, Method::POST, Method::PATCH] {
+        let reply = cloud.send_request(trimmed(method, Some("alice"))).await;
+        assert_eq!(reply.error(404), "The resource could not be found.");
+    }
+    assert_eq!(
+        cloud.send_request(trimmed(Method::GET, None)).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    // Unmarked, the collection answers as before: the list, and 405 for DELETE.
+    assert_eq!(cloud.names("", "alice").await, ["kept"]);
+    assert_eq!(
+        cloud.delete("/v2/images", "alice").await.status,
+        StatusCode::METHOD_NOT_ALLOWED
+    );
+    cloud.show(&id).await;
 }

@@ -5,10 +5,9 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use ipnet::Ipv4Net;
-use oxistack_http::ApiError;
 use rand::Rng;
 
-use crate::errors::{bad_request, conflict, invalid_input};
+use crate::errors::{NetworkError, bad_request, conflict, invalid_input};
 use crate::model::Pool;
 
 /// The longest prefix a subnet may have: a /30 still has room for a
@@ -20,7 +19,7 @@ const MAC_PREFIX: [u8; 3] = [0xfa, 0x16, 0x3e];
 
 /// Parses a subnet CIDR, refusing host bits (`10.0.0.1/24`) as Neutron
 /// does, since they usually mean a typo.
-pub fn parse_cidr(text: &str) -> Result<Ipv4Net, ApiError> {
+pub fn parse_cidr(text: &str) -> Result<Ipv4Net, NetworkError> {
     let net: Ipv4Net = text.parse().map_err(|_| {
         invalid_input(
             "cidr",
@@ -89,7 +88,7 @@ pub fn validate_layout(
     net: &Ipv4Net,
     gateway: Option<Ipv4Addr>,
     pools: &[Pool],
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     if let Some(gw) = gateway
         && !is_host_address(net, gw)
     {
@@ -229,7 +228,7 @@ mod tests {
             "fd00::/64",
             "x",
         ] {
-            let err = parse_cidr(bad).unwrap_err();
+            let err = oxistack_http::ApiError::from(parse_cidr(bad).unwrap_err());
             assert_eq!(
                 (err.status.as_u16(), err.kind),
                 (400, Some("InvalidInput")),
@@ -239,7 +238,7 @@ mod tests {
         assert!(
             parse_cidr("10.0.0.1/24")
                 .unwrap_err()
-                .message
+                .to_string()
                 .contains("10.0.0.0/24")
         );
     }
@@ -268,7 +267,8 @@ mod tests {
         let net = parse_cidr("10.0.0.0/24").unwrap();
         let gw = Some(ip("10.0.0.1"));
         assert!(validate_layout(&net, gw, &[pool("10.0.0.2", "10.0.0.254")]).is_ok());
-        let kind = |pools: &[Pool], gw| validate_layout(&net, gw, pools).unwrap_err().kind;
+        let kind =
+            |pools: &[Pool], gw| validate_layout(&net, gw, pools).unwrap_err().neutron_type();
         assert_eq!(
             kind(&[pool("10.0.0.9", "10.0.0.2")], gw),
             Some("InvalidAllocationPool")

@@ -9,21 +9,25 @@
 //!
 //! Callers are identified by [`oxistack_auth`]: a project sees its own
 //! resources, plus shared and external networks and their subnets; the
-//! administrator sees everything. Errors are Neutron's, with their types
-//! (`NetworkInUse`, `IpAddressGenerationFailure`, ...).
+//! administrator sees everything. The service's typed calls check the
+//! policy and refuse with a [`NetworkError`], which carries the type
+//! Neutron names the error with (`NetworkInUse`,
+//! `IpAddressGenerationFailure`, ...) and which the API renders as
+//! Neutron's JSON error.
 
 mod api;
-pub mod compute;
+mod contracts;
 mod errors;
 mod ipam;
 mod kind;
 mod model;
-mod query;
 mod rules;
 mod service;
 mod store;
 mod wire;
 
 pub use api::router;
+pub use errors::NetworkError;
+pub use kind::Kind;
 pub use service::{NetworkDefaults, NetworkService, ReconcileError};
 pub use store::MIGRATIONS;

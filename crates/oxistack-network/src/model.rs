@@ -120,6 +120,8 @@ pub struct Subnet {
     pub dns_nameservers: Vec<IpAddr>,
     pub host_routes: Vec<Route>,
     pub enable_dhcp: bool,
+    /// Whether its network is external (loaded, not stored here).
+    pub external: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

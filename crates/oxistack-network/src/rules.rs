@@ -4,9 +4,7 @@
 use ipnet::IpNet;
 use serde_json::Value;
 
-use oxistack_http::ApiError;
-
-use crate::errors::{bad_request, invalid_input};
+use crate::errors::{NetworkError, bad_request, invalid_input};
 use crate::model::{EtherType, Rule};
 
 /// The protocol names Neutron accepts, with their numbers.
@@ -57,7 +55,10 @@ pub enum PortSemantics {
 /// The protocol of a request: a name in any case (`TCP`), a number as a
 /// string or JSON number, or null / `any` for every protocol. Returns the
 /// stored form: the lower-case name or the decimal number.
-pub fn normalize_protocol(value: &Value, ethertype: EtherType) -> Result<Option<String>, ApiError> {
+pub fn normalize_protocol(
+    value: &Value,
+    ethertype: EtherType,
+) -> Result<Option<String>, NetworkError> {
     let text = match value {
         Value::Null => return Ok(None),
         Value::String(text) => text.trim().to_ascii_lowercase(),
@@ -87,7 +88,7 @@ pub fn normalize_protocol(value: &Value, ethertype: EtherType) -> Result<Option<
     }))
 }
 
-fn invalid_protocol(text: &str) -> ApiError {
+fn invalid_protocol(text: &str) -> NetworkError {
     bad_request(
         "SecurityGroupRuleInvalidProtocol",
         format!(
@@ -120,13 +121,27 @@ pub fn port_semantics(protocol: Option<&str>, ethertype: EtherType) -> PortSeman
     }
 }
 
-/// Checks a rule's port fields against its protocol, as Neutron does.
+/// Checks a rule's port fields against its protocol, as Neutron does, in
+/// its order and with its words (clients match on them): first that each
+/// is a port number at all, then what the protocol makes of them.
 pub fn validate_ports(
     protocol: Option<&str>,
     ethertype: EtherType,
     min: Option<i64>,
     max: Option<i64>,
-) -> Result<(Option<u16>, Option<u16>), ApiError> {
+) -> Result<(Option<u16>, Option<u16>), NetworkError> {
+    let invalid_port = |port: i64| {
+        bad_request(
+            "SecurityGroupInvalidPortValue",
+            format!("Invalid value for port {port}."),
+        )
+    };
+    let port = |value: Option<i64>| {
+        value
+            .map(|port| u16::try_from(port).map_err(|_| invalid_port(port)))
+            .transpose()
+    };
+    let (min, max) = (port(min)?, port(max)?);
     if min.is_none() && max.is_none() {
         return Ok((None, None));
     }
@@ -137,48 +152,41 @@ pub fn validate_ports(
         ));
     }
     match port_semantics(protocol, ethertype) {
-        PortSemantics::Ports => {
-            let in_range = |value: Option<i64>, field| match value {
-                Some(port @ 1..=65535) => Ok(port as u16),
-                Some(port) => Err(bad_request(
-                    "SecurityGroupInvalidPortValue",
-                    format!("Invalid value for {field}: {port}. Ports are 1 to 65535."),
-                )),
-                None => Err(bad_request(
-                    "SecurityGroupInvalidPortRange",
-                    "A port range needs both port_range_min and port_range_max.",
-                )),
-            };
-            let (min, max) = (
-                in_range(min, "port_range_min")?,
-                in_range(max, "port_range_max")?,
-            );
-            if min > max {
-                return Err(bad_request(
-                    "SecurityGroupInvalidPortRange",
-                    format!("port_range_min {min} is greater than port_range_max {max}."),
-                ));
-            }
-            Ok((Some(min), Some(max)))
-        }
+        PortSemantics::Ports => match (min, max) {
+            (Some(0), _) | (_, Some(0)) => Err(invalid_port(0)),
+            (Some(min), Some(max)) if min <= max => Ok((Some(min), Some(max))),
+            _ => Err(bad_request(
+                "SecurityGroupInvalidPortRange",
+                format!(
+                    "For TCP/UDP protocols, port_range_min must be <= port_range_max (given {} and {}).",
+                    shown(min),
+                    shown(max)
+                ),
+            )),
+        },
         PortSemantics::Icmp => {
-            let icmp = |value: Option<i64>, field: &str, what: &str| match value {
-                None => Ok(None),
-                Some(v @ 0..=255) => Ok(Some(v as u16)),
-                Some(v) => Err(bad_request(
-                    "SecurityGroupInvalidIcmpValue",
-                    format!("Invalid value for ICMP {what} ({field}): {v}. It must be 0 to 255."),
-                )),
-            };
-            let icmp_type = icmp(min, "port_range_min", "type")?;
-            let code = icmp(max, "port_range_max", "code")?;
-            if icmp_type.is_none() {
+            for (value, field, attribute) in [
+                (min, "type", "port-range-min"),
+                (max, "code", "port-range-max"),
+            ] {
+                if let Some(value) = value.filter(|v| *v > 255) {
+                    return Err(bad_request(
+                        "SecurityGroupInvalidIcmpValue",
+                        format!(
+                            "Invalid value for ICMP {field} ({attribute}): {value}. It must be 0 to 255."
+                        ),
+                    ));
+                }
+            }
+            if let (None, Some(code)) = (min, max) {
                 return Err(bad_request(
                     "SecurityGroupMissingIcmpType",
-                    "An ICMP code (port_range_max) needs an ICMP type (port_range_min).",
+                    format!(
+                        "ICMP type (port-range-min) is missing for ICMP code (port-range-max) {code}."
+                    ),
                 ));
             }
-            Ok((icmp_type, code))
+            Ok((min, max))
         }
         PortSemantics::None => Err(bad_request(
             "SecurityGroupInvalidProtocolForPortRange",
@@ -190,9 +198,13 @@ pub fn validate_ports(
     }
 }
 
+fn shown(port: Option<u16>) -> String {
+    port.map_or_else(|| "none".to_owned(), |port| port.to_string())
+}
+
 /// A remote prefix, a bare address meaning a host, normalised to its
 /// network address (`10.1.2.3/8` becomes `10.0.0.0/8`).
-pub fn parse_remote_prefix(text: &str, ethertype: EtherType) -> Result<IpNet, ApiError> {
+pub fn parse_remote_prefix(text: &str, ethertype: EtherType) -> Result<IpNet, NetworkError> {
     let net = text
         .parse::<IpNet>()
         .or_else(|_| text.parse::<std::net::IpAddr>().map(IpNet::from))
@@ -259,14 +271,14 @@ mod tests {
         );
         for bad in [json!("tcpp"), json!(256), json!(true)] {
             assert_eq!(
-                normalize_protocol(&bad, v4).unwrap_err().kind,
+                normalize_protocol(&bad, v4).unwrap_err().neutron_type(),
                 Some("SecurityGroupRuleInvalidProtocol")
             );
         }
         assert_eq!(
             normalize_protocol(&json!("ipv6-icmp"), v4)
                 .unwrap_err()
-                .kind,
+                .neutron_type(),
             Some("SecurityGroupEthertypeConflictWithProtocol")
         );
         assert_eq!(protocol_number("icmp", EtherType::Ipv6), 58);
@@ -288,7 +300,8 @@ mod tests {
             validate_ports(Some("icmp"), v4, Some(8), None).unwrap(),
             (Some(8), None)
         );
-        let kind = |p: Option<&str>, min, max| validate_ports(p, v4, min, max).unwrap_err().kind;
+        let kind =
+            |p: Option<&str>, min, max| validate_ports(p, v4, min, max).unwrap_err().neutron_type();
         assert_eq!(
             kind(Some("tcp"), Some(80), Some(22)),
             Some("SecurityGroupInvalidPortRange")
@@ -321,6 +334,43 @@ mod tests {
             kind(Some("gre"), Some(22), Some(22)),
             Some("SecurityGroupInvalidProtocolForPortRange")
         );
+        // Tempest matches Neutron's words.
+        let message = |p: &str, min, max| {
+            validate_ports(Some(p), v4, min, max)
+                .unwrap_err()
+                .to_string()
+        };
+        for (protocol, min, max, words) in [
+            ("tcp", Some(-16), Some(80), "Invalid value for port -16"),
+            (
+                "tcp",
+                Some(80),
+                Some(79),
+                "port_range_min must be <= port_range_max",
+            ),
+            ("tcp", Some(80), Some(65536), "Invalid value for port 65536"),
+            (
+                "tcp",
+                None,
+                Some(6),
+                "port_range_min must be <= port_range_max",
+            ),
+            ("icmp", Some(1), Some(256), "Invalid value for ICMP code"),
+            ("icmp", Some(-1), Some(25), "Invalid value"),
+            (
+                "icmp",
+                None,
+                Some(6),
+                "ICMP type (port-range-min) is missing",
+            ),
+            ("icmp", Some(300), Some(1), "Invalid value for ICMP type"),
+        ] {
+            let message = message(protocol, min, max);
+            assert!(
+                message.contains(words),
+                "{protocol} {min:?} {max:?}: {message}"
+            );
+        }
     }
 
     #[test]
@@ -335,11 +385,11 @@ mod tests {
             "10.1.2.3/32"
         );
         assert_eq!(
-            parse_remote_prefix("::/0", v4).unwrap_err().kind,
+            parse_remote_prefix("::/0", v4).unwrap_err().neutron_type(),
             Some("SecurityGroupRuleParameterConflict")
         );
         assert_eq!(
-            parse_remote_prefix("nope", v4).unwrap_err().kind,
+            parse_remote_prefix("nope", v4).unwrap_err().neutron_type(),
             Some("InvalidInput")
         );
     }

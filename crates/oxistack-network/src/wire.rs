@@ -6,9 +6,11 @@
 use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::Ipv4Net;
+use oxistack_http::field::{not_null, nullable};
 use serde::{Deserialize, Deserializer, Serialize};
 use serde_json::{Map, Value};
 
+use crate::errors::NetworkError;
 use crate::model::{
     AddressPair, FixedIp, FloatingIp, Network, Pool, Port, Route, Router, Rule, SecurityGroup,
     Standard, Subnet, wire_time,
@@ -17,14 +19,14 @@ use crate::model::{
 /// The availability zone every network and router is in.
 pub const AVAILABILITY_ZONE: &str = "nova";
 
-/// Tells an attribute given as `null` (`Some(None)`) from one left out
-/// (`None`), for attributes where null means something (`gateway_ip`).
-fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+/// A list attribute Neutron converts from `null` to the empty list
+/// (`convert_none_to_empty_list`): `"dns_nameservers": null` clears them.
+fn null_as_empty<'de, D, T>(deserializer: D) -> Result<Option<Vec<T>>, D::Error>
 where
     D: Deserializer<'de>,
     T: Deserialize<'de>,
 {
-    Option::<T>::deserialize(deserializer).map(Some)
+    Option::<Vec<T>>::deserialize(deserializer).map(|list| Some(list.unwrap_or_default()))
 }
 
 // ---------------------------------------------------------------- requests
@@ -32,35 +34,62 @@ where
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkCreate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub admin_state_up: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub shared: Option<bool>,
-    #[serde(rename = "router:external")]
+    #[serde(rename = "router:external", default, deserialize_with = "not_null")]
     pub external: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub port_security_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub mtu: Option<u32>,
-    #[serde(rename = "provider:network_type")]
+    #[serde(
+        rename = "provider:network_type",
+        default,
+        deserialize_with = "not_null"
+    )]
     pub network_type: Option<String>,
-    #[serde(rename = "provider:physical_network")]
+    #[serde(
+        rename = "provider:physical_network",
+        default,
+        deserialize_with = "not_null"
+    )]
     pub physical_network: Option<String>,
-    #[serde(rename = "provider:segmentation_id")]
+    #[serde(
+        rename = "provider:segmentation_id",
+        default,
+        deserialize_with = "not_null"
+    )]
     pub segmentation_id: Option<u32>,
+    #[serde(default, deserialize_with = "not_null")]
     pub availability_zone_hints: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub project_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub tenant_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct NetworkUpdate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub admin_state_up: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub shared: Option<bool>,
-    #[serde(rename = "router:external")]
+    #[serde(rename = "router:external", default, deserialize_with = "not_null")]
     pub external: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub port_security_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub mtu: Option<u32>,
 }
 
@@ -82,33 +111,50 @@ pub struct RouteRequest {
 #[serde(deny_unknown_fields)]
 pub struct SubnetCreate {
     pub network_id: String,
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub ip_version: Option<u8>,
     pub cidr: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub gateway_ip: Option<Option<Ipv4Addr>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub allocation_pools: Option<Vec<PoolRequest>>,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub dns_nameservers: Option<Vec<IpAddr>>,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub host_routes: Option<Vec<RouteRequest>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub enable_dhcp: Option<bool>,
-    /// IPv6 modes: accepted as null only, since subnets are IPv4.
+    /// IPv6 modes: refused, since subnets are IPv4.
+    #[serde(default, deserialize_with = "not_null")]
     pub ipv6_ra_mode: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub ipv6_address_mode: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub project_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub tenant_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SubnetUpdate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
     #[serde(default, deserialize_with = "nullable")]
     pub gateway_ip: Option<Option<Ipv4Addr>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub allocation_pools: Option<Vec<PoolRequest>>,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub dns_nameservers: Option<Vec<IpAddr>>,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub host_routes: Option<Vec<RouteRequest>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub enable_dhcp: Option<bool>,
 }
 
@@ -117,7 +163,9 @@ pub struct SubnetUpdate {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct FixedIpRequest {
+    #[serde(default, deserialize_with = "not_null")]
     pub subnet_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub ip_address: Option<Ipv4Addr>,
 }
 
@@ -132,44 +180,66 @@ pub struct AddressPairRequest {
 #[serde(deny_unknown_fields)]
 pub struct PortCreate {
     pub network_id: String,
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub admin_state_up: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub mac_address: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub fixed_ips: Option<Vec<FixedIpRequest>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub device_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub device_owner: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub security_groups: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub port_security_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub allowed_address_pairs: Option<Vec<AddressPairRequest>>,
     #[serde(rename = "binding:host_id")]
     pub binding_host_id: Option<String>,
     #[serde(rename = "binding:profile")]
     pub binding_profile: Option<Map<String, Value>>,
-    #[serde(rename = "binding:vnic_type")]
+    #[serde(rename = "binding:vnic_type", default, deserialize_with = "not_null")]
     pub binding_vnic_type: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub project_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub tenant_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PortUpdate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub admin_state_up: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub mac_address: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub fixed_ips: Option<Vec<FixedIpRequest>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub device_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub device_owner: Option<String>,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub security_groups: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub port_security_enabled: Option<bool>,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub allowed_address_pairs: Option<Vec<AddressPairRequest>>,
     #[serde(rename = "binding:host_id")]
     pub binding_host_id: Option<String>,
     #[serde(rename = "binding:profile")]
     pub binding_profile: Option<Map<String, Value>>,
-    #[serde(rename = "binding:vnic_type")]
+    #[serde(rename = "binding:vnic_type", default, deserialize_with = "not_null")]
     pub binding_vnic_type: Option<String>,
 }
 
@@ -178,35 +248,48 @@ pub struct PortUpdate {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct GatewayRequest {
+    #[serde(default, deserialize_with = "not_null")]
     pub network_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub enable_snat: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub external_fixed_ips: Option<Vec<FixedIpRequest>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouterCreate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub admin_state_up: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
     pub external_gateway_info: Option<Option<GatewayRequest>>,
     /// Distributed and HA routers do not exist here: only `false` is accepted.
     pub distributed: Option<bool>,
     pub ha: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub availability_zone_hints: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "not_null")]
     pub project_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub tenant_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouterUpdate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub admin_state_up: Option<bool>,
     #[serde(default, deserialize_with = "nullable")]
     pub external_gateway_info: Option<Option<GatewayRequest>>,
+    #[serde(default, deserialize_with = "null_as_empty")]
     pub routes: Option<Vec<RouteRequest>>,
     pub distributed: Option<bool>,
     pub ha: Option<bool>,
@@ -216,7 +299,9 @@ pub struct RouterUpdate {
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct InterfaceRequest {
+    #[serde(default, deserialize_with = "not_null")]
     pub subnet_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub port_id: Option<String>,
 }
 
@@ -242,8 +327,11 @@ pub struct FloatingIpCreate {
     pub subnet_id: Option<String>,
     pub port_id: Option<String>,
     pub fixed_ip_address: Option<Ipv4Addr>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub project_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub tenant_id: Option<String>,
 }
 
@@ -255,25 +343,34 @@ pub struct FloatingIpUpdate {
     #[serde(default, deserialize_with = "nullable")]
     pub port_id: Option<Option<String>>,
     pub fixed_ip_address: Option<Ipv4Addr>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityGroupCreate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
     /// Groups are stateful; `false` is refused.
+    #[serde(default, deserialize_with = "not_null")]
     pub stateful: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
     pub project_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub tenant_id: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecurityGroupUpdate {
+    #[serde(default, deserialize_with = "not_null")]
     pub name: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub stateful: Option<bool>,
 }
 
@@ -282,6 +379,7 @@ pub struct SecurityGroupUpdate {
 pub struct RuleCreate {
     pub security_group_id: String,
     pub direction: String,
+    #[serde(default, deserialize_with = "not_null")]
     pub ethertype: Option<String>,
     /// A name, a number (as text or JSON number) or null.
     #[serde(default)]
@@ -290,8 +388,11 @@ pub struct RuleCreate {
     pub port_range_max: Option<i64>,
     pub remote_ip_prefix: Option<String>,
     pub remote_group_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub description: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub project_id: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
     pub tenant_id: Option<String>,
 }
 
@@ -332,7 +433,7 @@ impl<'a> From<&'a Standard> for StandardView<'a> {
 }
 
 /// Turns a view into the map lists filter and select fields from.
-fn document<T: Serialize>(view: T) -> Map<String, Value> {
+pub fn document<T: Serialize>(view: T) -> Map<String, Value> {
     match serde_json::to_value(view) {
         Ok(Value::Object(map)) => map,
         _ => unreachable!("views are structs"),
@@ -350,7 +451,7 @@ fn for_admin<T>(admin: bool, value: T) -> Option<T> {
 }
 
 #[derive(Serialize)]
-struct NetworkView<'a> {
+pub struct NetworkView<'a> {
     #[serde(flatten)]
     std: StandardView<'a>,
     name: &'a str,
@@ -382,8 +483,8 @@ struct NetworkView<'a> {
     tags: &'a [String],
 }
 
-pub fn network(network: &Network, admin: bool) -> Map<String, Value> {
-    document(NetworkView {
+pub fn network(network: &Network, admin: bool) -> NetworkView<'_> {
+    NetworkView {
         std: (&network.std).into(),
         name: &network.name,
         status: status(network.admin_state_up),
@@ -399,11 +500,11 @@ pub fn network(network: &Network, admin: bool) -> Map<String, Value> {
         availability_zones: [AVAILABILITY_ZONE],
         availability_zone_hints: &network.availability_zone_hints,
         tags: &network.std.tags,
-    })
+    }
 }
 
 #[derive(Serialize)]
-struct SubnetView<'a> {
+pub struct SubnetView<'a> {
     #[serde(flatten)]
     std: StandardView<'a>,
     name: &'a str,
@@ -415,14 +516,16 @@ struct SubnetView<'a> {
     dns_nameservers: &'a [IpAddr],
     host_routes: &'a [Route],
     enable_dhcp: bool,
+    #[serde(rename = "router:external")]
+    external: bool,
     ipv6_ra_mode: Option<()>,
     ipv6_address_mode: Option<()>,
     subnetpool_id: Option<()>,
     tags: &'a [String],
 }
 
-pub fn subnet(subnet: &Subnet) -> Map<String, Value> {
-    document(SubnetView {
+pub fn subnet(subnet: &Subnet) -> SubnetView<'_> {
+    SubnetView {
         std: (&subnet.std).into(),
         name: &subnet.name,
         network_id: &subnet.network_id,
@@ -433,15 +536,16 @@ pub fn subnet(subnet: &Subnet) -> Map<String, Value> {
         dns_nameservers: &subnet.dns_nameservers,
         host_routes: &subnet.host_routes,
         enable_dhcp: subnet.enable_dhcp,
+        external: subnet.external,
         ipv6_ra_mode: None,
         ipv6_address_mode: None,
         subnetpool_id: None,
         tags: &subnet.std.tags,
-    })
+    }
 }
 
 #[derive(Serialize)]
-struct PortView<'a> {
+pub struct PortView<'a> {
     #[serde(flatten)]
     std: StandardView<'a>,
     name: &'a str,
@@ -474,9 +578,9 @@ struct PortView<'a> {
 /// The VIF type of a port bound to this host: a tap on a Linux bridge.
 const VIF_TYPE_BRIDGE: &str = "bridge";
 
-pub fn port(port: &Port, admin: bool) -> Map<String, Value> {
+pub fn port(port: &Port, admin: bool) -> PortView<'_> {
     let bound = !port.binding.host_id.is_empty();
-    document(PortView {
+    PortView {
         std: (&port.std).into(),
         name: &port.name,
         network_id: &port.network_id,
@@ -495,7 +599,7 @@ pub fn port(port: &Port, admin: bool) -> Map<String, Value> {
         vif_details: for_admin(admin, Map::new()),
         vnic_type: &port.binding.vnic_type,
         tags: &port.std.tags,
-    })
+    }
 }
 
 #[derive(Serialize)]
@@ -506,7 +610,7 @@ struct GatewayView<'a> {
 }
 
 #[derive(Serialize)]
-struct RouterView<'a> {
+pub struct RouterView<'a> {
     #[serde(flatten)]
     std: StandardView<'a>,
     name: &'a str,
@@ -519,8 +623,8 @@ struct RouterView<'a> {
     tags: &'a [String],
 }
 
-pub fn router(router: &Router) -> Map<String, Value> {
-    document(RouterView {
+pub fn router(router: &Router) -> RouterView<'_> {
+    RouterView {
         std: (&router.std).into(),
         name: &router.name,
         status: status(router.admin_state_up),
@@ -534,11 +638,11 @@ pub fn router(router: &Router) -> Map<String, Value> {
         availability_zones: [AVAILABILITY_ZONE],
         availability_zone_hints: &router.availability_zone_hints,
         tags: &router.std.tags,
-    })
+    }
 }
 
 #[derive(Serialize)]
-struct FloatingIpView<'a> {
+pub struct FloatingIpView<'a> {
     #[serde(flatten)]
     std: StandardView<'a>,
     floating_network_id: &'a str,
@@ -550,9 +654,9 @@ struct FloatingIpView<'a> {
     tags: &'a [String],
 }
 
-pub fn floating_ip(floating_ip: &FloatingIp) -> Map<String, Value> {
+pub fn floating_ip(floating_ip: &FloatingIp) -> FloatingIpView<'_> {
     let association = floating_ip.association.as_ref();
-    document(FloatingIpView {
+    FloatingIpView {
         std: (&floating_ip.std).into(),
         floating_network_id: &floating_ip.floating_network_id,
         floating_ip_address: floating_ip.floating_ip_address,
@@ -561,31 +665,31 @@ pub fn floating_ip(floating_ip: &FloatingIp) -> Map<String, Value> {
         router_id: association.map(|a| a.router_id.as_str()),
         status: status(association.is_some()),
         tags: &floating_ip.std.tags,
-    })
+    }
 }
 
 #[derive(Serialize)]
-struct SecurityGroupView<'a> {
+pub struct SecurityGroupView<'a> {
     #[serde(flatten)]
     std: StandardView<'a>,
     name: &'a str,
     stateful: bool,
-    security_group_rules: Vec<Map<String, Value>>,
+    security_group_rules: Vec<RuleView<'a>>,
     tags: &'a [String],
 }
 
-pub fn security_group(group: &SecurityGroup) -> Map<String, Value> {
-    document(SecurityGroupView {
+pub fn security_group(group: &SecurityGroup) -> SecurityGroupView<'_> {
+    SecurityGroupView {
         std: (&group.std).into(),
         name: &group.name,
         stateful: true,
         security_group_rules: group.rules.iter().map(rule).collect(),
         tags: &group.std.tags,
-    })
+    }
 }
 
 #[derive(Serialize)]
-struct RuleView<'a> {
+pub struct RuleView<'a> {
     #[serde(flatten)]
     std: StandardView<'a>,
     security_group_id: &'a str,
@@ -598,8 +702,8 @@ struct RuleView<'a> {
     remote_group_id: Option<&'a str>,
 }
 
-pub fn rule(rule: &Rule) -> Map<String, Value> {
-    document(RuleView {
+pub fn rule(rule: &Rule) -> RuleView<'_> {
+    RuleView {
         std: (&rule.std).into(),
         security_group_id: &rule.security_group_id,
         direction: rule.direction.as_str(),
@@ -609,7 +713,7 @@ pub fn rule(rule: &Rule) -> Map<String, Value> {
         port_range_max: rule.port_range_max,
         remote_ip_prefix: rule.remote_ip_prefix.map(|p| p.to_string()),
         remote_group_id: rule.remote_group_id.as_deref(),
-    })
+    }
 }
 
 /// The answer to adding or removing a router interface.
@@ -625,7 +729,7 @@ pub struct InterfaceInfo {
 }
 
 /// Parses a route, refusing a destination with host bits.
-pub fn route(request: &RouteRequest, field: &str) -> Result<Route, oxistack_http::ApiError> {
+pub fn route(request: &RouteRequest, field: &str) -> Result<Route, NetworkError> {
     let destination: Ipv4Net = request.destination.parse().map_err(|_| {
         crate::errors::invalid_input(
             field,

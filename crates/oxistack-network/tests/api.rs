@@ -2,282 +2,33 @@
 //! token validator (an admin, the demo project, two member projects and a
 //! reader) and the fake data plane.
 
-use std::collections::HashMap;
-use std::future::Future;
-use std::pin::Pin;
+mod support;
+
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
-use axum::http::{Method, Request, StatusCode};
-use http_body_util::BodyExt;
-use oxistack_auth::{AuthContext, NamedRef, Scope, TokenValidator, unauthenticated};
-use oxistack_db::Db;
+use axum::http::{Method, StatusCode};
+use oxistack_contracts::{PortRequest, PortSummary};
 use oxistack_http::ApiError;
 use oxistack_netplane::{FakeDataPlane, PortMatch, Remote};
-use oxistack_network::compute::{PortRequest, PortSummary};
-use oxistack_network::{MIGRATIONS, NetworkDefaults, NetworkService, router};
+use oxistack_network::NetworkService;
+use oxistack_tasks::Supervisor;
+use oxistack_testkit::Call;
 use serde_json::{Value, json};
-use tower::ServiceExt;
-
-const ADMIN_PROJECT: &str = "admin-project";
-const DEMO_PROJECT: &str = "demo-project";
-
-struct FakeTokens(HashMap<&'static str, Arc<AuthContext>>);
-
-impl TokenValidator for FakeTokens {
-    fn validate<'a>(
-        &'a self,
-        token: &'a str,
-    ) -> Pin<Box<dyn Future<Output = Result<Arc<AuthContext>, ApiError>> + Send + 'a>> {
-        Box::pin(async move { self.0.get(token).cloned().ok_or_else(unauthenticated) })
-    }
-}
-
-fn context(project: &str, roles: &[&str]) -> Arc<AuthContext> {
-    let named = |n: &str| NamedRef {
-        id: n.into(),
-        name: n.into(),
-    };
-    Arc::new(AuthContext {
-        user: named(&format!("{project}-user")),
-        user_domain: named("default"),
-        scope: Scope::Project {
-            project: named(project),
-            domain: named("default"),
-        },
-        roles: roles.iter().map(|r| named(r)).collect(),
-        methods: vec!["password".into()],
-        issued_at: chrono::Utc::now(),
-        expires_at: chrono::Utc::now() + chrono::Duration::hours(1),
-        audit_id: "audit".into(),
-        application_credential: None,
-    })
-}
-
-fn defaults() -> NetworkDefaults {
-    NetworkDefaults {
-        admin_project_id: ADMIN_PROJECT.into(),
-        demo_project_id: DEMO_PROJECT.into(),
-        floating_range: "172.24.4.0/24".into(),
-        pool_start: "172.24.4.2".parse().unwrap(),
-        pool_end: "172.24.4.254".parse().unwrap(),
-        gateway: "172.24.4.1".parse().unwrap(),
-    }
-}
-
-struct Cloud {
-    router: Router,
-    service: Arc<NetworkService>,
-    dataplane: Arc<FakeDataPlane>,
-    tokens: HashMap<&'static str, Arc<AuthContext>>,
-    db: Db,
-    _dir: tempfile::TempDir,
-}
-
-fn cloud() -> Cloud {
-    let dir = tempfile::tempdir().unwrap();
-    let db = Db::open(&dir.path().join("cloud.db")).unwrap();
-    db.migrate("network", MIGRATIONS).unwrap();
-    let dataplane = Arc::new(FakeDataPlane::new());
-    let service = NetworkService::new(db.clone(), dataplane.clone());
-    service.bootstrap(&defaults()).unwrap();
-    let tokens = HashMap::from([
-        (
-            "admin",
-            context(ADMIN_PROJECT, &["admin", "member", "reader"]),
-        ),
-        ("demo", context(DEMO_PROJECT, &["member", "reader"])),
-        ("alice", context("project-a", &["member", "reader"])),
-        ("bob", context("project-b", &["member", "reader"])),
-        ("reader", context("project-a", &["reader"])),
-    ]);
-    Cloud {
-        router: router(service.clone(), Arc::new(FakeTokens(tokens.clone()))),
-        service,
-        dataplane,
-        tokens,
-        db,
-        _dir: dir,
-    }
-}
-
-struct Reply {
-    status: StatusCode,
-    body: Value,
-}
-
-impl Reply {
-    /// Asserts a Neutron-format error with `status` and `kind`, returning
-    /// its message.
-    fn error(&self, status: u16, kind: &str) -> String {
-        assert_eq!(self.status.as_u16(), status, "{}", self.body);
-        let error = &self.body["NeutronError"];
-        assert_eq!(error["type"], kind, "{}", self.body);
-        assert_eq!(error["detail"], "", "{}", self.body);
-        error["message"].as_str().expect("a message").to_owned()
-    }
-
-    fn ok(&self, status: u16) -> &Value {
-        assert_eq!(self.status.as_u16(), status, "{}", self.body);
-        &self.body
-    }
-}
-
-impl Cloud {
-    async fn call(
-        &self,
-        method: Method,
-        uri: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> Reply {
-        let mut request = Request::builder().method(method).uri(uri);
-        if let Some(token) = token {
-            request = request.header("x-auth-token", token);
-        }
-        let body = match body {
-            Some(json) => {
-                request = request.header("content-type", "application/json");
-                Body::from(json.to_string())
-            }
-            None => Body::empty(),
-        };
-        let response = self
-            .router
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap();
-        let status = response.status();
-        let bytes = response.into_body().collect().await.unwrap().to_bytes();
-        let body = if bytes.is_empty() {
-            Value::Null
-        } else {
-            serde_json::from_slice(&bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {bytes:?}"))
-        };
-        Reply { status, body }
-    }
-
-    async fn get(&self, uri: &str, token: &str) -> Reply {
-        self.call(Method::GET, uri, Some(token), None).await
-    }
-
-    async fn post(&self, uri: &str, token: &str, body: Value) -> Reply {
-        self.call(Method::POST, uri, Some(token), Some(body)).await
-    }
-
-    async fn put(&self, uri: &str, token: &str, body: Value) -> Reply {
-        self.call(Method::PUT, uri, Some(token), Some(body)).await
-    }
-
-    async fn delete(&self, uri: &str, token: &str) -> Reply {
-        self.call(Method::DELETE, uri, Some(token), None).await
-    }
-
-    /// Creates a resource (`network` in `networks`), returning its document.
-    async fn create(&self, token: &str, singular: &str, attributes: Value) -> Value {
-        let collection = collection_path(singular);
-        let reply = self
-            .post(
-                &format!("/v2.0/{collection}"),
-                token,
-                json!({ singular: attributes }),
-            )
-            .await;
-        reply.ok(201)[singular].clone()
-    }
-
-    /// The id of the resource named `name`, as the admin sees it.
-    async fn id_of(&self, singular: &str, name: &str) -> String {
-        let collection = collection_path(singular);
-        let reply = self
-            .get(&format!("/v2.0/{collection}?name={name}"), "admin")
-            .await;
-        let items = reply.ok(200)[plural(singular)].as_array().unwrap().clone();
-        assert_eq!(items.len(), 1, "{name}: {items:?}");
-        items[0]["id"].as_str().unwrap().to_owned()
-    }
-
-    async fn list(&self, uri: &str, token: &str, key: &str) -> Vec<Value> {
-        self.get(uri, token).await.ok(200)[key]
-            .as_array()
-            .unwrap()
-            .clone()
-    }
-
-    fn caller(&self, token: &str) -> Arc<AuthContext> {
-        self.tokens[token].clone()
-    }
-
-    /// A network with one subnet, owned by `token`'s project.
-    async fn network_with_subnet(&self, token: &str, name: &str, cidr: &str) -> (String, String) {
-        let network = self.create(token, "network", json!({"name": name})).await;
-        let id = network["id"].as_str().unwrap().to_owned();
-        let subnet = self
-            .create(token, "subnet", json!({"network_id": id, "cidr": cidr, "ip_version": 4, "name": format!("{name}-subnet")}))
-            .await;
-        (id, subnet["id"].as_str().unwrap().to_owned())
-    }
-
-    async fn count(&self, uri: &str, key: &str) -> usize {
-        self.list(uri, "admin", key).await.len()
-    }
-}
-
-fn collection_path(singular: &str) -> String {
-    match singular {
-        "floatingip" => "floatingips".into(),
-        "security_group" => "security-groups".into(),
-        "security_group_rule" => "security-group-rules".into(),
-        other => format!("{other}s"),
-    }
-}
-
-fn plural(singular: &str) -> String {
-    match singular {
-        "floatingip" => "floatingips".into(),
-        other => format!("{other}s"),
-    }
-}
-
-fn ids(items: &[Value]) -> Vec<&str> {
-    items.iter().map(|i| i["id"].as_str().unwrap()).collect()
-}
-
-fn names(items: &[Value]) -> Vec<&str> {
-    items.iter().map(|i| i["name"].as_str().unwrap()).collect()
-}
-
-/// The body `openstack security group rule create` sends for an ingress
-/// IPv4 rule.
-fn cli_rule(group: &str, protocol: &str, ports: Option<(u16, u16)>) -> Value {
-    let mut rule = json!({
-        "security_group_id": group, "direction": "ingress", "ethertype": "IPv4",
-        "protocol": protocol, "remote_ip_prefix": "0.0.0.0/0",
-    });
-    if let Some((min, max)) = ports {
-        rule["port_range_min"] = json!(min);
-        rule["port_range_max"] = json!(max);
-    }
-    rule
-}
+use support::*;
 
 #[tokio::test]
 async fn version_discovery_is_open_and_the_api_needs_a_token() {
     let cloud = cloud();
     let nested = Router::new().nest("/networking", cloud.router.clone());
-    let request = Request::get("/networking")
+    let response = Call::new(Method::GET, "/networking")
         .header("host", "192.0.2.1:8080")
-        .body(Body::empty())
-        .unwrap();
-    let response = nested.oneshot(request).await.unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value =
-        serde_json::from_slice(&response.into_body().collect().await.unwrap().to_bytes()).unwrap();
+        .send(&nested)
+        .await;
+    assert_eq!(response.status, StatusCode::OK);
     assert_eq!(
-        body,
+        response.json(),
         json!({"versions": [{"id": "v2.0", "status": "CURRENT",
                              "links": [{"href": "http://192.0.2.1:8080/networking/v2.0/", "rel": "self"}]}]})
     );
@@ -435,7 +186,11 @@ async fn bootstrap_creates_devstacks_networks_once() {
 
     // A second start, with a new service on the same database, changes nothing.
     let ports_before = cloud.list("/v2.0/ports", "admin", "ports").await;
-    let again = NetworkService::new(cloud.db.clone(), Arc::new(FakeDataPlane::new()));
+    let again = NetworkService::new(
+        cloud.db.clone(),
+        Arc::new(FakeDataPlane::new()),
+        &Supervisor::new(),
+    );
     again.bootstrap(&defaults()).unwrap();
     cloud.service.bootstrap(&defaults()).unwrap();
     assert_eq!(
@@ -1895,13 +1650,6 @@ async fn bad_input_is_a_clear_400_that_changes_nothing() {
             "external",
         ),
         (
-            "/v2.0/routers",
-            json!({"router": {"distributed": true}}),
-            400,
-            "InvalidInput",
-            "distributed",
-        ),
-        (
             "/v2.0/floatingips",
             json!({"floatingip": {"floating_network_id": network}}),
             400,
@@ -1923,18 +1671,31 @@ async fn bad_input_is_a_clear_400_that_changes_nothing() {
             .error(status, kind);
         assert!(message.contains(words), "{path} {body}: {message}");
     }
-    let malformed = cloud
-        .router
-        .clone()
-        .oneshot(
-            Request::post("/v2.0/networks")
-                .header("x-auth-token", "alice")
-                .body(Body::from("{"))
-                .unwrap(),
+    // Choosing a router's mode is the administrator's (Neutron's policy);
+    // even the administrator gets no distributed router here.
+    cloud
+        .post(
+            "/v2.0/routers",
+            "alice",
+            json!({"router": {"distributed": true}}),
         )
         .await
-        .unwrap();
-    assert_eq!(malformed.status(), StatusCode::BAD_REQUEST);
+        .error(403, "PolicyNotAuthorized");
+    let message = cloud
+        .post(
+            "/v2.0/routers",
+            "admin",
+            json!({"router": {"distributed": true}}),
+        )
+        .await
+        .error(400, "InvalidInput");
+    assert!(message.contains("distributed"), "{message}");
+    let malformed = Call::new(Method::POST, "/v2.0/networks")
+        .token(Some("alice"))
+        .body(None, "{")
+        .send(&cloud.router)
+        .await;
+    assert_eq!(malformed.status, StatusCode::BAD_REQUEST);
     cloud
         .put(
             &format!("/v2.0/networks/{network}"),
@@ -2304,11 +2065,13 @@ async fn the_compute_interface() {
         .await
         .unwrap();
     assert!(!bound.created_by_compute);
-    let err = cloud
-        .service
-        .bind_port(&demo, user_port_id, "server-9")
-        .await
-        .unwrap_err();
+    let err = ApiError::from(
+        cloud
+            .service
+            .bind_port(&demo, user_port_id, "server-9")
+            .await
+            .unwrap_err(),
+    );
     assert_eq!((err.status.as_u16(), err.kind), (409, Some("PortInUse")));
     cloud
         .service
@@ -2365,17 +2128,21 @@ async fn the_compute_interface() {
         .remove_security_group(&demo, "server-1", "web")
         .await
         .unwrap();
-    let err = cloud
-        .service
-        .remove_security_group(&demo, "server-1", "web")
-        .await
-        .unwrap_err();
+    let err = ApiError::from(
+        cloud
+            .service
+            .remove_security_group(&demo, "server-1", "web")
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(err.status.as_u16(), 404);
-    let err = cloud
-        .service
-        .disassociate_floating_ip(&demo, "server-2", address)
-        .await
-        .unwrap_err();
+    let err = ApiError::from(
+        cloud
+            .service
+            .disassociate_floating_ip(&demo, "server-2", address)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(err.status.as_u16(), 409);
     cloud
         .service
@@ -2407,11 +2174,13 @@ async fn the_compute_interface() {
         )
         .await;
     assert_eq!(floating.ok(200)["floatingip"]["port_id"], Value::Null);
-    let err = cloud
-        .service
-        .release_port("server-2", &port.id)
-        .await
-        .unwrap_err();
+    let err = ApiError::from(
+        cloud
+            .service
+            .release_port("server-2", &port.id)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(err.status.as_u16(), 404);
     cloud
         .service

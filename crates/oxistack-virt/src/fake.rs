@@ -160,7 +160,11 @@ impl ComputeDriver for FakeDriver {
                 });
             instance.spec = spec.clone();
             instance.state = InstanceState::Running;
+            // A few lines, as a boot writes them (and Nova's fake driver):
+            // clients check that a whole console has more than a line.
             instance.log(&format!("[fake] {} booted", spec.hostname));
+            instance.log("[fake] network configured");
+            instance.log(&format!("[fake] {} login:", spec.hostname));
             Ok(())
         })
     }

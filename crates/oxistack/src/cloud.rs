@@ -1,26 +1,33 @@
 //! Wires the services together on one listener, the way DevStack lays
 //! them out under one host: /identity, /image, /networking, /compute.
+//!
+//! `up` starts each enabled service into one list of [`Mounted`]
+//! services; the catalog, the listener's routes and the start-up summary
+//! are all derived from that list. Everything that runs in the background
+//! runs under one [`Supervisor`], stopped with a deadline at shutdown.
 
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use axum::Router;
 use oxistack_auth::TokenValidator;
 use oxistack_compute::ComputeService;
 use oxistack_db::Db;
-use oxistack_identity::{Bootstrap, CatalogService, IdentityService};
+use oxistack_identity::{Bootstrap, BootstrapReport, CatalogService, IdentityService};
 use oxistack_image::ImageService;
 use oxistack_network::{NetworkDefaults, NetworkService};
+use oxistack_tasks::{CancellationToken, Supervisor};
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
-use crate::adapters::{ImagesAdapter, MetadataAdapter, NetworkingAdapter};
+use crate::adapters::LateMetadata;
 use crate::config::{Config, DataPlaneKind};
 use crate::{cirros, control, credentials, host};
 
-/// A service as it appears in the catalog and in the start-up summary.
-struct Mounted {
+/// What a kind of service is called and where it goes.
+struct ServiceKind {
+    /// Its catalog type, also the name its database tables migrate under.
     service_type: &'static str,
     name: &'static str,
     /// What DevStack calls it in stack.sh's closing lines.
@@ -31,28 +38,28 @@ struct Mounted {
     catalog_suffix: &'static str,
 }
 
-const IDENTITY: Mounted = Mounted {
+const IDENTITY: ServiceKind = ServiceKind {
     service_type: "identity",
     name: "keystone",
     product: "Keystone",
     path: oxistack_identity::MOUNT,
     catalog_suffix: "",
 };
-const IMAGE: Mounted = Mounted {
+const IMAGE: ServiceKind = ServiceKind {
     service_type: "image",
     name: "glance",
     product: "Glance",
     path: "/image",
     catalog_suffix: "",
 };
-const COMPUTE: Mounted = Mounted {
+const COMPUTE: ServiceKind = ServiceKind {
     service_type: "compute",
     name: "nova",
     product: "Nova",
     path: "/compute",
     catalog_suffix: "/v2.1",
 };
-const NETWORK: Mounted = Mounted {
+const NETWORK: ServiceKind = ServiceKind {
     service_type: "network",
     name: "neutron",
     product: "Neutron",
@@ -60,8 +67,46 @@ const NETWORK: Mounted = Mounted {
     catalog_suffix: "",
 };
 
+/// A started service on the listener: the one entry the catalog, the
+/// routes and the start-up summary are derived from. It reads as its
+/// kind (`mounted.path`).
+struct Mounted {
+    kind: &'static ServiceKind,
+    router: Router,
+}
+
+impl std::ops::Deref for Mounted {
+    type Target = ServiceKind;
+
+    fn deref(&self) -> &ServiceKind {
+        self.kind
+    }
+}
+
+/// The catalog entries of the mounted services, at `public_url`.
+fn catalog(mounted: &[Mounted], public_url: &str) -> Vec<CatalogService> {
+    mounted
+        .iter()
+        .map(|m| CatalogService {
+            service_type: m.service_type.to_owned(),
+            name: m.name.to_owned(),
+            url: format!("{public_url}{}{}", m.path, m.catalog_suffix),
+        })
+        .collect()
+}
+
+/// One listener's routes: every mounted service's router at its path.
+fn routes(mounted: &[Mounted]) -> Router {
+    mounted.iter().fold(Router::new(), |routes, m| {
+        routes.nest(m.path, m.router.clone())
+    })
+}
+
 /// How often expired tokens are swept from the database.
-const TOKEN_PURGE_INTERVAL: std::time::Duration = std::time::Duration::from_secs(600);
+const TOKEN_PURGE_INTERVAL: Duration = Duration::from_secs(600);
+/// How long background tasks have to stop at shutdown, in all; below the
+/// 15 s `oxistack teardown` waits before it kills.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Runs the cloud in the foreground until SIGINT or SIGTERM.
 pub async fn up(config: Config) -> anyhow::Result<()> {
@@ -75,112 +120,94 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             config.database_path().display()
         )
     })?;
+    let tasks = Supervisor::new();
     let services = &config.services;
-    let mut mounted = vec![IDENTITY];
-    db.migrate("identity", oxistack_identity::MIGRATIONS)?;
-    if services.image {
-        db.migrate("image", oxistack_image::MIGRATIONS)?;
-        mounted.push(IMAGE);
-    }
-    if services.network {
-        db.migrate("network", oxistack_network::MIGRATIONS)?;
-        mounted.push(NETWORK);
-    }
-    if services.compute {
-        db.migrate("compute", oxistack_compute::MIGRATIONS)?;
-        mounted.push(COMPUTE);
-    }
-    let public_url = config.public_url();
-    let catalog: Vec<CatalogService> = mounted
-        .iter()
-        .map(|m| CatalogService {
-            service_type: m.service_type.to_owned(),
-            name: m.name.to_owned(),
-            url: format!("{public_url}{}{}", m.path, m.catalog_suffix),
-        })
-        .collect();
-
+    db.migrate(IDENTITY.service_type, oxistack_identity::MIGRATIONS)?;
     let identity = IdentityService::new(db.clone(), config.token_expiration);
-    let report = identity
-        .bootstrap(&Bootstrap {
-            admin_password: &password.password,
-            region: &config.region,
-            services: &catalog,
-        })
-        .map_err(|e| anyhow::anyhow!("identity bootstrap failed: {}", e.message))?;
     let validator: Arc<dyn TokenValidator> = identity.clone();
-    let mut router = Router::new().nest(IDENTITY.path, oxistack_identity::router(identity.clone()));
+    let mut mounted = vec![Mounted {
+        kind: &IDENTITY,
+        router: oxistack_identity::router(identity.clone()),
+    }];
 
     let images = match services.image {
         true => {
+            db.migrate(IMAGE.service_type, oxistack_image::MIGRATIONS)?;
             let images = ImageService::new(db.clone(), config.state_dir.join("images"))
                 .context("cannot prepare the image store")?;
-            router = router.nest(
-                IMAGE.path,
-                oxistack_image::router(images.clone(), validator.clone()),
-            );
-            if let Some(file) = &config.cirros_image {
-                cirros::register(
-                    &images,
-                    file,
-                    &report.admin_project_id,
-                    &config.state_dir.join("cirros-registered"),
-                )
-                .await?;
-            }
+            mounted.push(Mounted {
+                kind: &IMAGE,
+                router: oxistack_image::router(images.clone(), validator.clone()),
+            });
             Some(images)
         }
         false => None,
     };
-    let metadata = Arc::new(MetadataAdapter::default());
+    let metadata = Arc::new(LateMetadata::default());
     let network = match services.network {
         true => {
+            db.migrate(NETWORK.service_type, oxistack_network::MIGRATIONS)?;
             let dataplane = host::network_dataplane(&config, metadata.clone())?;
-            let network = NetworkService::new(db.clone(), dataplane);
-            let external = &config.external_network;
-            network
-                .bootstrap(&NetworkDefaults {
-                    admin_project_id: report.admin_project_id.clone(),
-                    demo_project_id: report.demo_project_id.clone(),
-                    floating_range: external.floating_range.to_string(),
-                    pool_start: external.pool_start,
-                    pool_end: external.pool_end,
-                    gateway: external.gateway,
-                })
-                .map_err(|e| anyhow::anyhow!("network bootstrap failed: {}", e.message))?;
-            router = router.nest(
-                NETWORK.path,
-                oxistack_network::router(network.clone(), validator.clone()),
-            );
+            let network = NetworkService::new(db.clone(), dataplane, &tasks);
+            mounted.push(Mounted {
+                kind: &NETWORK,
+                router: oxistack_network::router(network.clone(), validator.clone()),
+            });
             Some(network)
         }
         false => None,
     };
     let compute = match (services.compute, &network, &images) {
         (true, Some(network), Some(images)) => {
+            db.migrate(COMPUTE.service_type, oxistack_compute::MIGRATIONS)?;
             let driver = host::compute_driver(&config).await?;
-            let compute = ComputeService::new(
-                db.clone(),
-                driver,
-                Arc::new(NetworkingAdapter(network.clone())),
-                Arc::new(ImagesAdapter(images.clone())),
-            );
-            compute
-                .bootstrap()
-                .map_err(|e| anyhow::anyhow!("compute bootstrap failed: {}", e.message))?;
-            router = router.nest(
-                COMPUTE.path,
-                oxistack_compute::router(compute.clone(), validator.clone()),
-            );
-            let _ = metadata.0.set(compute.clone());
+            // The providers implement compute's contracts themselves.
+            let compute = ComputeService::new(db.clone(), driver, network.clone(), images.clone());
+            mounted.push(Mounted {
+                kind: &COMPUTE,
+                router: oxistack_compute::router(compute.clone(), validator.clone()),
+            });
+            metadata.set(compute.clone());
             Some(compute)
         }
         _ => None,
     };
-    let router = router.layer(axum::middleware::from_fn(oxistack_http::request_id));
+
+    let report = identity
+        .bootstrap(&Bootstrap {
+            admin_password: &password.password,
+            region: &config.region,
+            services: &catalog(&mounted, &config.public_url()),
+        })
+        .map_err(|e| anyhow::anyhow!("identity bootstrap failed: {e}"))?;
+    if let (Some(images), Some(file)) = (&images, &config.cirros_image) {
+        cirros::register(
+            images,
+            file,
+            &report.admin_project_id,
+            &config.state_dir.join("cirros-registered"),
+        )
+        .await?;
+    }
+    if let Some(network) = &network {
+        network
+            .bootstrap(&network_defaults(&config, &report))
+            .map_err(|e| anyhow::anyhow!("network bootstrap failed: {e}"))?;
+    }
+    if let Some(compute) = &compute {
+        compute
+            .bootstrap()
+            .map_err(|e| anyhow::anyhow!("compute bootstrap failed: {e}"))?;
+    }
+
+    let router = routes(&mounted).layer(axum::middleware::from_fn(oxistack_http::request_id));
     // Clients differ on trailing slashes (`/identity/` versus `/identity`);
-    // OpenStack services treat both alike.
-    let app = NormalizePathLayer::trim_trailing_slash().layer(router);
+    // OpenStack services treat both alike, except where the slash ends an
+    // empty id (Glance's `/v2/images/`), which the mark tells them.
+    let app = tower::ServiceExt::map_request(
+        NormalizePathLayer::trim_trailing_slash().layer(router),
+        oxistack_http::mark_trailing_slash as MarkSlash,
+    );
 
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
@@ -194,68 +221,108 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             network: network.clone(),
             compute: compute.clone(),
         },
-    )
-    .await?;
+        &tasks,
+    )?;
 
-    tokio::spawn(purge_tokens(identity.clone()));
-    tokio::spawn(restore_host(
-        network.clone(),
-        compute.clone(),
-        host::sandbox_lan(&config).map(|namespace| (namespace, config.listen, app.clone())),
-    ));
+    tasks.spawn_until_stopped("token purge", purge_tokens(identity.clone()));
+    let outside =
+        host::sandbox_lan(&config).map(|namespace| (namespace, config.listen, app.clone()));
+    let restore_tasks = tasks.clone();
+    tasks.spawn("restore host", |stop| {
+        restore_host(
+            network.clone(),
+            compute.clone(),
+            outside,
+            restore_tasks,
+            stop,
+        )
+    });
+    let (failed, server_failure) = tokio::sync::oneshot::channel();
+    tasks.spawn("API server", |stop| async move {
+        let served = axum::serve(listener, into_service(app))
+            .with_graceful_shutdown(stop.cancelled_owned())
+            .await;
+        if let Err(error) = served {
+            let _ = failed.send(error);
+        }
+    });
     print_summary(&config, &mounted, &password, &clouds_yaml, started);
 
-    axum::serve(
-        listener,
-        axum::ServiceExt::<axum::extract::Request>::into_make_service(app),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("the API server failed")?;
+    let outcome = tokio::select! {
+        () = shutdown_signal() => Ok(()),
+        Ok(error) = server_failure => Err(error).context("the API server failed"),
+    };
+    let overran = tasks.shutdown(SHUTDOWN_GRACE).await;
+    if !overran.is_empty() {
+        tracing::warn!(tasks = ?overran, "stopped without waiting for them");
+    }
     drop(pid_file);
     tracing::info!("oxistack stopped");
-    Ok(())
+    outcome
 }
 
-type App = tower_http::normalize_path::NormalizePath<Router>;
+/// What the network service creates on its first start: the external
+/// network of the configuration, and the admin and demo projects' own.
+fn network_defaults(config: &Config, report: &BootstrapReport) -> NetworkDefaults {
+    let external = &config.external_network;
+    NetworkDefaults {
+        admin_project_id: report.admin_project_id.clone(),
+        demo_project_id: report.demo_project_id.clone(),
+        floating_range: external.floating_range.to_string(),
+        pool_start: external.pool_start,
+        pool_end: external.pool_end,
+        gateway: external.gateway,
+    }
+}
+
+type MarkSlash = fn(axum::extract::Request) -> axum::extract::Request;
+type App = tower::util::MapRequest<tower_http::normalize_path::NormalizePath<Router>, MarkSlash>;
 
 /// Brings the host back in line with the database after a start: the
 /// network first (so instances' taps exist), then the servers a previous
 /// run left unfinished or the host lost. In sandbox mode the API is also
 /// served inside the LAN namespace, at the same address, so clients
 /// there (`oxistack outside -- openstack ...`) reach it as people on the
-/// LAN reach a DevStack host.
+/// LAN reach a DevStack host. A shutdown interrupts it between steps, and
+/// during the resume, which the next start re-drives.
 async fn restore_host(
     network: Option<Arc<NetworkService>>,
     compute: Option<Arc<ComputeService>>,
     outside: Option<(String, std::net::SocketAddr, App)>,
+    tasks: Supervisor,
+    stop: CancellationToken,
 ) {
     if let Some(network) = &network
         && let Err(error) = network.reconcile_now().await
     {
         tracing::warn!(%error, "the first network reconciliation failed; it is retried on the next change or `oxistack reconcile`");
     }
-    if let Some((namespace, address, app)) = outside {
+    if let Some((namespace, address, app)) = outside
+        && !stop.is_cancelled()
+    {
         let bound = oxistack_netns::run_in(&namespace, || std::net::TcpListener::bind(address))
             .map_err(|e| e.to_string())
             .and_then(|bound| bound.map_err(|e| e.to_string()));
         match bound {
-            Ok(listener) => {
-                tokio::spawn(serve_outside(listener, app));
-            }
+            Ok(listener) => tasks.spawn("LAN-namespace API server", |stop| {
+                serve_outside(listener, app, stop)
+            }),
             Err(error) => {
                 tracing::warn!(%namespace, %error, "cannot serve the API inside the LAN namespace")
             }
         }
     }
-    if let Some(compute) = compute
-        && let Err(error) = compute.resume().await
-    {
-        tracing::warn!(error = %error.message, "resuming servers failed");
+    if let Some(compute) = compute {
+        tokio::select! {
+            () = stop.cancelled() => tracing::info!("shutting down before the servers were resumed"),
+            resumed = compute.resume() => if let Err(error) = resumed {
+                tracing::warn!(%error, "resuming servers failed");
+            },
+        }
     }
 }
 
-async fn serve_outside(listener: std::net::TcpListener, app: App) {
+async fn serve_outside(listener: std::net::TcpListener, app: App, stop: CancellationToken) {
     let listener = match listener
         .set_nonblocking(true)
         .and_then(|()| tokio::net::TcpListener::from_std(listener))
@@ -266,10 +333,16 @@ async fn serve_outside(listener: std::net::TcpListener, app: App) {
             return;
         }
     };
-    let service = axum::ServiceExt::<axum::extract::Request>::into_make_service(app);
-    if let Err(error) = axum::serve(listener, service).await {
+    let served = axum::serve(listener, into_service(app))
+        .with_graceful_shutdown(stop.cancelled_owned())
+        .await;
+    if let Err(error) = served {
         tracing::warn!(%error, "the API server inside the LAN namespace failed");
     }
+}
+
+fn into_service(app: App) -> axum::routing::IntoMakeService<App> {
+    axum::ServiceExt::<axum::extract::Request>::into_make_service(app)
 }
 
 /// The running cloud's pid, for `oxistack teardown`; removed on a clean
@@ -376,18 +449,44 @@ fn print_summary(
             config.state_dir.join("admin-password").display()
         ));
     }
+    // The exact commands that reach this cloud: its config file and
+    // overrides included, and `oxistack` by its path unless PATH has it.
+    let launch = crate::launch::Launch::current(config).ok();
+    let command = |subcommand: &str, args: &[&str]| match &launch {
+        Some(launch) => launch.client_command(subcommand, args),
+        None => format!("oxistack {subcommand} {}", args.join(" ")),
+    };
+    text.push_str("\nTo use it from a shell (as DevStack's `source openrc admin admin`):\n\n");
     text.push_str(&format!(
-        "\nCredentials:  source <(oxistack openrc admin admin)   or   export OS_CLOUD=admin OS_CLIENT_CONFIG_FILE={}\n",
+        "    source <({})\n    openstack server list\n\n",
+        command("openrc", &["admin", "admin"])
+    ));
+    if std::env::var_os(crate::config::ENV_ADMIN_PASSWORD).is_some() {
+        text.push_str(
+            "  (with OXISTACK_ADMIN_PASSWORD set, as for this `oxistack up`, or OS_PASSWORD)\n",
+        );
+    }
+    if !crate::launch::on_path("openstack") {
+        text.push_str(
+            "  (no `openstack` command on PATH: scripts/up.sh installs the pinned client and links it into /usr/local/bin)\n",
+        );
+    }
+    text.push_str(&format!(
+        "or: export OS_CLOUD=admin OS_CLIENT_CONFIG_FILE={}\n",
         clouds_yaml.display()
     ));
     let floating = config.external_network.floating_range;
-    match (config.dataplane, &config.external_network.physical_interface) {
+    match (
+        config.dataplane,
+        &config.external_network.physical_interface,
+    ) {
         (DataPlaneKind::Fake, _) => {}
         (DataPlaneKind::Linux, Some(interface)) => text.push_str(&format!(
             "Floating IPs ({floating}) are bridged onto {interface}\n"
         )),
         (DataPlaneKind::Linux, None) => text.push_str(&format!(
-            "Floating IPs ({floating}) are on a sandbox LAN: oxistack outside -- ssh|curl|openstack ...\n"
+            "Floating IPs ({floating}) are on a sandbox LAN: {} ssh|curl|openstack ...\n",
+            command("outside", &["--"])
         )),
     }
     text.push_str(&format!(

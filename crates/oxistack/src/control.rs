@@ -12,6 +12,7 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use oxistack_compute::ComputeService;
 use oxistack_network::NetworkService;
+use oxistack_tasks::Supervisor;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -39,8 +40,9 @@ pub struct Reconcilers {
     pub compute: Option<Arc<ComputeService>>,
 }
 
-/// Listens on the control socket until the process ends.
-pub async fn serve(path: &Path, reconcilers: Reconcilers) -> anyhow::Result<()> {
+/// Listens on the control socket, as a task of `tasks`, until shutdown; a
+/// request under way at shutdown is answered first.
+pub fn serve(path: &Path, reconcilers: Reconcilers, tasks: &Supervisor) -> anyhow::Result<()> {
     // A socket left by a killed run would make bind fail.
     match std::fs::remove_file(path) {
         Ok(()) => {}
@@ -51,12 +53,13 @@ pub async fn serve(path: &Path, reconcilers: Reconcilers) -> anyhow::Result<()> 
         UnixListener::bind(path).with_context(|| format!("cannot listen on {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
     let reconcilers = Arc::new(reconcilers);
-    tokio::spawn(async move {
+    let requests = tasks.clone();
+    tasks.spawn_until_stopped("control socket", async move {
         loop {
             match listener.accept().await {
                 Ok((stream, _)) => {
                     let reconcilers = reconcilers.clone();
-                    tokio::spawn(async move {
+                    requests.spawn("control request", |_stop| async move {
                         if let Err(error) = answer(stream, &reconcilers).await {
                             tracing::warn!(%error, "control request failed");
                         }
@@ -104,7 +107,7 @@ async fn reconcile(reconcilers: &Reconcilers) -> ReconcileReport {
         match compute.reconcile_instances().await {
             Ok(acted) => report.instances_acted_on = acted,
             Err(error) => {
-                report.error = Some(format!("compute: {}", error.message));
+                report.error = Some(format!("compute: {error}"));
                 return report;
             }
         }

@@ -13,9 +13,8 @@ use oxistack_http::{ApiError, JsonBody};
 use oxistack_virt::RebootKind;
 use serde_json::{Map, Value, json};
 
-use super::{Service, not_in_version};
+use super::{Service, invalid, not_in_version};
 use crate::service::{NetworkAction, PowerAction};
-use crate::validate::invalid;
 use crate::versions::{LOCKED_REASON, NETWORK_ACTIONS_REMOVED};
 
 /// Nova's server actions this cloud does not offer (no volumes, images
@@ -184,16 +183,17 @@ pub async fn perform(
         "os-getConsoleOutput" => {
             let members = members(name, argument)?;
             only(name, &members, &["length"])?;
+            // Nova takes an integer or a string of digits; -1 is all.
             let length = match members.get("length") {
-                None | Some(Value::Null) => None,
+                None | Some(Value::Null) => Some(-1),
                 Some(Value::Number(n)) => n.as_i64(),
                 Some(Value::String(s)) => s.parse::<i64>().ok(),
-                Some(_) => Some(i64::MIN),
+                Some(_) => None,
             };
             let lines = match length {
-                None | Some(-1) => None,
+                Some(-1) => None,
                 Some(n) if n >= 0 => Some(n as usize),
-                Some(_) => {
+                _ => {
                     return Err(invalid(
                         "os-getConsoleOutput.length",
                         "must be an integer of at least -1",
@@ -245,10 +245,15 @@ pub async fn perform(
             service.server_network_action(&caller, &id, action).await?;
             Ok(StatusCode::ACCEPTED.into_response())
         }
-        _ if UNSUPPORTED.contains(&name) => Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            format!("The '{name}' action is not supported by this cloud."),
-        )),
+        _ if UNSUPPORTED.contains(&name) => {
+            // A server the caller cannot act on is a 404 (or 403) first,
+            // as Nova looks it up before it finds it cannot do the action.
+            service.actionable_server(&caller, &id).await?;
+            Err(ApiError::new(
+                StatusCode::NOT_IMPLEMENTED,
+                format!("The '{name}' action is not supported by this cloud."),
+            ))
+        }
         _ => Err(ApiError::bad_request(format!(
             "There is no such action: {name}"
         ))),

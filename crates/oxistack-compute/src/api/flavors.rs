@@ -1,29 +1,33 @@
 //! `/flavors`: DevStack's sizes and the administrator's own, their extra
-//! specs, and which projects may use the private ones.
+//! specs, and which projects may use the private ones. Parsing and
+//! rendering; the service decides.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use axum::Json;
+use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
-use oxistack_auth::policy::allows;
-use oxistack_auth::{Action, AuthContext, Caller, authorize};
+use axum::{Extension, Json};
+use oxistack_auth::{AuthContext, Caller};
 use oxistack_http::microversion::Microversion;
 use oxistack_http::{ApiError, JsonBody};
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
-use super::{QueryPairs, Service, envelope, not_in_version};
+use super::flavor_pages::{FlavorPages, PageKey};
+use super::{QueryPairs, Service, envelope, invalid, not_in_version};
 use crate::ComputeService;
-use crate::model::{Flavor, flavor_not_found, new_id};
-use crate::query::{Page, last, parse_dir};
-use crate::store::flavors::{self as store, FlavorQuery, SortDir, Visibility};
-use crate::validate::{invalid, parse_boolean, since, validate_description, validate_name};
+use crate::model::Flavor;
+use crate::query::{Page, last, parse_bool, parse_dir};
+use crate::service::flavors::{
+    AccessChange, FlavorListing, NewFlavor, Publicity, extra_specs_visible,
+};
+use crate::store::flavors::{FlavorSelection, SortDir, sort_column};
+use crate::validate::{is_metadata_key, parse_boolean, since, validate_description, validate_name};
 use crate::versions::FLAVOR_DESCRIPTION;
-use crate::wire::{FlavorAccess, FlavorSummary, FlavorView, Link, Urls};
+use crate::wire::{FlavorAccess, FlavorSummary, FlavorView, Link, Urls, given, present};
 
 #[derive(Serialize)]
 struct FlavorPage<T> {
@@ -32,19 +36,15 @@ struct FlavorPage<T> {
     flavors_links: Option<Vec<Link>>,
 }
 
-/// The listing `GET /flavors[/detail]` asks for, as Nova scopes it:
-/// administrators choose with `is_public` (public ones by default, `None`
-/// for all), everyone else sees the enabled public flavors and the private
-/// ones shared with their project.
-fn flavor_query(pairs: &[(String, String)], caller: &AuthContext) -> Result<FlavorQuery, ApiError> {
-    let usable = Visibility::UsableBy(caller.project_id().unwrap_or_default().to_owned());
-    let visibility = match last(pairs, "is_public") {
-        _ if !caller.is_admin() => usable,
-        None => usable,
-        Some(value) if value.eq_ignore_ascii_case("none") => Visibility::All,
-        Some(value) => match parse_boolean("is_public", &Value::String(value.to_owned())) {
-            Ok(true) => usable,
-            Ok(false) => Visibility::PrivateOnly,
+/// The listing `GET /flavors[/detail]` asks for. `is_public` takes
+/// oslo's booleans (`t`, `no`, `1`...) and `none` for every flavor.
+fn flavor_listing(pairs: &[(String, String)]) -> Result<FlavorListing, ApiError> {
+    let publicity = match last(pairs, "is_public") {
+        None => None,
+        Some(value) if value.eq_ignore_ascii_case("none") => Some(Publicity::Any),
+        Some(value) => match parse_bool("is_public", value) {
+            Ok(true) => Some(Publicity::Public),
+            Ok(false) => Some(Publicity::Private),
             Err(_) => {
                 return Err(ApiError::bad_request(format!(
                     "Invalid is_public filter [{value}]"
@@ -62,12 +62,10 @@ fn flavor_query(pairs: &[(String, String)], caller: &AuthContext) -> Result<Flav
     };
     let sort_key = last(pairs, "sort_key").unwrap_or("flavorid");
     let page = Page::parse(pairs)?;
-    Ok(FlavorQuery {
-        visibility,
-        include_disabled: caller.is_admin(),
+    let selection = FlavorSelection {
         min_ram: minimum("minRam")?,
         min_disk: minimum("minDisk")?,
-        sort_column: store::sort_column(sort_key).ok_or_else(|| {
+        sort_column: sort_column(sort_key).ok_or_else(|| {
             ApiError::bad_request(format!(
                 "Invalid value for query parameter 'sort_key': '{sort_key}' is not a sort key"
             ))
@@ -78,77 +76,88 @@ fn flavor_query(pairs: &[(String, String)], caller: &AuthContext) -> Result<Flav
             .unwrap_or(SortDir::Asc),
         limit: page.limit,
         marker: page.marker,
+    };
+    Ok(FlavorListing {
+        publicity,
+        selection,
     })
 }
 
+/// A flavor list, from the rendered pages when flavors have not changed
+/// since it was last rendered for the same request and caller.
 async fn listed(
     service: &ComputeService,
+    pages: &FlavorPages,
     caller: &AuthContext,
-    pairs: &[(String, String)],
-) -> Result<(Vec<Flavor>, usize), ApiError> {
-    authorize(caller, Action::ReadFlavors)?;
-    let query = flavor_query(pairs, caller)?;
-    let limit = query.limit;
-    let flavors = service.read(move |conn| store::list(conn, &query)).await?;
-    Ok((flavors, limit))
+    version: Microversion,
+    urls: &Urls,
+    pairs: Vec<(String, String)>,
+    detail: bool,
+) -> Result<Response, ApiError> {
+    let key = PageKey {
+        detail,
+        admin: caller.is_admin(),
+        project: caller.project_id().map(str::to_owned),
+        extra_specs: extra_specs_visible(caller),
+        version,
+        api: urls.api.clone(),
+        query: pairs,
+    };
+    let generation = service.flavor_generation(caller)?;
+    if let Some(body) = pages.get(&key, generation) {
+        return Ok(json_page(body));
+    }
+    let listing = flavor_listing(&key.query)?;
+    let limit = listing.selection.limit;
+    let flavors = service.list_flavors(caller, listing).await?;
+    let page = |path| urls.page_links(path, &key.query, &flavors, limit, |f| &f.id);
+    let body = if detail {
+        serde_json::to_vec(&FlavorPage {
+            flavors: flavors
+                .iter()
+                .map(|f| FlavorView::new(f, urls, version, key.extra_specs))
+                .collect(),
+            flavors_links: page("flavors/detail"),
+        })
+    } else {
+        serde_json::to_vec(&FlavorPage {
+            flavors: flavors
+                .iter()
+                .map(|f| FlavorSummary::new(f, urls, version))
+                .collect(),
+            flavors_links: page("flavors"),
+        })
+    }
+    .map_err(ApiError::internal)?;
+    let body = Bytes::from(body);
+    pages.put(key, generation, body.clone());
+    Ok(json_page(body))
+}
+
+fn json_page(body: Bytes) -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], body).into_response()
 }
 
 pub async fn list(
     State(service): Service,
+    Extension(pages): Extension<Arc<FlavorPages>>,
     Caller(caller): Caller,
     version: Microversion,
     urls: Urls,
     Query(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let (flavors, limit) = listed(&service, &caller, &pairs).await?;
-    Ok(Json(FlavorPage {
-        flavors: flavors
-            .iter()
-            .map(|f| FlavorSummary::new(f, &urls, version))
-            .collect(),
-        flavors_links: urls.page_links("flavors", &pairs, &flavors, limit, |f| &f.id),
-    })
-    .into_response())
+    listed(&service, &pages, &caller, version, &urls, pairs, false).await
 }
 
 pub async fn list_detail(
     State(service): Service,
+    Extension(pages): Extension<Arc<FlavorPages>>,
     Caller(caller): Caller,
     version: Microversion,
     urls: Urls,
     Query(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let (flavors, limit) = listed(&service, &caller, &pairs).await?;
-    let extra_specs = allows(&caller, Action::ReadFlavorExtraSpecs.rule());
-    Ok(Json(FlavorPage {
-        flavors: flavors
-            .iter()
-            .map(|f| FlavorView::new(f, &urls, version, extra_specs))
-            .collect(),
-        flavors_links: urls.page_links("flavors/detail", &pairs, &flavors, limit, |f| &f.id),
-    })
-    .into_response())
-}
-
-/// Flavor `id` if the caller may see it: administrators every flavor,
-/// others the public ones and those shared with their project.
-async fn visible_flavor(
-    service: &ComputeService,
-    caller: &Arc<AuthContext>,
-    id: &str,
-) -> Result<Flavor, ApiError> {
-    let (caller, id) = (caller.clone(), id.to_owned());
-    service
-        .read(move |conn| {
-            let flavor = store::find(conn, &id)?.ok_or_else(|| flavor_not_found(&id))?;
-            let project = caller.project_id().unwrap_or_default();
-            if caller.is_admin() || store::usable_by(conn, &flavor, project)? {
-                Ok(flavor)
-            } else {
-                Err(flavor_not_found(&id))
-            }
-        })
-        .await
+    listed(&service, &pages, &caller, version, &urls, pairs, true).await
 }
 
 fn flavor_document(
@@ -157,7 +166,7 @@ fn flavor_document(
     urls: &Urls,
     version: Microversion,
 ) -> Response {
-    let extra_specs = allows(caller, Action::ReadFlavorExtraSpecs.rule());
+    let extra_specs = extra_specs_visible(caller);
     envelope(
         "flavor",
         FlavorView::new(flavor, urls, version, extra_specs),
@@ -172,36 +181,41 @@ pub async fn show(
     urls: Urls,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadFlavors)?;
-    let flavor = visible_flavor(&service, &caller, &id).await?;
+    let flavor = service.show_flavor(&caller, &id).await?;
     Ok(flavor_document(&flavor, &caller, &urls, version))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewFlavor {
+struct FlavorBody {
     name: String,
     ram: Value,
     vcpus: Value,
     disk: Value,
     #[serde(default)]
     id: Option<Value>,
-    #[serde(rename = "OS-FLV-EXT-DATA:ephemeral")]
+    #[serde(
+        rename = "OS-FLV-EXT-DATA:ephemeral",
+        default,
+        deserialize_with = "given"
+    )]
     ephemeral: Option<Value>,
+    #[serde(default, deserialize_with = "given")]
     swap: Option<Value>,
+    #[serde(default, deserialize_with = "given")]
     rxtx_factor: Option<Value>,
-    #[serde(rename = "os-flavor-access:is_public")]
+    #[serde(
+        rename = "os-flavor-access:is_public",
+        default,
+        deserialize_with = "given"
+    )]
     is_public: Option<Value>,
     description: Option<String>,
 }
 
 /// A whole number at least `minimum`, given as a number or a numeric
-/// string, as Nova's flavor schema takes them.
-fn flavor_number(
-    field: &str,
-    value: Option<&Value>,
-    minimum: u64,
-) -> Result<Option<u64>, ApiError> {
+/// string, as Nova's flavor schema takes them; `null` is no number.
+fn flavor_number(field: &str, value: &Value, minimum: u64) -> Result<u64, ApiError> {
     let invalid = || {
         invalid(
             &format!("flavor.{field}"),
@@ -209,23 +223,22 @@ fn flavor_number(
         )
     };
     let number = match value {
-        None | Some(Value::Null) => return Ok(None),
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(Value::String(s)) => s.trim().parse().ok(),
-        Some(_) => None,
+        Value::Number(n) => n.as_u64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
     };
     match number {
-        Some(n) if n >= minimum && n <= i64::MAX as u64 => Ok(Some(n)),
+        Some(n) if n >= minimum && n <= i64::MAX as u64 => Ok(n),
         _ => Err(invalid()),
     }
 }
 
 /// A flavor id as Nova accepts one: printable ASCII letters, digits,
 /// `.`, `_`, `-` and inner spaces, up to 255 characters.
-fn flavor_id(value: Option<Value>) -> Result<String, ApiError> {
+fn flavor_id(value: Option<Value>) -> Result<Option<String>, ApiError> {
     let id = match value {
-        None | Some(Value::Null) => return Ok(new_id()),
-        Some(Value::String(id)) if id == "auto" => return Ok(new_id()),
+        None | Some(Value::Null) => return Ok(None),
+        Some(Value::String(id)) if id == "auto" => return Ok(None),
         Some(Value::String(id)) => id,
         Some(Value::Number(n)) => n.to_string(),
         Some(other) => {
@@ -240,7 +253,7 @@ fn flavor_id(value: Option<Value>) -> Result<String, ApiError> {
             .bytes()
             .all(|b| b.is_ascii_alphanumeric() || b".-_ ".contains(&b));
     if valid {
-        Ok(id)
+        Ok(Some(id))
     } else {
         Err(invalid(
             "flavor.id",
@@ -249,15 +262,9 @@ fn flavor_id(value: Option<Value>) -> Result<String, ApiError> {
     }
 }
 
-pub async fn create(
-    State(service): Service,
-    Caller(caller): Caller,
-    version: Microversion,
-    urls: Urls,
-    JsonBody(body): JsonBody<Value>,
-) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ManageFlavors)?;
-    let request: NewFlavor = oxistack_http::envelope(body, "flavor")?;
+/// `POST /flavors`, checked as Nova's schema checks it.
+fn new_flavor(body: Value, version: Microversion) -> Result<NewFlavor, ApiError> {
+    let request: FlavorBody = oxistack_http::envelope(body, "flavor")?;
     validate_name("flavor.name", &request.name)?;
     since(
         "flavor.description",
@@ -267,42 +274,55 @@ pub async fn create(
     )?;
     validate_description("flavor.description", request.description.as_deref())?;
     let rxtx_factor = match &request.rxtx_factor {
-        None | Some(Value::Null) => 1.0,
+        None => 1.0,
         Some(value) => value
             .as_f64()
             .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
             .filter(|f| *f > 0.0 && f.is_finite())
             .ok_or_else(|| invalid("flavor.rxtx_factor", "must be a positive number."))?,
     };
-    let vcpus = flavor_number("vcpus", Some(&request.vcpus), 1)?.unwrap_or(1);
-    let flavor = Flavor {
+    let optional = |field: &str, value: Option<&Value>| -> Result<u64, ApiError> {
+        Ok(value
+            .map(|v| flavor_number(field, v, 0))
+            .transpose()?
+            .unwrap_or(0))
+    };
+    let vcpus = flavor_number("vcpus", &request.vcpus, 1)?;
+    Ok(NewFlavor {
         id: flavor_id(request.id)?,
         name: request.name,
-        ram: flavor_number("ram", Some(&request.ram), 1)?.unwrap_or(1),
+        ram: flavor_number("ram", &request.ram, 1)?,
         vcpus: u32::try_from(vcpus).map_err(|_| invalid("flavor.vcpus", "too large."))?,
-        disk: flavor_number("disk", Some(&request.disk), 0)?.unwrap_or(0),
-        ephemeral: flavor_number("OS-FLV-EXT-DATA:ephemeral", request.ephemeral.as_ref(), 0)?
-            .unwrap_or(0),
-        swap: flavor_number("swap", request.swap.as_ref(), 0)?.unwrap_or(0),
+        disk: flavor_number("disk", &request.disk, 0)?,
+        ephemeral: optional("OS-FLV-EXT-DATA:ephemeral", request.ephemeral.as_ref())?,
+        swap: optional("swap", request.swap.as_ref())?,
         rxtx_factor,
         is_public: match &request.is_public {
-            None | Some(Value::Null) => true,
+            None => true,
             Some(value) => parse_boolean("flavor.os-flavor-access:is_public", value)?,
         },
-        disabled: false,
         description: request.description,
-        extra_specs: BTreeMap::new(),
-        created_at: Utc::now(),
-    };
-    let stored = flavor.clone();
-    service.write(move |tx| store::insert(tx, &stored)).await?;
+    })
+}
+
+pub async fn create(
+    State(service): Service,
+    Caller(caller): Caller,
+    version: Microversion,
+    urls: Urls,
+    JsonBody(body): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let new = new_flavor(body, version)?;
+    let flavor = service.create_flavor(&caller, new).await?;
     Ok(flavor_document(&flavor, &caller, &urls, version))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct FlavorChange {
-    description: Option<String>,
+    /// Required, `null` included, as Nova's schema has it.
+    #[serde(deserialize_with = "present")]
+    description: Option<Option<String>>,
 }
 
 /// `PUT /flavors/{id}` (2.55): only the description changes.
@@ -317,17 +337,12 @@ pub async fn update(
     if !version.at_least(FLAVOR_DESCRIPTION) {
         return Err(not_in_version(version));
     }
-    authorize(&caller, Action::ManageFlavors)?;
     let change: FlavorChange = oxistack_http::envelope(body, "flavor")?;
-    validate_description("flavor.description", change.description.as_deref())?;
-    let flavor = service
-        .write(move |tx| {
-            let mut flavor = store::find(tx, &id)?.ok_or_else(|| flavor_not_found(&id))?;
-            store::set_description(tx, &id, change.description.as_deref())?;
-            flavor.description = change.description;
-            Ok(flavor)
-        })
-        .await?;
+    let description = change
+        .description
+        .ok_or_else(|| invalid("flavor", "'description' is a required property"))?;
+    validate_description("flavor.description", description.as_deref())?;
+    let flavor = service.describe_flavor(&caller, &id, description).await?;
     Ok(flavor_document(&flavor, &caller, &urls, version))
 }
 
@@ -336,19 +351,8 @@ pub async fn delete(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&caller, Action::ManageFlavors)?;
-    service
-        .write(move |tx| {
-            store::find(tx, &id)?.ok_or_else(|| flavor_not_found(&id))?;
-            store::delete(tx, &id)
-        })
-        .await?;
+    service.delete_flavor(&caller, &id).await?;
     Ok(StatusCode::ACCEPTED)
-}
-
-/// The flavor `id` for administrators' changes, 404 if it does not exist.
-fn existing(conn: &oxistack_db::rusqlite::Connection, id: &str) -> Result<Flavor, ApiError> {
-    store::find(conn, id)?.ok_or_else(|| flavor_not_found(id))
 }
 
 fn access_document(flavor_id: &str, projects: &[String]) -> Response {
@@ -368,19 +372,7 @@ pub async fn access(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ManageFlavors)?;
-    let lookup = id.clone();
-    let projects = service
-        .read(move |conn| {
-            let flavor = existing(conn, &lookup)?;
-            if flavor.is_public {
-                return Err(ApiError::not_found(
-                    "Access list not available for public flavors.",
-                ));
-            }
-            store::access(conn, &lookup)
-        })
-        .await?;
+    let projects = service.flavor_access(&caller, &id).await?;
     Ok(access_document(&id, &projects))
 }
 
@@ -402,21 +394,17 @@ pub async fn action(
             "The action body must be a JSON object naming one action.",
         ));
     };
-    let add = match body.keys().next().map(String::as_str) {
-        Some("addTenantAccess") if body.len() == 1 => true,
-        Some("removeTenantAccess") if body.len() == 1 => false,
+    let (key, change) = match body.keys().next().map(String::as_str) {
+        Some("addTenantAccess") if body.len() == 1 => ("addTenantAccess", AccessChange::Add),
+        Some("removeTenantAccess") if body.len() == 1 => {
+            ("removeTenantAccess", AccessChange::Remove)
+        }
         Some(other) => {
             return Err(ApiError::bad_request(format!(
                 "There is no such action: {other}"
             )));
         }
         None => return Err(ApiError::bad_request("The action body names no action.")),
-    };
-    authorize(&caller, Action::ManageFlavors)?;
-    let key = if add {
-        "addTenantAccess"
-    } else {
-        "removeTenantAccess"
     };
     let request: TenantAccess = oxistack_http::envelope(Value::Object(body), key)?;
     if request.tenant.is_empty() || request.tenant.len() > 255 {
@@ -425,27 +413,8 @@ pub async fn action(
             "must be 1 to 255 characters.",
         ));
     }
-    let flavor_id = id.clone();
     let projects = service
-        .write(move |tx| {
-            let flavor = existing(tx, &flavor_id)?;
-            let tenant = &request.tenant;
-            if add {
-                if flavor.is_public {
-                    return Err(ApiError::conflict("Can not add access to a public flavor."));
-                }
-                if !store::add_access(tx, &flavor_id, tenant)? {
-                    return Err(ApiError::conflict(format!(
-                        "Flavor access already exists for flavor {flavor_id} and project {tenant} combination."
-                    )));
-                }
-            } else if !store::remove_access(tx, &flavor_id, tenant)? {
-                return Err(ApiError::not_found(format!(
-                    "Flavor access not found for {flavor_id} / {tenant} combination."
-                )));
-            }
-            store::access(tx, &flavor_id)
-        })
+        .change_flavor_access(&caller, &id, change, &request.tenant)
         .await?;
     Ok(access_document(&id, &projects))
 }
@@ -455,9 +424,8 @@ pub async fn extra_specs(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadFlavorExtraSpecs)?;
-    let flavor = visible_flavor(&service, &caller, &id).await?;
-    Ok(envelope("extra_specs", flavor.extra_specs).into_response())
+    let specs = service.flavor_extra_specs(&caller, &id).await?;
+    Ok(envelope("extra_specs", specs).into_response())
 }
 
 /// Extra spec keys and values as Nova bounds them; values may be given as
@@ -468,12 +436,7 @@ fn extra_specs_from(
 ) -> Result<BTreeMap<String, String>, ApiError> {
     let mut specs = BTreeMap::new();
     for (key, value) in body {
-        let valid_key = !key.is_empty()
-            && key.len() <= 255
-            && key
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b"-_:. ".contains(&b));
-        if !valid_key {
+        if !is_metadata_key(&key) {
             return Err(invalid(
                 field,
                 format!(
@@ -517,23 +480,11 @@ pub async fn add_extra_specs(
     Path(id): Path<String>,
     JsonBody(body): JsonBody<ExtraSpecsBody>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ManageFlavors)?;
     let specs = extra_specs_from(body.extra_specs, "extra_specs")?;
-    let stored = specs.clone();
     service
-        .write(move |tx| {
-            existing(tx, &id)?;
-            for (key, value) in &stored {
-                store::set_extra_spec(tx, &id, key, value)?;
-            }
-            Ok(())
-        })
+        .set_flavor_extra_specs(&caller, &id, specs.clone())
         .await?;
     Ok(envelope("extra_specs", specs).into_response())
-}
-
-fn no_such_spec(id: &str, key: &str) -> ApiError {
-    ApiError::not_found(format!("Flavor {id} has no extra specs with key {key}."))
 }
 
 pub async fn extra_spec(
@@ -541,13 +492,8 @@ pub async fn extra_spec(
     Caller(caller): Caller,
     Path((id, key)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadFlavorExtraSpecs)?;
-    let flavor = visible_flavor(&service, &caller, &id).await?;
-    let value = flavor
-        .extra_specs
-        .get(&key)
-        .ok_or_else(|| no_such_spec(&id, &key))?;
-    Ok(Json(BTreeMap::from([(key.as_str(), value.as_str())])).into_response())
+    let value = service.flavor_extra_spec(&caller, &id, &key).await?;
+    Ok(Json(BTreeMap::from([(key, value)])).into_response())
 }
 
 /// `PUT /flavors/{id}/os-extra_specs/{key}` with `{"<key>": "<value>"}`.
@@ -557,41 +503,24 @@ pub async fn set_extra_spec(
     Path((id, key)): Path<(String, String)>,
     JsonBody(body): JsonBody<Map<String, Value>>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ManageFlavors)?;
     if body.len() != 1 || !body.contains_key(&key) {
         return Err(ApiError::bad_request(format!(
             "Request body and URI mismatch: the body must be {{\"{key}\": <value>}}."
         )));
     }
     let specs = extra_specs_from(body, &key)?;
-    let stored = specs.clone();
     service
-        .write(move |tx| {
-            existing(tx, &id)?;
-            for (key, value) in &stored {
-                store::set_extra_spec(tx, &id, key, value)?;
-            }
-            Ok(())
-        })
+        .set_flavor_extra_specs(&caller, &id, specs.clone())
         .await?;
     Ok(Json(specs).into_response())
 }
 
+/// `DELETE /flavors/{id}/os-extra_specs/{key}`: 200, as Nova answers it.
 pub async fn delete_extra_spec(
     State(service): Service,
     Caller(caller): Caller,
     Path((id, key)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&caller, Action::ManageFlavors)?;
-    service
-        .write(move |tx| {
-            existing(tx, &id)?;
-            if store::delete_extra_spec(tx, &id, &key)? {
-                Ok(())
-            } else {
-                Err(no_such_spec(&id, &key))
-            }
-        })
-        .await?;
-    Ok(StatusCode::ACCEPTED)
+    service.delete_flavor_extra_spec(&caller, &id, &key).await?;
+    Ok(StatusCode::OK)
 }

@@ -1,23 +1,43 @@
-//! `/os-server-groups`: affinity policies for sets of servers.
+//! `/os-server-groups`: affinity policies for sets of servers, in the
+//! shape of each microversion. Parsing and rendering; the service decides.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use chrono::Utc;
-use oxistack_auth::{Action, Caller, authorize};
+use oxistack_auth::Caller;
 use oxistack_http::microversion::Microversion;
 use oxistack_http::{ApiError, JsonBody};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::{QueryPairs, Service, envelope};
-use crate::model::{GroupPolicy, ServerGroup, group_not_found, new_id};
+use super::{QueryPairs, Service, envelope, invalid};
+use crate::model::GroupPolicy;
 use crate::query::{MAX_LIMIT, last, parse_bool};
-use crate::quota::{Limits, Resource};
-use crate::store;
-use crate::validate::{invalid, validate_name};
+use crate::service::groups::{GroupListing, NewGroup};
+use crate::validate::validate_name;
 use crate::versions::{GROUP_POLICY, SOFT_GROUP_POLICIES};
 use crate::wire::ServerGroupView;
+
+fn group_listing(pairs: &[(String, String)]) -> Result<GroupListing, ApiError> {
+    let all_projects = match last(pairs, "all_projects") {
+        None => false,
+        Some("") => true,
+        Some(value) => parse_bool("all_projects", value)?,
+    };
+    let count = |name: &str, default: usize| -> Result<usize, ApiError> {
+        match last(pairs, name) {
+            None => Ok(default),
+            Some(value) => value.parse::<usize>().map_err(|_| {
+                ApiError::bad_request(format!("Invalid value for query parameter '{name}': '{value}' is not a non-negative integer."))
+            }),
+        }
+    };
+    Ok(GroupListing {
+        all_projects,
+        offset: count("offset", 0)?,
+        limit: count("limit", MAX_LIMIT)?.min(MAX_LIMIT),
+    })
+}
 
 pub async fn list(
     State(service): Service,
@@ -25,41 +45,7 @@ pub async fn list(
     version: Microversion,
     Query(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadServerGroups)?;
-    let all_projects = match last(&pairs, "all_projects") {
-        None => false,
-        Some("") => true,
-        Some(value) => parse_bool("all_projects", value)?,
-    };
-    if all_projects {
-        authorize(&caller, Action::ListAllProjectsServerGroups)?;
-    }
-    let count = |name: &str, default: usize| -> Result<usize, ApiError> {
-        match last(&pairs, name) {
-            None => Ok(default),
-            Some(value) => value.parse::<usize>().map_err(|_| {
-                ApiError::bad_request(format!("Invalid value for query parameter '{name}': '{value}' is not a non-negative integer."))
-            }),
-        }
-    };
-    let (offset, limit) = (
-        count("offset", 0)?,
-        count("limit", MAX_LIMIT)?.min(MAX_LIMIT),
-    );
-    let project = match all_projects {
-        true => None,
-        false => Some(
-            caller
-                .project_id()
-                .ok_or_else(|| {
-                    ApiError::forbidden("Listing server groups needs a project-scoped token.")
-                })?
-                .to_owned(),
-        ),
-    };
-    let groups = service
-        .read(move |conn| store::groups::list(conn, project.as_deref(), offset, limit))
-        .await?;
+    let groups = service.list_groups(&caller, group_listing(&pairs)?).await?;
     let views: Vec<ServerGroupView> = groups
         .iter()
         .map(|g| ServerGroupView::new(g, version))
@@ -73,20 +59,13 @@ pub async fn show(
     version: Microversion,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadServerGroups)?;
-    let group = service
-        .read(move |conn| {
-            store::groups::find(conn, &id)?
-                .filter(|g| caller.can_see_project(&g.project_id))
-                .ok_or_else(|| group_not_found(&id))
-        })
-        .await?;
+    let group = service.show_group(&caller, &id).await?;
     Ok(envelope("server_group", ServerGroupView::new(&group, version)).into_response())
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewGroup {
+struct GroupBody {
     name: String,
     policies: Option<Vec<String>>,
     policy: Option<String>,
@@ -96,7 +75,7 @@ struct NewGroup {
 /// The group's policy, given as `policies` (one) before 2.64 and as
 /// `policy` with optional `rules` from it.
 fn policy_of(
-    request: &NewGroup,
+    request: &GroupBody,
     version: Microversion,
 ) -> Result<(GroupPolicy, Option<u32>), ApiError> {
     let refuse = |field: &str, problem: String| invalid(&format!("server_group.{field}"), problem);
@@ -171,37 +150,15 @@ pub async fn create(
     version: Microversion,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ManageServerGroups)?;
-    let request: NewGroup = oxistack_http::envelope(body, "server_group")?;
+    let request: GroupBody = oxistack_http::envelope(body, "server_group")?;
     validate_name("server_group.name", &request.name)?;
     let (policy, max_server_per_host) = policy_of(&request, version)?;
-    let project = caller
-        .project_id()
-        .ok_or_else(|| ApiError::forbidden("Creating server groups needs a project-scoped token."))?
-        .to_owned();
-    let group = ServerGroup {
-        id: new_id(),
-        project_id: project,
-        user_id: caller.user.id.clone(),
+    let new = NewGroup {
         name: request.name,
         policy,
         max_server_per_host,
-        members: Vec::new(),
-        created_at: Utc::now(),
     };
-    let stored = group.clone();
-    service
-        .write(move |tx| {
-            let limits = Limits::of(tx, &stored.project_id)?;
-            let used = store::groups::count(tx, &stored.project_id)?;
-            if limits.room(Resource::ServerGroups, used, 1) == Some(0) {
-                return Err(ApiError::forbidden(
-                    "Quota exceeded, too many server groups.",
-                ));
-            }
-            store::groups::insert(tx, &stored)
-        })
-        .await?;
+    let group = service.create_group(&caller, new).await?;
     Ok(envelope("server_group", ServerGroupView::new(&group, version)).into_response())
 }
 
@@ -210,14 +167,6 @@ pub async fn delete(
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&caller, Action::ManageServerGroups)?;
-    service
-        .write(move |tx| {
-            store::groups::find(tx, &id)?
-                .filter(|g| caller.can_see_project(&g.project_id))
-                .ok_or_else(|| group_not_found(&id))?;
-            store::groups::delete(tx, &id)
-        })
-        .await?;
+    service.delete_group(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,27 +1,22 @@
 //! The host behind the API: its availability zone, its one hypervisor and
-//! its services, as a single-host DevStack shows them.
+//! its services, in the shape of each microversion. Parsing and
+//! rendering; the service decides.
 
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
-use oxistack_auth::{Action, Caller, authorize};
+use oxistack_auth::Caller;
 use oxistack_http::ApiError;
 use oxistack_http::microversion::Microversion;
-use oxistack_virt::HostInfo;
 use serde_json::{Map, Value, json};
 
 use super::{QueryPairs, Service};
-use crate::ComputeService;
-use crate::model::{AVAILABILITY_ZONE, INTERNAL_ZONE, is_uuid, naive_time};
+use crate::model::{INTERNAL_ZONE, is_uuid, naive_time};
 use crate::query::{last, parse_bool};
-use crate::store;
-use crate::store::services::{COMPUTE_BINARY, ServiceRecord};
+use crate::service::host::{Hypervisor, HypervisorId, HypervisorQuery, ServiceFilter};
+use crate::store::services::ServiceRecord;
 use crate::versions::{API_CLEANUP, CPU_INFO_OBJECT, FORCED_DOWN, LEAN_HYPERVISORS, SERVICE_UUIDS};
-
-/// Memory Nova keeps for the host itself (`reserved_host_memory_mb`),
-/// counted as used.
-const RESERVED_HOST_MEMORY_MB: u64 = 512;
 
 /// Services report every ten seconds; they are always up while oxistack
 /// answers, so their last report is now.
@@ -29,17 +24,14 @@ fn heartbeat() -> String {
     naive_time(&Utc::now())
 }
 
-async fn service_records(service: &ComputeService) -> Result<Vec<ServiceRecord>, ApiError> {
-    service.read(store::services::all).await
-}
-
 /// `GET /os-availability-zone`.
-pub async fn zones(Caller(caller): Caller) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ListAvailabilityZones)?;
-    Ok(Json(json!({"availabilityZoneInfo": [
-        {"zoneName": AVAILABILITY_ZONE, "zoneState": {"available": true}, "hosts": null}
-    ]}))
-    .into_response())
+pub async fn zones(State(service): Service, Caller(caller): Caller) -> Result<Response, ApiError> {
+    let zones: Vec<Value> = service
+        .availability_zones(&caller)?
+        .into_iter()
+        .map(|zone| json!({"zoneName": zone, "zoneState": {"available": true}, "hosts": null}))
+        .collect();
+    Ok(Json(json!({ "availabilityZoneInfo": zones })).into_response())
 }
 
 /// `GET /os-availability-zone/detail`: the zones with their hosts and
@@ -48,8 +40,9 @@ pub async fn zones_detail(
     State(service): Service,
     Caller(caller): Caller,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadComputeHosts)?;
-    let records = service_records(&service).await?;
+    let records = service
+        .host_services(&caller, ServiceFilter::default())
+        .await?;
     let zone = |name: &str| {
         let binaries: Map<String, Value> = records
             .iter()
@@ -67,17 +60,18 @@ pub async fn zones_detail(
             "hosts": {service.host_name(): binaries},
         })
     };
-    Ok(
-        Json(json!({"availabilityZoneInfo": [zone(INTERNAL_ZONE), zone(AVAILABILITY_ZONE)]}))
-            .into_response(),
-    )
+    let mut zones = vec![zone(INTERNAL_ZONE)];
+    zones.extend(service.availability_zones(&caller)?.into_iter().map(zone));
+    Ok(Json(json!({ "availabilityZoneInfo": zones })).into_response())
 }
 
-/// `GET /os-aggregates`: a single host has no host aggregates (clients
-/// list them to show a hypervisor's).
-pub async fn aggregates(Caller(caller): Caller) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadComputeHosts)?;
-    Ok(Json(json!({"aggregates": []})).into_response())
+/// `GET /os-aggregates`.
+pub async fn aggregates(
+    State(service): Service,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    let names = service.host_aggregates(&caller)?;
+    Ok(Json(json!({ "aggregates": names })).into_response())
 }
 
 /// `GET /os-services`, filtered by `binary` and `host`.
@@ -87,18 +81,18 @@ pub async fn services(
     version: Microversion,
     Query(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadComputeHosts)?;
-    let records = service_records(&service).await?;
-    let host = service.host_name();
-    let on_host = last(&pairs, "host").is_none_or(|h| h == host);
+    let filter = ServiceFilter {
+        binary: last(&pairs, "binary").map(str::to_owned),
+        host: last(&pairs, "host").map(str::to_owned),
+    };
+    let records = service.host_services(&caller, filter).await?;
     let documents: Vec<Value> = records
         .iter()
-        .filter(|r| on_host && last(&pairs, "binary").is_none_or(|b| b == r.binary))
         .map(|r| {
             let mut document = json!({
                 "id": service_id(r, version),
                 "binary": r.binary,
-                "host": host,
+                "host": service.host_name(),
                 "zone": r.zone,
                 "status": "enabled",
                 "state": "up",
@@ -120,51 +114,6 @@ fn service_id(record: &ServiceRecord, version: Microversion) -> Value {
     } else {
         json!(record.number)
     }
-}
-
-/// The one hypervisor: its ids and how much of it the servers use.
-struct Hypervisor {
-    number: i64,
-    uuid: String,
-    compute: ServiceRecord,
-    host: HostInfo,
-    load: store::servers::HostLoad,
-    servers: Vec<(String, String)>,
-}
-
-async fn hypervisor_of(
-    service: &ComputeService,
-    with_servers: bool,
-) -> Result<Hypervisor, ApiError> {
-    let host = service.driver().host();
-    let name = host.hostname.clone();
-    let (records, load, servers) = service
-        .read(move |conn| {
-            let servers = match with_servers {
-                true => store::servers::on_host(conn, &name)?,
-                false => Vec::new(),
-            };
-            Ok((
-                store::services::all(conn)?,
-                store::servers::host_load(conn, &name)?,
-                servers,
-            ))
-        })
-        .await?;
-    let compute = records
-        .into_iter()
-        .find(|r| r.binary == COMPUTE_BINARY)
-        .ok_or_else(|| {
-            ApiError::internal("the compute service record is missing: was bootstrap run?")
-        })?;
-    Ok(Hypervisor {
-        number: 1,
-        uuid: compute.node_uuid.clone().unwrap_or_default(),
-        compute,
-        host,
-        load,
-        servers,
-    })
 }
 
 /// The hypervisor as `version` shows it: `detailed` for detail and show.
@@ -190,7 +139,7 @@ fn hypervisor_document(
             "disabled_reason": null,
         });
         if !version.at_least(LEAN_HYPERVISORS) {
-            let memory_used = h.load.memory_mb + RESERVED_HOST_MEMORY_MB;
+            let memory_used = h.memory_mb_used;
             let cpu = &h.host.cpu;
             let cpu_info = json!({
                 "arch": cpu.arch,
@@ -230,77 +179,58 @@ fn hypervisor_document(
     document
 }
 
-/// The `with_servers` and `hypervisor_hostname_pattern` filters (2.53).
-struct HypervisorQuery {
-    with_servers: bool,
-    pattern: Option<String>,
-}
-
-impl HypervisorQuery {
-    fn parse(pairs: &[(String, String)], version: Microversion) -> Result<Self, ApiError> {
-        let newer = version.at_least(SERVICE_UUIDS);
-        let with_servers = match last(pairs, "with_servers") {
-            Some(value) if newer => parse_bool("with_servers", value)?,
-            _ => false,
-        };
-        Ok(HypervisorQuery {
-            with_servers,
-            pattern: last(pairs, "hypervisor_hostname_pattern")
-                .filter(|_| newer)
-                .map(str::to_owned),
-        })
-    }
-
-    fn matches(&self, hostname: &str) -> bool {
-        self.pattern.as_deref().is_none_or(|p| hostname.contains(p))
-    }
+/// The `with_servers` and `hypervisor_hostname_pattern` filters, from 2.53.
+fn hypervisor_query(
+    pairs: &[(String, String)],
+    version: Microversion,
+) -> Result<HypervisorQuery, ApiError> {
+    let newer = version.at_least(SERVICE_UUIDS);
+    let with_servers = match last(pairs, "with_servers") {
+        Some(value) if newer => parse_bool("with_servers", value)?,
+        _ => false,
+    };
+    Ok(HypervisorQuery {
+        with_servers,
+        hostname_pattern: last(pairs, "hypervisor_hostname_pattern")
+            .filter(|_| newer)
+            .map(str::to_owned),
+    })
 }
 
 async fn hypervisor_list(
-    service: &ComputeService,
+    service: Service,
     caller: &oxistack_auth::AuthContext,
     version: Microversion,
     pairs: &[(String, String)],
     detailed: bool,
 ) -> Result<Response, ApiError> {
-    authorize(caller, Action::ReadComputeHosts)?;
-    let query = HypervisorQuery::parse(pairs, version)?;
-    let hypervisor = hypervisor_of(service, query.with_servers).await?;
-    let documents: Vec<Value> = if query.matches(&hypervisor.host.hostname) {
-        vec![hypervisor_document(
-            &hypervisor,
-            version,
-            detailed,
-            query.with_servers,
-        )]
-    } else {
-        Vec::new()
-    };
-    if documents.is_empty() && query.pattern.is_some() {
-        return Err(ApiError::not_found(format!(
-            "No hypervisor matching '{}' could be found.",
-            query.pattern.unwrap_or_default()
-        )));
-    }
+    let query = hypervisor_query(pairs, version)?;
+    let with_servers = query.with_servers;
+    let documents: Vec<Value> = service
+        .hypervisors(caller, query)
+        .await?
+        .iter()
+        .map(|h| hypervisor_document(h, version, detailed, with_servers))
+        .collect();
     Ok(Json(json!({"hypervisors": documents})).into_response())
 }
 
 pub async fn hypervisors(
-    State(service): Service,
+    service: Service,
     Caller(caller): Caller,
     version: Microversion,
     Query(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    hypervisor_list(&service, &caller, version, &pairs, false).await
+    hypervisor_list(service, &caller, version, &pairs, false).await
 }
 
 pub async fn hypervisors_detail(
-    State(service): Service,
+    service: Service,
     Caller(caller): Caller,
     version: Microversion,
     Query(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    hypervisor_list(&service, &caller, version, &pairs, true).await
+    hypervisor_list(service, &caller, version, &pairs, true).await
 }
 
 /// `GET /os-hypervisors/{id}`: by number before 2.53, by UUID from it.
@@ -311,21 +241,18 @@ pub async fn hypervisor(
     Path(id): Path<String>,
     Query(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadComputeHosts)?;
-    if version.at_least(SERVICE_UUIDS) && !is_uuid(&id) {
-        return Err(ApiError::bad_request(format!("Invalid uuid {id}")));
-    }
-    let query = HypervisorQuery::parse(&pairs, version)?;
-    let hypervisor = hypervisor_of(&service, query.with_servers).await?;
-    let found = match version.at_least(SERVICE_UUIDS) {
-        true => id == hypervisor.uuid,
-        false => id == hypervisor.number.to_string(),
+    let id = if version.at_least(SERVICE_UUIDS) {
+        if !is_uuid(&id) {
+            return Err(ApiError::bad_request(format!("Invalid uuid {id}")));
+        }
+        HypervisorId::Uuid(id)
+    } else {
+        HypervisorId::Number(id)
     };
-    if !found {
-        return Err(ApiError::not_found(format!(
-            "Hypervisor with ID '{id}' could not be found."
-        )));
-    }
+    let query = hypervisor_query(&pairs, version)?;
+    let hypervisor = service
+        .show_hypervisor(&caller, &id, query.with_servers)
+        .await?;
     let mut document = hypervisor_document(&hypervisor, version, true, query.with_servers);
     if version.at_least(LEAN_HYPERVISORS) {
         document["uptime"] = json!(hypervisor.host.uptime);

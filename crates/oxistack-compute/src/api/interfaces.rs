@@ -11,9 +11,9 @@ use oxistack_http::{ApiError, JsonBody};
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{Service, envelope};
+use super::{Service, envelope, invalid};
 use crate::service::Attachment;
-use crate::validate::{invalid, since};
+use crate::validate::since;
 use crate::versions::TAGGED_ATTACH;
 use crate::wire::InterfaceView;
 

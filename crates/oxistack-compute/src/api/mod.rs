@@ -3,6 +3,8 @@
 
 mod actions;
 mod discovery;
+mod error;
+mod flavor_pages;
 mod flavors;
 mod groups;
 mod host;
@@ -14,18 +16,23 @@ mod servers;
 
 use std::sync::Arc;
 
-use axum::Router;
-use axum::extract::{DefaultBodyLimit, FromRequestParts, OriginalUri};
+use axum::extract::{DefaultBodyLimit, FromRequestParts, OriginalUri, Request};
 use axum::http::request::Parts;
+use axum::http::{HeaderName, HeaderValue};
+use axum::middleware::Next;
+use axum::response::Response;
 use axum::routing::{get, post};
+use axum::{Extension, Router};
 use oxistack_auth::{TokenValidator, require_token};
 use oxistack_http::microversion::{self, Microversion};
-use oxistack_http::{ApiError, ErrorStyle, MAX_JSON_BODY, base_url, error_style_layer};
+use oxistack_http::{ApiError, ErrorStyle, MAX_JSON_BODY, RequestId, base_url, error_style_layer};
 use serde::Serialize;
 
 use crate::ComputeService;
 use crate::versions;
-use crate::wire::Urls;
+use crate::wire::{Urls, invalid};
+
+const COMPUTE_REQUEST_ID: HeaderName = HeaderName::from_static("x-compute-request-id");
 
 type Service = axum::extract::State<Arc<ComputeService>>;
 type QueryPairs = axum::extract::Query<Vec<(String, String)>>;
@@ -77,6 +84,10 @@ pub fn router(service: Arc<ComputeService>, validator: Arc<dyn TokenValidator>) 
         )
         .route("/v2.1/servers/{server_id}/action", post(actions::perform))
         .route("/v2.1/servers/{server_id}/ips", get(servers::addresses))
+        .route(
+            "/v2.1/servers/{server_id}/os-security-groups",
+            get(servers::security_groups),
+        )
         .route(
             "/v2.1/servers/{server_id}/ips/{network}",
             get(servers::network_addresses),
@@ -144,6 +155,7 @@ pub fn router(service: Arc<ComputeService>, validator: Arc<dyn TokenValidator>) 
         )
         .route("/v2.1/os-services", get(host::services))
         .route("/v2.1/os-aggregates", get(host::aggregates))
+        .layer(Extension(Arc::new(flavor_pages::FlavorPages::default())))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .route_layer(axum::middleware::from_fn(move |request, next| {
             require_token(validator.clone(), request, next)
@@ -154,12 +166,25 @@ pub fn router(service: Arc<ComputeService>, validator: Arc<dyn TokenValidator>) 
         }));
     Router::new()
         .route("/", get(discovery::versions))
+        .route("/v2", get(discovery::legacy_version))
         .merge(api)
         .fallback(|| async { ApiError::not_found("The resource could not be found.") })
         .with_state(service)
         .layer(axum::middleware::from_fn(|request, next| {
             error_style_layer(ErrorStyle::Nova, request, next)
         }))
+        .layer(axum::middleware::from_fn(compute_request_id))
+}
+
+/// Nova answers a request's id under its own name too, and clients (and
+/// Tempest's instance-action tests) read that one.
+async fn compute_request_id(request: Request, next: Next) -> Response {
+    let id = request.extensions().get::<RequestId>().cloned();
+    let mut response = next.run(request).await;
+    if let Some(value) = id.and_then(|RequestId(id)| HeaderValue::from_str(&id).ok()) {
+        response.headers_mut().insert(COMPUTE_REQUEST_ID, value);
+    }
+    response
 }
 
 /// The path the request was made to, before any nesting stripped it.
@@ -174,12 +199,16 @@ impl<S: Send + Sync> FromRequestParts<S> for Urls {
     type Rejection = ApiError;
 
     /// The API's roots as the client reached them: everything before
-    /// `/v2.1` in the request's path is where the service is mounted.
+    /// `/v2.1` (or a final `/v2`) in the request's path is where the
+    /// service is mounted.
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, ApiError> {
         let path = original_path(parts);
         let mount = match path.find("/v2.1") {
             Some(index) => &path[..index],
-            None => path.trim_end_matches('/'),
+            None => {
+                let path = path.trim_end_matches('/');
+                path.strip_suffix("/v2").unwrap_or(path)
+            }
         };
         let bookmark = format!("{}{mount}", base_url(&parts.headers));
         Ok(Urls {

@@ -1,52 +1,19 @@
-//! `/limits` and `/os-quota-sets`: Nova's quota defaults, per-project
-//! changes to them, and what a project uses.
-
-use std::collections::HashMap;
+//! `/limits` and `/os-quota-sets`: quota limits and use in the keys each
+//! microversion shows. Parsing and rendering; the service decides.
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use oxistack_auth::{Action, AuthContext, Caller, authorize};
-use oxistack_db::rusqlite::Connection;
+use oxistack_auth::Caller;
 use oxistack_http::microversion::Microversion;
 use oxistack_http::{ApiError, JsonBody};
 use serde_json::{Map, Value, json};
 
-use super::{QueryPairs, Service, envelope};
+use super::{QueryPairs, Service, envelope, invalid};
 use crate::query::last;
-use crate::quota::{Limits, Resource, UNLIMITED};
-use crate::store;
-use crate::validate::invalid;
+use crate::quota::{Resource, UNLIMITED};
+use crate::service::quotas::QuotaUpdate;
 use crate::versions::{IMAGE_METADATA_LIMIT_REMOVED, NETWORK_PROXIES_REMOVED, PERSONALITY_REMOVED};
-
-/// What a project uses of each resource it is counted for.
-fn usage(
-    conn: &Connection,
-    project: &str,
-    user: Option<&str>,
-) -> Result<HashMap<Resource, u64>, ApiError> {
-    let servers = store::servers::usage(conn, project)?;
-    let mut used = HashMap::from([
-        (Resource::Instances, servers.instances),
-        (Resource::Cores, servers.cores),
-        (Resource::Ram, servers.ram),
-        (Resource::ServerGroups, store::groups::count(conn, project)?),
-    ]);
-    if let Some(user) = user {
-        used.insert(Resource::KeyPairs, store::keypairs::count(conn, user)?);
-    }
-    Ok(used)
-}
-
-/// The project a quota request is about: the caller's own, or any for an
-/// administrator; another project's is a 403, as in Nova.
-fn quota_project(caller: &AuthContext, project: &str) -> Result<(), ApiError> {
-    authorize(caller, Action::ReadQuotas)?;
-    if caller.project_id() != Some(project) {
-        authorize(caller, Action::ManageQuotas)?;
-    }
-    Ok(())
-}
 
 /// `GET /limits`: the absolute limits and what the project uses, in the
 /// keys the requested microversion still has.
@@ -56,24 +23,7 @@ pub async fn limits(
     version: Microversion,
     Query(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadQuotas)?;
-    let own = caller.project_id().unwrap_or_default().to_owned();
-    let project = match last(&pairs, "tenant_id") {
-        Some(other) if other != own => {
-            authorize(&caller, Action::ManageQuotas)?;
-            other.to_owned()
-        }
-        _ => own,
-    };
-    let user = caller.user.id.clone();
-    let (limits, used) = service
-        .read(move |conn| {
-            Ok((
-                Limits::of(conn, &project)?,
-                usage(conn, &project, Some(&user))?,
-            ))
-        })
-        .await?;
+    let (limits, used) = service.limits(&caller, last(&pairs, "tenant_id")).await?;
     let used = |r: Resource| used.get(&r).copied().unwrap_or(0);
     let mut absolute = Map::new();
     let mut put = |key: &str, value: i64| {
@@ -132,32 +82,23 @@ fn quota_set(
     envelope("quota_set", set).into_response()
 }
 
-async fn project_limits(
-    service: &crate::ComputeService,
-    project: &str,
-) -> Result<Limits, ApiError> {
-    let project = project.to_owned();
-    service.read(move |conn| Limits::of(conn, &project)).await
-}
-
 pub async fn show(
     State(service): Service,
     Caller(caller): Caller,
     version: Microversion,
     Path(project): Path<String>,
 ) -> Result<Response, ApiError> {
-    quota_project(&caller, &project)?;
-    let limits = project_limits(&service, &project).await?;
+    let limits = service.quotas(&caller, &project).await?;
     Ok(quota_set(version, Some(&project), |r| json!(limits.get(r))))
 }
 
 pub async fn defaults(
+    State(service): Service,
     Caller(caller): Caller,
     version: Microversion,
     Path(project): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadQuotas)?;
-    let defaults = Limits::defaults();
+    let defaults = service.default_quotas(&caller)?;
     Ok(quota_set(version, Some(&project), |r| {
         json!(defaults.get(r))
     }))
@@ -170,17 +111,7 @@ pub async fn detail(
     version: Microversion,
     Path(project): Path<String>,
 ) -> Result<Response, ApiError> {
-    quota_project(&caller, &project)?;
-    let lookup = project.clone();
-    let user = (caller.project_id() == Some(project.as_str())).then(|| caller.user.id.clone());
-    let (limits, used) = service
-        .read(move |conn| {
-            Ok((
-                Limits::of(conn, &lookup)?,
-                usage(conn, &lookup, user.as_deref())?,
-            ))
-        })
-        .await?;
+    let (limits, used) = service.quota_usage(&caller, &project).await?;
     Ok(quota_set(
         version,
         Some(&project),
@@ -190,17 +121,13 @@ pub async fn detail(
 
 /// The limits a quota update sets, checked: known resources of this
 /// microversion, whole numbers of at least -1 (unlimited).
-fn requested_limits(
-    body: Value,
-    version: Microversion,
-) -> Result<(Vec<(Resource, i64)>, bool), ApiError> {
+fn quota_update(body: Value, version: Microversion) -> Result<QuotaUpdate, ApiError> {
     let set: Map<String, Value> = oxistack_http::envelope(body, "quota_set")?;
-    let mut force = false;
-    let mut limits = Vec::new();
+    let mut update = QuotaUpdate::default();
     for (key, value) in set {
         let field = format!("quota_set.{key}");
         if key == "force" {
-            force = crate::validate::parse_boolean(&field, &value)?;
+            update.force = crate::validate::parse_boolean(&field, &value)?;
             continue;
         }
         let resource = Resource::parse(&key)
@@ -211,9 +138,9 @@ fn requested_limits(
             .or_else(|| value.as_str().and_then(|s| s.parse().ok()))
             .filter(|l| *l >= UNLIMITED)
             .ok_or_else(|| invalid(&field, format!("{value} is not an integer of at least -1.")))?;
-        limits.push((resource, limit));
+        update.limits.push((resource, limit));
     }
-    Ok((limits, force))
+    Ok(update)
 }
 
 /// `PUT /os-quota-sets/{project}`: administrators change limits; below
@@ -225,25 +152,8 @@ pub async fn update(
     Path(project): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ManageQuotas)?;
-    let (requested, force) = requested_limits(body, version)?;
-    let target = project.clone();
-    let limits = service
-        .write(move |tx| {
-            let used = usage(tx, &target, None)?;
-            for (resource, limit) in &requested {
-                let in_use = used.get(resource).copied().unwrap_or(0);
-                if !force && *limit != UNLIMITED && (*limit as u64) < in_use {
-                    return Err(ApiError::bad_request(format!(
-                        "Quota limit {limit} for {} must be greater than or equal to already used and reserved {in_use}.",
-                        resource.name()
-                    )));
-                }
-                store::quotas::set(tx, &target, resource.name(), *limit)?;
-            }
-            Limits::of(tx, &target)
-        })
-        .await?;
+    let update = quota_update(body, version)?;
+    let limits = service.update_quotas(&caller, &project, update).await?;
     Ok(quota_set(version, None, |r| json!(limits.get(r))))
 }
 
@@ -253,9 +163,6 @@ pub async fn reset(
     Caller(caller): Caller,
     Path(project): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    authorize(&caller, Action::ManageQuotas)?;
-    service
-        .write(move |tx| store::quotas::reset(tx, &project))
-        .await?;
+    service.reset_quotas(&caller, &project).await?;
     Ok(StatusCode::ACCEPTED)
 }

@@ -4,25 +4,26 @@ use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use oxistack_auth::policy::allows;
-use oxistack_auth::{Action, AuthContext, Caller};
+use oxistack_auth::{AuthContext, Caller};
 use oxistack_http::microversion::Microversion;
 use oxistack_http::{ApiError, JsonBody};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::{QueryPairs, Service, envelope};
+use super::{QueryPairs, Service, envelope, invalid};
 use crate::model::Server;
 use crate::query::ServerListing;
-use crate::service::Lock;
-use crate::validate::{invalid, since, validate_description, validate_hostname, validate_name};
+use crate::service::{ServerUpdate, ServerVisibility};
+use crate::validate::{
+    access_address, since, validate_description, validate_hostname, validate_name,
+};
 use crate::versions::{DESCRIPTION, HOSTNAME};
 use crate::wire::create_server::CreateRequest;
 use crate::wire::present;
 use crate::wire::servers::{
     CreatedServer, ServerSummary, Shape, ViewContext, addresses as address_map, server_view,
 };
-use crate::wire::{Link, Urls};
+use crate::wire::{Link, SecurityGroupView, Urls};
 
 #[derive(Serialize)]
 struct ServerPage<T> {
@@ -37,11 +38,12 @@ pub fn view_context<'a>(
     version: Microversion,
     urls: &'a Urls,
 ) -> ViewContext<'a> {
+    let visibility = ServerVisibility::of(caller);
     ViewContext {
         version,
         urls,
-        host_details: allows(caller, Action::ShowServerHostDetails.rule()),
-        extra_specs: allows(caller, Action::ReadFlavorExtraSpecs.rule()),
+        host_details: visibility.host_details,
+        extra_specs: visibility.extra_specs,
     }
 }
 
@@ -52,7 +54,7 @@ pub async fn list(
     urls: Urls,
     Query(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let listing = ServerListing::parse(&pairs, &caller, version)?;
+    let listing = ServerListing::parse(&pairs, version)?;
     let limit = listing.limit;
     let listed = service.list_servers(&caller, listing, false).await?;
     Ok(Json(ServerPage {
@@ -73,7 +75,7 @@ pub async fn list_detail(
     urls: Urls,
     Query(pairs): QueryPairs,
 ) -> Result<Response, ApiError> {
-    let listing = ServerListing::parse(&pairs, &caller, version)?;
+    let listing = ServerListing::parse(&pairs, version)?;
     let limit = listing.limit;
     let listed = service.list_servers(&caller, listing, true).await?;
     let context = view_context(&caller, version, &urls);
@@ -137,7 +139,8 @@ pub async fn create(
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ServerChange {
-    name: Option<String>,
+    #[serde(default, deserialize_with = "present")]
+    name: Option<Option<String>>,
     #[serde(default, deserialize_with = "present")]
     description: Option<Option<String>>,
     hostname: Option<String>,
@@ -159,9 +162,14 @@ pub async fn update(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let change: ServerChange = oxistack_http::envelope(body, "server")?;
-    if let Some(name) = &change.name {
-        validate_name("server.name", name)?;
-    }
+    let name = match change.name {
+        Some(None) => return Err(invalid("server.name", "None is not of type 'string'")),
+        Some(Some(name)) => {
+            validate_name("server.name", &name)?;
+            Some(name)
+        }
+        None => None,
+    };
     since(
         "server.description",
         change.description.is_some(),
@@ -178,7 +186,7 @@ pub async fn update(
         HOSTNAME,
     )?;
     if let Some(hostname) = &change.hostname {
-        validate_hostname("server.hostname", hostname)?;
+        validate_hostname("server.hostname", hostname, version)?;
     }
     if let Some(config) = change
         .disk_config
@@ -190,30 +198,18 @@ pub async fn update(
             format!("'{config}' is not AUTO or MANUAL."),
         ));
     }
-    let (server, ()) = service
-        .modify_server(&caller, &id, Lock::Ignored, move |server| {
-            if let Some(name) = change.name {
-                server.name = name;
-            }
-            if let Some(description) = change.description {
-                server.description = description;
-            }
-            if let Some(hostname) = change.hostname {
-                server.hostname = hostname;
-            }
-            if let Some(address) = change.access_ipv4 {
-                server.access_ipv4 = address;
-            }
-            if let Some(address) = change.access_ipv6 {
-                server.access_ipv6 = address;
-            }
-            if let Some(config) = change.disk_config {
-                server.disk_config = config;
-            }
-            Ok(())
-        })
-        .await?;
-    let ports = service.ports_of_server(&id).await?;
+    let address = |field: &str, address: Option<String>, v4: bool| {
+        address.map(|a| access_address(field, &a, v4)).transpose()
+    };
+    let update = ServerUpdate {
+        name,
+        description: change.description,
+        hostname: change.hostname,
+        access_ipv4: address("server.accessIPv4", change.access_ipv4, true)?,
+        access_ipv6: address("server.accessIPv6", change.access_ipv6, false)?,
+        disk_config: change.disk_config,
+    };
+    let (server, ports) = service.update_server(&caller, &id, update).await?;
     let context = view_context(&caller, version, &urls);
     Ok(envelope(
         "server",
@@ -253,4 +249,15 @@ pub async fn network_addresses(
         .remove(network.as_str())
         .ok_or_else(|| ApiError::not_found("Instance is not a member of specified network"))?;
     Ok(Json(std::collections::BTreeMap::from([(network, addresses)])).into_response())
+}
+
+/// `GET /servers/{id}/os-security-groups`, at every microversion.
+pub async fn security_groups(
+    State(service): Service,
+    Caller(caller): Caller,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    let groups = service.server_security_groups(&caller, &id).await?;
+    let views: Vec<SecurityGroupView> = groups.iter().map(SecurityGroupView::new).collect();
+    Ok(envelope("security_groups", views).into_response())
 }

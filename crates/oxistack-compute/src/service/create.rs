@@ -6,15 +6,16 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use crate::service::ComputeError;
 use chrono::Utc;
-use oxistack_auth::{Action, AuthContext, authorize};
-use oxistack_http::ApiError;
+use oxistack_auth::{Action, AuthContext};
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use serde_json::Value;
 
 use super::ComputeService;
-use crate::interfaces::{ImageSummary, NetworkSummary};
+use super::error::authorize;
+use crate::interfaces::{ContractError, ImageSummary, NetworkSummary};
 use crate::model::{
     Fault, Flavor, FlavorSnapshot, GroupPolicy, PowerState, RequestedNic, RequestedSecurityGroup,
     Server, ServerGroup, TaskState, VmState, new_id,
@@ -79,16 +80,18 @@ impl ComputeService {
         &self,
         caller: &Arc<AuthContext>,
         request: CreateRequest,
-    ) -> Result<Created, ApiError> {
+    ) -> Result<Created, ComputeError> {
         authorize(caller, Action::CreateServer)?;
         let project = caller
             .project_id()
-            .ok_or_else(|| ApiError::forbidden("Creating servers needs a project-scoped token."))?
+            .ok_or_else(|| {
+                ComputeError::forbidden("Creating servers needs a project-scoped token.")
+            })?
             .to_owned();
         if let Some(host) = &request.host {
             authorize(caller, Action::ShowServerHostDetails)?;
             if host != self.host_name() {
-                return Err(ApiError::bad_request(format!(
+                return Err(ComputeError::invalid(format!(
                     "Compute host {host} could not be found."
                 )));
             }
@@ -202,7 +205,7 @@ impl ComputeService {
         caller: &Arc<AuthContext>,
         project: &str,
         request: &CreateRequest,
-    ) -> Result<Resolved, ApiError> {
+    ) -> Result<Resolved, ComputeError> {
         let lookup = (
             request.flavor_id.clone(),
             request.key_name.clone(),
@@ -218,18 +221,18 @@ impl ComputeService {
             .read(move |conn| {
                 let (flavor_id, key_name, group_id, caller, project) = lookup;
                 let not_found =
-                    || ApiError::bad_request(format!("Flavor {flavor_id} could not be found."));
+                    || ComputeError::invalid(format!("Flavor {flavor_id} could not be found."));
                 let flavor = store::flavors::find(conn, &flavor_id)?.ok_or_else(not_found)?;
                 if !caller.is_admin() && !store::flavors::usable_by(conn, &flavor, &project)? {
                     return Err(not_found());
                 }
                 if flavor.disabled {
-                    return Err(ApiError::bad_request("Flavor is disabled."));
+                    return Err(ComputeError::invalid("Flavor is disabled."));
                 }
                 let key_data = match key_name {
                     Some(name) => Some(
                         store::keypairs::find(conn, &caller.user.id, &name)?
-                            .ok_or_else(|| ApiError::bad_request("Invalid key_name provided."))?
+                            .ok_or_else(|| ComputeError::invalid("Invalid key_name provided."))?
                             .public_key,
                     ),
                     None => None,
@@ -239,7 +242,7 @@ impl ComputeService {
                         store::groups::find(conn, &id)?
                             .filter(|g| caller.can_see_project(&g.project_id))
                             .ok_or_else(|| {
-                                ApiError::bad_request(format!(
+                                ComputeError::invalid(format!(
                                     "Instance group {id} could not be found."
                                 ))
                             })?,
@@ -255,7 +258,7 @@ impl ComputeService {
             .find(caller, &request.image_id)
             .await?
             .ok_or_else(|| {
-                ApiError::bad_request(format!("Image {} could not be found.", request.image_id))
+                ComputeError::invalid(format!("Image {} could not be found.", request.image_id))
             })?;
         check_image_fits(&image, &flavor)?;
 
@@ -269,9 +272,9 @@ impl ComputeService {
                 .networking
                 .resolve_security_groups(caller, &request.security_groups)
                 .await
-                .map_err(|e| match e.status.as_u16() {
-                    404 => ApiError::bad_request(e.message),
-                    _ => e,
+                .map_err(|e| match e {
+                    ContractError::NotFound(message) => ComputeError::invalid(message),
+                    other => other.into(),
                 })?;
             request
                 .security_groups
@@ -296,9 +299,9 @@ impl ComputeService {
         caller: &Arc<AuthContext>,
         project: &str,
         choice: &NetworkChoice,
-    ) -> Result<Vec<RequestedNic>, ApiError> {
+    ) -> Result<Vec<RequestedNic>, ComputeError> {
         let only_usable = |networks: Vec<NetworkSummary>, auto: bool| match networks.as_slice() {
-            [] if auto => Err(ApiError::bad_request(format!(
+            [] if auto => Err(ComputeError::invalid(format!(
                 "Unable to automatically allocate a network for project {project}"
             ))),
             [] => Ok(Vec::new()),
@@ -306,7 +309,7 @@ impl ComputeService {
                 network_id: network.id.clone(),
                 fixed_ip: None,
             }]),
-            _ => Err(ApiError::conflict(
+            _ => Err(ComputeError::conflict(
                 "Multiple possible networks found, use a Network ID to be more specific.",
             )),
         };
@@ -340,7 +343,7 @@ impl ComputeService {
                                     fixed_ip: *fixed_ip,
                                 })
                             } else {
-                                Err(ApiError::bad_request(format!(
+                                Err(ComputeError::invalid(format!(
                                     "Network {id} could not be found."
                                 )))
                             }
@@ -369,27 +372,27 @@ fn image_properties(image: &ImageSummary) -> BTreeMap<String, String> {
 }
 
 /// Whether an image fits a flavor, as Nova checks it.
-fn check_image_fits(image: &ImageSummary, flavor: &Flavor) -> Result<(), ApiError> {
+fn check_image_fits(image: &ImageSummary, flavor: &Flavor) -> Result<(), ComputeError> {
     if image.status != "active" {
-        return Err(ApiError::bad_request(format!(
+        return Err(ComputeError::invalid(format!(
             "Image {} is not active.",
             image.id
         )));
     }
     if image.min_ram > flavor.ram {
-        return Err(ApiError::bad_request(
+        return Err(ComputeError::invalid(
             "Flavor's memory is too small for requested image.",
         ));
     }
     if flavor.disk > 0 {
         let disk_bytes = flavor.disk * 1024 * 1024 * 1024;
         if image.min_disk > flavor.disk {
-            return Err(ApiError::bad_request(
+            return Err(ComputeError::invalid(
                 "Flavor's disk is too small for requested image.",
             ));
         }
         if let Some(size) = image.size.filter(|size| *size > disk_bytes) {
-            return Err(ApiError::bad_request(format!(
+            return Err(ComputeError::invalid(format!(
                 "Flavor's disk is too small for requested image. Flavor disk is {disk_bytes} bytes, image is {size} bytes."
             )));
         }
@@ -404,11 +407,11 @@ fn admit(
     project: &str,
     request: &CreateRequest,
     resolved: &Resolved,
-) -> Result<u32, ApiError> {
+) -> Result<u32, ComputeError> {
     let limits = Limits::of(conn, project)?;
     let metadata_limit = limits.get(Resource::MetadataItems);
     if metadata_limit >= 0 && request.metadata.len() as i64 > metadata_limit {
-        return Err(ApiError::forbidden(format!(
+        return Err(ComputeError::forbidden(format!(
             "Quota exceeded for metadata_items: Maximum number of metadata items exceeds {metadata_limit}"
         )));
     }
@@ -440,7 +443,7 @@ fn admit(
         let members = store::servers::group_size(conn, &group.id)?;
         if let Some(room) = limits.room(Resource::ServerGroupMembers, members, 1) {
             if room < u64::from(request.min_count) {
-                return Err(ApiError::forbidden(
+                return Err(ComputeError::forbidden(
                     "Quota exceeded, too many servers in group",
                 ));
             }

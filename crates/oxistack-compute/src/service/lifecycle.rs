@@ -10,11 +10,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use oxistack_auth::AuthContext;
-use oxistack_http::ApiError;
 use oxistack_metadata::{InstanceMetadata, MetadataNic, PublicKey};
 use oxistack_virt::{DriverError, ImageSource, InstanceSpec, InstanceState, Nic, RebootKind};
 
 use super::ComputeService;
+use super::error::{ComputeError, shown};
 use crate::interfaces::{PortRequest, PortSummary};
 use crate::model::{
     AVAILABILITY_ZONE, Fault, PowerState, RequestedNic, Server, TaskState, VmState,
@@ -213,7 +213,7 @@ impl ComputeService {
         }
         let ports = match self.plug(&server, caller).await {
             Ok(ports) => ports,
-            Err(error) => return self.fail_build(id, error.message).await,
+            Err(error) => return self.fail_build(id, shown(error)).await,
         };
         if !self
             .update(id, |s| s.task_state = Some(TaskState::Spawning))
@@ -241,7 +241,7 @@ impl ComputeService {
         &self,
         server: &Server,
         caller: &AuthContext,
-    ) -> Result<Vec<PortSummary>, ApiError> {
+    ) -> Result<Vec<PortSummary>, ComputeError> {
         let groups: Vec<String> = server
             .security_groups
             .iter()
@@ -361,7 +361,7 @@ impl ComputeService {
             .networking
             .ports_of(&ids)
             .await
-            .map_err(|e| DriverError::Io(format!("cannot read the server's ports: {}", e.message)))?
+            .map_err(|e| DriverError::Io(format!("cannot read the server's ports: {}", shown(e))))?
             .remove(&server.id)
             .unwrap_or_default();
         self.spawn_on_host(&server, &ports, None).await
@@ -378,7 +378,7 @@ impl ComputeService {
         self.networking
             .sync_host()
             .await
-            .map_err(|e| DriverError::Io(format!("the network is not ready: {}", e.message)))?;
+            .map_err(|e| DriverError::Io(format!("the network is not ready: {}", shown(e))))?;
         self.driver
             .spawn(&self.instance_spec(server, ports, admin_password))
             .await
@@ -442,11 +442,7 @@ impl ComputeService {
 
     async fn teardown(&self, id: &str) {
         let released = match self.driver.destroy(id).await {
-            Ok(()) => self
-                .networking
-                .release_ports(id)
-                .await
-                .map_err(|e| e.message),
+            Ok(()) => self.networking.release_ports(id).await.map_err(shown),
             Err(error) => Err(error.to_string()),
         };
         let target = id.to_owned();
@@ -489,7 +485,7 @@ impl ComputeService {
         let ports = match self.networking.ports_of(&ids).await {
             Ok(mut ports) => ports.remove(&server.id).unwrap_or_default(),
             Err(error) => {
-                tracing::warn!(server = %id, error = %error.message, "cannot read a server's ports for its metadata");
+                tracing::warn!(server = %id, %error, "cannot read a server's ports for its metadata");
                 return None;
             }
         };
@@ -501,7 +497,7 @@ impl ComputeService {
     /// accepted, and the instances of ACTIVE servers the host no longer
     /// runs (after a host reboot). Stopped servers stay stopped; instances
     /// the host has but no server owns are destroyed. Runs to completion.
-    pub async fn resume(&self) -> Result<(), ApiError> {
+    pub async fn resume(&self) -> Result<(), ComputeError> {
         self.drive_host(true).await.map(|_| ())
     }
 
@@ -510,16 +506,16 @@ impl ComputeService {
     /// spawned again and instances no server owns are destroyed; servers
     /// with work under way are left to it. Returns how many instances it
     /// acted on.
-    pub async fn reconcile_instances(&self) -> Result<usize, ApiError> {
+    pub async fn reconcile_instances(&self) -> Result<usize, ComputeError> {
         self.drive_host(false).await
     }
 
-    async fn drive_host(&self, after_restart: bool) -> Result<usize, ApiError> {
+    async fn drive_host(&self, after_restart: bool) -> Result<usize, ComputeError> {
         let on_host = self
             .driver
             .list()
             .await
-            .map_err(|e| ApiError::internal(format!("listing the host's instances: {e}")))?;
+            .map_err(|e| ComputeError::internal("listing the host's instances", e))?;
         let servers = self.read(store::servers::all).await?;
         let mut acted = 0;
         for server in &servers {

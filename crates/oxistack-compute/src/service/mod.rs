@@ -1,27 +1,40 @@
-//! The compute service: its dependencies, start-up, and the helpers every
-//! operation shares. Server creation, listing and the background work that
-//! makes servers exist live in the submodules.
+//! The compute service: what every request may do, decided here. Each
+//! operation is a typed call (caller + typed request -> typed result) that
+//! checks the cloud's policy itself and fails with a [`ComputeError`]; the
+//! HTTP face only parses and renders. This module holds the service's
+//! dependencies, start-up and the helpers operations share; flavors, key
+//! pairs, quotas, server groups, the host, servers and their data, and
+//! the background work that makes servers exist live in the submodules.
 
 mod create;
+mod error;
+pub mod flavors;
+pub mod groups;
+pub mod host;
+pub mod keypairs;
 mod lifecycle;
+pub mod quotas;
+pub mod server_data;
 mod servers;
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::atomic::AtomicU64;
 use std::sync::{Arc, Mutex, Weak};
 
 use chrono::Utc;
 use oxistack_auth::AuthContext;
 use oxistack_db::Db;
 use oxistack_db::rusqlite::{Connection, Transaction};
-use oxistack_http::ApiError;
 use oxistack_virt::ComputeDriver;
 
 use crate::interfaces::{Images, Networking};
 use crate::model::{Flavor, Server, server_not_found};
 use crate::store;
 
+pub use error::ComputeError;
 pub(crate) use lifecycle::PowerAction;
 pub(crate) use servers::{Attachment, Lock, NetworkAction, conflict, require_state};
+pub use servers::{ServerUpdate, ServerVisibility};
 
 /// DevStack's default flavors: id, name, RAM (MiB), disk (GiB), vCPUs.
 const DEFAULT_FLAVORS: &[(&str, &str, u64, u64, u32)] = &[
@@ -47,6 +60,9 @@ pub struct ComputeService {
     /// This host's name, as servers and hypervisors show it.
     host_name: String,
     locks: InstanceLocks,
+    /// Bumped by every change to flavors (their access lists and extra
+    /// specs included), for what is derived from them to notice.
+    flavor_generation: AtomicU64,
     /// The service itself, for work it hands to background tasks.
     this: Weak<ComputeService>,
 }
@@ -68,6 +84,7 @@ impl ComputeService {
             images,
             host_name,
             locks: InstanceLocks::default(),
+            flavor_generation: AtomicU64::new(0),
             this: this.clone(),
         })
     }
@@ -75,7 +92,7 @@ impl ComputeService {
     /// On the first start of the compute service: DevStack's default
     /// flavors and this host's service records. Later starts change
     /// nothing, so flavors an administrator deleted stay deleted.
-    pub fn bootstrap(&self) -> Result<(), ApiError> {
+    pub fn bootstrap(&self) -> Result<(), ComputeError> {
         self.db.write_blocking(|tx| {
             if !store::services::ensure(tx)? {
                 return Ok(());
@@ -92,29 +109,26 @@ impl ComputeService {
         })
     }
 
-    pub(crate) fn host_name(&self) -> &str {
+    /// This host's name, as servers, services and hypervisors show it.
+    pub fn host_name(&self) -> &str {
         &self.host_name
-    }
-
-    pub(crate) fn driver(&self) -> &dyn ComputeDriver {
-        self.driver.as_ref()
     }
 
     pub(crate) fn networking(&self) -> &dyn Networking {
         self.networking.as_ref()
     }
 
-    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub(crate) async fn read<T, F>(&self, f: F) -> Result<T, ComputeError>
     where
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, ComputeError> + Send + 'static,
         T: Send + 'static,
     {
         self.db.read(f).await
     }
 
-    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    pub(crate) async fn write<T, F>(&self, f: F) -> Result<T, ComputeError>
     where
-        F: FnOnce(&Transaction) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Transaction) -> Result<T, ComputeError> + Send + 'static,
         T: Send + 'static,
     {
         self.db.write(f).await
@@ -126,7 +140,7 @@ impl ComputeService {
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
-    ) -> Result<Server, ApiError> {
+    ) -> Result<Server, ComputeError> {
         let (caller, id) = (caller.clone(), id.to_owned());
         self.read(move |conn| load_visible(conn, &caller, &id))
             .await
@@ -143,7 +157,7 @@ pub(crate) fn load_visible(
     conn: &Connection,
     caller: &AuthContext,
     id: &str,
-) -> Result<Server, ApiError> {
+) -> Result<Server, ComputeError> {
     store::servers::find(conn, id)?
         .filter(|server| caller.can_see_project(&server.project_id))
         .ok_or_else(|| server_not_found(id))

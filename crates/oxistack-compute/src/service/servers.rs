@@ -5,14 +5,15 @@ use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::Arc;
 
+use crate::service::ComputeError;
 use chrono::Utc;
-use oxistack_auth::{Action, AuthContext, authorize};
-use oxistack_http::ApiError;
+use oxistack_auth::{Action, AuthContext};
 use oxistack_virt::DriverError;
 
+use super::error::{allows, authorize, shown};
 use super::lifecycle::{PowerAction, nic};
 use super::{ComputeService, load_visible};
-use crate::interfaces::{PortRequest, PortSummary};
+use crate::interfaces::{PortRequest, PortSummary, SecurityGroupDetail};
 use crate::model::{LockedBy, Server, TaskState, VmState, server_not_found};
 use crate::query::ServerListing;
 use crate::store;
@@ -29,6 +30,36 @@ impl ListedServers {
     }
 }
 
+/// What the caller may see of servers beyond their own attributes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServerVisibility {
+    /// Where servers run (`OS-EXT-SRV-ATTR:*`, `host_status`).
+    pub host_details: bool,
+    /// The extra specs of their flavors (embedded flavor, 2.47).
+    pub extra_specs: bool,
+}
+
+impl ServerVisibility {
+    pub fn of(caller: &AuthContext) -> Self {
+        ServerVisibility {
+            host_details: allows(caller, Action::ShowServerHostDetails),
+            extra_specs: allows(caller, Action::ReadFlavorExtraSpecs),
+        }
+    }
+}
+
+/// `PUT /servers/{id}`: what changes (`None`: stays as it is).
+#[derive(Debug, Clone, Default)]
+pub struct ServerUpdate {
+    pub name: Option<String>,
+    /// `Some(None)` removes the description.
+    pub description: Option<Option<String>>,
+    pub hostname: Option<String>,
+    pub access_ipv4: Option<String>,
+    pub access_ipv6: Option<String>,
+    pub disk_config: Option<String>,
+}
+
 /// Whether a server-changing request heeds the server's lock, as Nova's
 /// corresponding call does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -38,19 +69,23 @@ pub enum Lock {
 }
 
 /// A 409 for an action the server's state does not allow, in Nova's words.
-pub fn conflict(action: &str, server: &Server) -> ApiError {
+pub fn conflict(action: &str, server: &Server) -> ComputeError {
     let (attribute, state) = match server.task_state {
         Some(task) => ("task_state", task.as_str()),
         None => ("vm_state", server.vm_state.as_str()),
     };
-    ApiError::conflict(format!(
+    ComputeError::conflict(format!(
         "Cannot '{action}' instance {} while it is in {attribute} {state}",
         server.id
     ))
 }
 
 /// Refuses `action` unless the server is idle in one of `states`.
-pub fn require_state(server: &Server, action: &str, states: &[VmState]) -> Result<(), ApiError> {
+pub fn require_state(
+    server: &Server,
+    action: &str,
+    states: &[VmState],
+) -> Result<(), ComputeError> {
     if server.task_state.is_some() || !states.contains(&server.vm_state) {
         return Err(conflict(action, server));
     }
@@ -65,8 +100,27 @@ impl ComputeService {
         caller: &Arc<AuthContext>,
         mut listing: ServerListing,
         with_ports: bool,
-    ) -> Result<ListedServers, ApiError> {
+    ) -> Result<ListedServers, ComputeError> {
         authorize(caller, Action::ReadServers)?;
+        if listing.all_projects {
+            authorize(caller, Action::ListAllProjectsServers)?;
+        }
+        // Without `all_tenants` a project filter is ignored, as Nova
+        // ignores it (lp:#1185290): everyone lists their own project.
+        listing.query.project = match (listing.all_projects, listing.project) {
+            (true, project) => project,
+            (false, _) => Some(
+                caller
+                    .project_id()
+                    .ok_or_else(|| {
+                        ComputeError::forbidden("Listing servers needs a project-scoped token.")
+                    })?
+                    .to_owned(),
+            ),
+        };
+        if caller.is_admin() {
+            listing.query.host = listing.host;
+        }
         if listing.empty {
             return Ok(ListedServers {
                 servers: Vec::new(),
@@ -117,15 +171,15 @@ impl ComputeService {
     async fn ports_of(
         &self,
         servers: &[Server],
-    ) -> Result<HashMap<String, Vec<PortSummary>>, ApiError> {
+    ) -> Result<HashMap<String, Vec<PortSummary>>, ComputeError> {
         if servers.is_empty() {
             return Ok(HashMap::new());
         }
         let ids: Vec<String> = servers.iter().map(|s| s.id.clone()).collect();
-        self.networking.ports_of(&ids).await
+        Ok(self.networking.ports_of(&ids).await?)
     }
 
-    pub(crate) async fn ports_of_server(&self, id: &str) -> Result<Vec<PortSummary>, ApiError> {
+    pub(crate) async fn ports_of_server(&self, id: &str) -> Result<Vec<PortSummary>, ComputeError> {
         let ids = [id.to_owned()];
         Ok(self
             .networking
@@ -140,11 +194,25 @@ impl ComputeService {
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
-    ) -> Result<(Server, Vec<PortSummary>), ApiError> {
+    ) -> Result<(Server, Vec<PortSummary>), ComputeError> {
         authorize(caller, Action::ReadServers)?;
         let server = self.visible_server(caller, id).await?;
         let ports = self.ports_of_server(id).await?;
         Ok((server, ports))
+    }
+
+    /// The security groups of a server the caller may see, with their
+    /// rules, in Nova's order: by project, then name.
+    pub(crate) async fn server_security_groups(
+        &self,
+        caller: &Arc<AuthContext>,
+        id: &str,
+    ) -> Result<Vec<SecurityGroupDetail>, ComputeError> {
+        authorize(caller, Action::ReadServers)?;
+        self.visible_server(caller, id).await?;
+        let mut groups = self.networking.server_security_groups(id).await?;
+        groups.sort_by(|a, b| (&a.project_id, &a.name).cmp(&(&b.project_id, &b.name)));
+        Ok(groups)
     }
 
     /// Changes a server the caller may modify, in one transaction:
@@ -156,9 +224,9 @@ impl ComputeService {
         id: &str,
         lock: Lock,
         change: F,
-    ) -> Result<(Server, T), ApiError>
+    ) -> Result<(Server, T), ComputeError>
     where
-        F: FnOnce(&mut Server) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&mut Server) -> Result<T, ComputeError> + Send + 'static,
         T: Send + 'static,
     {
         authorize(caller, Action::ModifyServer)?;
@@ -176,13 +244,53 @@ impl ComputeService {
         .await
     }
 
+    /// A server the caller may change, for an action that looks no further.
+    pub(crate) async fn actionable_server(
+        &self,
+        caller: &Arc<AuthContext>,
+        id: &str,
+    ) -> Result<Server, ComputeError> {
+        authorize(caller, Action::ModifyServer)?;
+        self.visible_server(caller, id).await
+    }
+
+    /// Renames, describes or readdresses a server the caller may change
+    /// (locked or not, as Nova allows); the server and its ports after.
+    pub async fn update_server(
+        &self,
+        caller: &Arc<AuthContext>,
+        id: &str,
+        update: ServerUpdate,
+    ) -> Result<(Server, Vec<PortSummary>), ComputeError> {
+        let (server, ()) = self
+            .modify_server(caller, id, Lock::Ignored, move |server| {
+                let replace = |field: &mut String, value: Option<String>| {
+                    if let Some(value) = value {
+                        *field = value;
+                    }
+                };
+                replace(&mut server.name, update.name);
+                replace(&mut server.hostname, update.hostname);
+                replace(&mut server.access_ipv4, update.access_ipv4);
+                replace(&mut server.access_ipv6, update.access_ipv6);
+                replace(&mut server.disk_config, update.disk_config);
+                if let Some(description) = update.description {
+                    server.description = description;
+                }
+                Ok(())
+            })
+            .await?;
+        let ports = self.ports_of_server(id).await?;
+        Ok((server, ports))
+    }
+
     /// Accepts a delete: the server shows `deleting` until the background
     /// teardown has removed it. Deleting twice is not an error.
     pub(crate) async fn delete_server(
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ComputeError> {
         let (_, started) = self
             .modify_server(caller, id, Lock::Heeded, |server| {
                 if server.task_state == Some(TaskState::Deleting) {
@@ -204,7 +312,7 @@ impl ComputeService {
         caller: &Arc<AuthContext>,
         id: &str,
         action: PowerAction,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ComputeError> {
         self.modify_server(caller, id, Lock::Heeded, move |server| {
             require_state(server, action.name(), action.allowed_from())?;
             server.task_state = Some(action.task());
@@ -221,7 +329,7 @@ impl ComputeService {
         caller: &Arc<AuthContext>,
         id: &str,
         reason: Option<String>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ComputeError> {
         let owner = caller.project_id().map(str::to_owned);
         self.modify_server(caller, id, Lock::Ignored, move |server| {
             server.locked_by = Some(if owner.as_deref() == Some(server.project_id.as_str()) {
@@ -242,7 +350,7 @@ impl ComputeService {
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ComputeError> {
         let lifter = caller.clone();
         self.modify_server(caller, id, Lock::Ignored, move |server| {
             if server.locked_by == Some(LockedBy::Admin) {
@@ -262,18 +370,24 @@ impl ComputeService {
         caller: &Arc<AuthContext>,
         id: &str,
         lines: Option<usize>,
-    ) -> Result<String, ApiError> {
+    ) -> Result<String, ComputeError> {
         authorize(caller, Action::ReadServerConsole)?;
         let server = self.visible_server(caller, id).await?;
         if server.vm_state == VmState::Building {
             return Err(conflict("get_console_output", &server));
         }
         match self.driver.console_output(id, lines).await {
-            Ok(output) => Ok(output),
-            Err(DriverError::NotFound(_)) => Err(ApiError::not_found(
+            Ok(output) => Ok(match lines {
+                Some(length) => console_tail(&output, length),
+                None => output,
+            }),
+            Err(DriverError::NotFound(_)) => Err(ComputeError::not_found(
                 "Guest does not have a console available.",
             )),
-            Err(error) => Err(ApiError::internal(format!("console of {id}: {error}"))),
+            Err(error) => Err(ComputeError::internal(
+                format!("reading the console of {id}"),
+                error,
+            )),
         }
     }
 
@@ -284,7 +398,7 @@ impl ComputeService {
         caller: &Arc<AuthContext>,
         id: &str,
         attachment: Attachment,
-    ) -> Result<PortSummary, ApiError> {
+    ) -> Result<PortSummary, ComputeError> {
         let server = self
             .idle_for_interfaces(caller, id, "attach_interface")
             .await?;
@@ -318,15 +432,16 @@ impl ComputeService {
                 .attach_nic(id, &nic(&port))
                 .await
                 .map_err(|e| e.to_string()),
-            Err(error) => Err(error.message),
+            Err(error) => Err(shown(error)),
         };
         if let Err(error) = attached {
             if let Err(release) = self.networking.release_port(id, &port.id).await {
                 tracing::error!(server = %id, port = %port.id, error = %release, "cannot release a port that failed to attach");
             }
-            return Err(ApiError::internal(format!(
-                "Failed to attach network adapter device to {id}: {error}"
-            )));
+            return Err(ComputeError::internal(
+                format!("Failed to attach network adapter device to {id}"),
+                error,
+            ));
         }
         Ok(port)
     }
@@ -337,21 +452,20 @@ impl ComputeService {
         caller: &Arc<AuthContext>,
         id: &str,
         port_id: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ComputeError> {
         self.idle_for_interfaces(caller, id, "detach_interface")
             .await?;
         let _turn = self.locks.lock(id).await;
         let ports = self.ports_of_server(id).await?;
         if !ports.iter().any(|p| p.id == port_id) {
-            return Err(ApiError::not_found(format!(
+            return Err(ComputeError::not_found(format!(
                 "Port {port_id} is not attached to instance {id}"
             )));
         }
-        self.driver
-            .detach_nic(id, port_id)
-            .await
-            .map_err(|e| ApiError::internal(format!("detaching port {port_id} from {id}: {e}")))?;
-        self.networking.release_port(id, port_id).await
+        self.driver.detach_nic(id, port_id).await.map_err(|e| {
+            ComputeError::internal(format!("detaching port {port_id} from {id}"), e)
+        })?;
+        Ok(self.networking.release_port(id, port_id).await?)
     }
 
     /// A server whose interfaces may change now: visible, unlocked (to a
@@ -361,7 +475,7 @@ impl ComputeService {
         caller: &Arc<AuthContext>,
         id: &str,
         action: &'static str,
-    ) -> Result<Server, ApiError> {
+    ) -> Result<Server, ComputeError> {
         authorize(caller, Action::ModifyServer)?;
         let server = self.visible_server(caller, id).await?;
         require_unlocked(caller, &server)?;
@@ -374,14 +488,14 @@ impl ComputeService {
     }
 
     /// The caller's only usable network, for an attachment that names none.
-    async fn only_network(&self, caller: &Arc<AuthContext>) -> Result<String, ApiError> {
+    async fn only_network(&self, caller: &Arc<AuthContext>) -> Result<String, ComputeError> {
         let networks = self.networking.usable_networks(caller).await?;
         match networks.as_slice() {
             [network] => Ok(network.id.clone()),
-            [] => Err(ApiError::bad_request(
+            [] => Err(ComputeError::invalid(
                 "No network is available to attach the interface to.",
             )),
-            _ => Err(ApiError::conflict(
+            _ => Err(ComputeError::conflict(
                 "Multiple possible networks found, use a Network ID to be more specific.",
             )),
         }
@@ -394,14 +508,14 @@ impl ComputeService {
         caller: &Arc<AuthContext>,
         id: &str,
         action: NetworkAction,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ComputeError> {
         authorize(caller, Action::ModifyServer)?;
         let server = self.visible_server(caller, id).await?;
         if server.task_state == Some(TaskState::Deleting) {
             return Err(server_not_found(id));
         }
         let networking = self.networking();
-        match action {
+        let done = match action {
             NetworkAction::AddSecurityGroup(group) => {
                 networking.add_security_group(caller, id, &group).await
             }
@@ -421,14 +535,27 @@ impl ComputeService {
                     .disassociate_floating_ip(caller, id, address)
                     .await
             }
-        }
+        };
+        Ok(done?)
     }
 }
 
+/// The last `length` pieces of `output` split at newlines, as Nova tails
+/// a console: a log ending in a newline gives `length - 1` lines and the
+/// newline (Tempest counts on it). The driver's tail of `length` lines
+/// holds all of them.
+fn console_tail(output: &str, length: usize) -> String {
+    if length == 0 {
+        return String::new();
+    }
+    let pieces: Vec<&str> = output.split('\n').collect();
+    pieces[pieces.len().saturating_sub(length)..].join("\n")
+}
+
 /// 409 for a non-administrator acting on a locked server.
-fn require_unlocked(caller: &AuthContext, server: &Server) -> Result<(), ApiError> {
+fn require_unlocked(caller: &AuthContext, server: &Server) -> Result<(), ComputeError> {
     if server.locked_by.is_some() && !caller.is_admin() {
-        return Err(ApiError::conflict(format!(
+        return Err(ComputeError::conflict(format!(
             "Instance {} is locked",
             server.id
         )));
@@ -457,4 +584,19 @@ pub enum NetworkAction {
         fixed_address: Option<IpAddr>,
     },
     RemoveFloatingIp(IpAddr),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn consoles_are_tailed_as_nova_tails_them() {
+        let log = "one\ntwo\nthree\n";
+        assert_eq!(console_tail(log, 3), "two\nthree\n");
+        assert_eq!(console_tail(log, 1), "");
+        assert_eq!(console_tail(log, 0), "");
+        assert_eq!(console_tail(log, 10), log);
+        assert_eq!(console_tail("one\ntwo", 1), "two");
+    }
 }

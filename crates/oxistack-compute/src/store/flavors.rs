@@ -2,9 +2,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use crate::service::ComputeError;
 use oxistack_db::is_unique_violation;
 use oxistack_db::rusqlite::{Connection, OptionalExtension, Row, params};
-use oxistack_http::ApiError;
 
 use super::{Sql, time_column};
 use crate::model::{Flavor, storage_time};
@@ -73,20 +73,28 @@ pub fn sort_column(key: &str) -> Option<&'static str> {
     })
 }
 
+/// What a flavor list asks for, whoever asks.
 #[derive(Debug, Clone)]
-pub struct FlavorQuery {
-    pub visibility: Visibility,
-    pub include_disabled: bool,
+pub struct FlavorSelection {
     pub min_ram: Option<u64>,
     pub min_disk: Option<u64>,
+    /// A column of [`sort_column`].
     pub sort_column: &'static str,
     pub sort_dir: SortDir,
     pub limit: usize,
     pub marker: Option<String>,
 }
 
+/// A selection within what its caller may see.
+#[derive(Debug, Clone)]
+pub struct FlavorQuery {
+    pub visibility: Visibility,
+    pub include_disabled: bool,
+    pub selection: FlavorSelection,
+}
+
 /// Flavor `id` with its extra specs, whoever may see it.
-pub fn find(conn: &Connection, id: &str) -> Result<Option<Flavor>, ApiError> {
+pub fn find(conn: &Connection, id: &str) -> Result<Option<Flavor>, ComputeError> {
     let sql = format!("SELECT {COLUMNS} FROM compute_flavors WHERE id = ?1");
     let flavor = conn
         .prepare_cached(&sql)?
@@ -100,7 +108,7 @@ pub fn find(conn: &Connection, id: &str) -> Result<Option<Flavor>, ApiError> {
 }
 
 /// Whether `project` may use flavor `flavor` (public, or shared with it).
-pub fn usable_by(conn: &Connection, flavor: &Flavor, project: &str) -> Result<bool, ApiError> {
+pub fn usable_by(conn: &Connection, flavor: &Flavor, project: &str) -> Result<bool, ComputeError> {
     if flavor.is_public {
         return Ok(true);
     }
@@ -114,25 +122,25 @@ pub fn usable_by(conn: &Connection, flavor: &Flavor, project: &str) -> Result<bo
 
 /// The flavors matching `query`, with their extra specs, in its order and
 /// after its marker. A marker the query cannot see is a 400.
-pub fn list(conn: &Connection, query: &FlavorQuery) -> Result<Vec<Flavor>, ApiError> {
+pub fn list(conn: &Connection, query: &FlavorQuery) -> Result<Vec<Flavor>, ComputeError> {
     let mut sql = Sql::new(&format!("SELECT {COLUMNS} FROM compute_flavors f WHERE 1"));
     visibility_condition(&mut sql, &query.visibility);
     if !query.include_disabled {
         sql.text(" AND f.disabled = 0");
     }
-    if let Some(min_ram) = query.min_ram {
+    if let Some(min_ram) = query.selection.min_ram {
         sql.text(" AND f.memory_mb >= ").bind(min_ram as i64);
     }
-    if let Some(min_disk) = query.min_disk {
+    if let Some(min_disk) = query.selection.min_disk {
         sql.text(" AND f.root_gb >= ").bind(min_disk as i64);
     }
-    let (column, dir) = (query.sort_column, query.sort_dir);
-    if let Some(marker) = &query.marker {
+    let (column, dir) = (query.selection.sort_column, query.selection.sort_dir);
+    if let Some(marker) = &query.selection.marker {
         let mut check = Sql::new("SELECT 1 FROM compute_flavors f WHERE f.id = ");
         check.bind(marker.clone());
         visibility_condition(&mut check, &query.visibility);
         if check.query(conn, |_| Ok(()))?.is_empty() {
-            return Err(ApiError::bad_request(format!(
+            return Err(ComputeError::invalid(format!(
                 "marker [{marker}] not found"
             )));
         }
@@ -155,7 +163,7 @@ pub fn list(conn: &Connection, query: &FlavorQuery) -> Result<Vec<Flavor>, ApiEr
         " ORDER BY f.{column} {0}, f.id {0} LIMIT ",
         dir.sql()
     ))
-    .bind(query.limit as i64);
+    .bind(query.selection.limit as i64);
     let mut flavors = sql.query(conn, from_row)?;
     let mut specs = extra_specs_of(conn, flavors.iter().map(|f| f.id.as_str()))?;
     for flavor in &mut flavors {
@@ -180,12 +188,12 @@ fn visibility_condition(sql: &mut Sql, visibility: &Visibility) {
 }
 
 /// Inserts `flavor`; a taken id or name is a 409 naming it.
-pub fn insert(conn: &Connection, flavor: &Flavor) -> Result<(), ApiError> {
+pub fn insert(conn: &Connection, flavor: &Flavor) -> Result<(), ComputeError> {
     if conn
         .prepare_cached("SELECT 1 FROM compute_flavors WHERE name = ?1")?
         .exists([&flavor.name])?
     {
-        return Err(ApiError::conflict(format!(
+        return Err(ComputeError::conflict(format!(
             "Flavor with name {} already exists.",
             flavor.name
         )));
@@ -210,11 +218,11 @@ pub fn insert(conn: &Connection, flavor: &Flavor) -> Result<(), ApiError> {
         ],
     );
     match inserted {
-        Err(e) if is_unique_violation(&e) => Err(ApiError::conflict(format!(
+        Err(e) if is_unique_violation(&e) => Err(ComputeError::conflict(format!(
             "Flavor with ID {} already exists.",
             flavor.id
         ))),
-        other => other.map(drop).map_err(ApiError::from),
+        other => other.map(drop).map_err(ComputeError::from),
     }?;
     for (key, value) in &flavor.extra_specs {
         set_extra_spec(conn, &flavor.id, key, value)?;
@@ -226,26 +234,26 @@ pub fn set_description(
     conn: &Connection,
     id: &str,
     description: Option<&str>,
-) -> Result<(), ApiError> {
+) -> Result<(), ComputeError> {
     conn.prepare_cached("UPDATE compute_flavors SET description = ?2 WHERE id = ?1")?
         .execute(params![id, description])?;
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: &str) -> Result<(), ApiError> {
+pub fn delete(conn: &Connection, id: &str) -> Result<(), ComputeError> {
     conn.prepare_cached("DELETE FROM compute_flavors WHERE id = ?1")?
         .execute([id])?;
     Ok(())
 }
 
-pub fn extra_specs(conn: &Connection, id: &str) -> Result<BTreeMap<String, String>, ApiError> {
+pub fn extra_specs(conn: &Connection, id: &str) -> Result<BTreeMap<String, String>, ComputeError> {
     Ok(extra_specs_of(conn, [id])?.remove(id).unwrap_or_default())
 }
 
 fn extra_specs_of<'a>(
     conn: &Connection,
     ids: impl IntoIterator<Item = &'a str>,
-) -> Result<HashMap<String, BTreeMap<String, String>>, ApiError> {
+) -> Result<HashMap<String, BTreeMap<String, String>>, ComputeError> {
     let mut sql = Sql::new(
         "SELECT flavor_id, key, value FROM compute_flavor_extra_specs WHERE flavor_id IN ",
     );
@@ -259,7 +267,12 @@ fn extra_specs_of<'a>(
     Ok(specs)
 }
 
-pub fn set_extra_spec(conn: &Connection, id: &str, key: &str, value: &str) -> Result<(), ApiError> {
+pub fn set_extra_spec(
+    conn: &Connection,
+    id: &str,
+    key: &str,
+    value: &str,
+) -> Result<(), ComputeError> {
     conn.prepare_cached(
         "INSERT INTO compute_flavor_extra_specs (flavor_id, key, value) VALUES (?1, ?2, ?3)
          ON CONFLICT (flavor_id, key) DO UPDATE SET value = excluded.value",
@@ -269,7 +282,7 @@ pub fn set_extra_spec(conn: &Connection, id: &str, key: &str, value: &str) -> Re
 }
 
 /// Removes one extra spec; false if the flavor had no such key.
-pub fn delete_extra_spec(conn: &Connection, id: &str, key: &str) -> Result<bool, ApiError> {
+pub fn delete_extra_spec(conn: &Connection, id: &str, key: &str) -> Result<bool, ComputeError> {
     let removed = conn
         .prepare_cached("DELETE FROM compute_flavor_extra_specs WHERE flavor_id = ?1 AND key = ?2")?
         .execute(params![id, key])?;
@@ -277,7 +290,7 @@ pub fn delete_extra_spec(conn: &Connection, id: &str, key: &str) -> Result<bool,
 }
 
 /// The projects a private flavor is shared with.
-pub fn access(conn: &Connection, id: &str) -> Result<Vec<String>, ApiError> {
+pub fn access(conn: &Connection, id: &str) -> Result<Vec<String>, ComputeError> {
     let mut statement = conn.prepare_cached(
         "SELECT project_id FROM compute_flavor_projects WHERE flavor_id = ?1 ORDER BY project_id",
     )?;
@@ -286,7 +299,7 @@ pub fn access(conn: &Connection, id: &str) -> Result<Vec<String>, ApiError> {
 }
 
 /// Shares a private flavor with `project`; false if it already was.
-pub fn add_access(conn: &Connection, id: &str, project: &str) -> Result<bool, ApiError> {
+pub fn add_access(conn: &Connection, id: &str, project: &str) -> Result<bool, ComputeError> {
     let added = conn
         .prepare_cached(
             "INSERT INTO compute_flavor_projects (flavor_id, project_id) VALUES (?1, ?2)
@@ -297,7 +310,7 @@ pub fn add_access(conn: &Connection, id: &str, project: &str) -> Result<bool, Ap
 }
 
 /// Stops sharing a flavor with `project`; false if it was not shared.
-pub fn remove_access(conn: &Connection, id: &str, project: &str) -> Result<bool, ApiError> {
+pub fn remove_access(conn: &Connection, id: &str, project: &str) -> Result<bool, ComputeError> {
     let removed = conn
         .prepare_cached(
             "DELETE FROM compute_flavor_projects WHERE flavor_id = ?1 AND project_id = ?2",

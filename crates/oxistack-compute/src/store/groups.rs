@@ -1,7 +1,7 @@
 //! Server groups. Membership is the `server_group_id` of the servers.
 
+use crate::service::ComputeError;
 use oxistack_db::rusqlite::{Connection, OptionalExtension, Row, params};
-use oxistack_http::ApiError;
 
 use super::{Sql, servers, time_column};
 use crate::model::{GroupPolicy, ServerGroup, storage_time};
@@ -31,7 +31,7 @@ fn from_row(row: &Row) -> oxistack_db::rusqlite::Result<ServerGroup> {
 fn with_members(
     conn: &Connection,
     mut groups: Vec<ServerGroup>,
-) -> Result<Vec<ServerGroup>, ApiError> {
+) -> Result<Vec<ServerGroup>, ComputeError> {
     let ids: Vec<String> = groups.iter().map(|g| g.id.clone()).collect();
     let mut members = servers::group_members(conn, &ids)?;
     for group in &mut groups {
@@ -40,7 +40,7 @@ fn with_members(
     Ok(groups)
 }
 
-pub fn find(conn: &Connection, id: &str) -> Result<Option<ServerGroup>, ApiError> {
+pub fn find(conn: &Connection, id: &str) -> Result<Option<ServerGroup>, ComputeError> {
     let sql = format!("SELECT {COLUMNS} FROM compute_server_groups WHERE id = ?1");
     let group = conn
         .prepare_cached(&sql)?
@@ -56,7 +56,7 @@ pub fn list(
     project: Option<&str>,
     offset: usize,
     limit: usize,
-) -> Result<Vec<ServerGroup>, ApiError> {
+) -> Result<Vec<ServerGroup>, ComputeError> {
     let mut sql = Sql::new(&format!(
         "SELECT {COLUMNS} FROM compute_server_groups WHERE 1"
     ));
@@ -70,13 +70,13 @@ pub fn list(
     with_members(conn, sql.query(conn, from_row)?)
 }
 
-pub fn count(conn: &Connection, project: &str) -> Result<u64, ApiError> {
+pub fn count(conn: &Connection, project: &str) -> Result<u64, ComputeError> {
     Ok(conn
         .prepare_cached("SELECT COUNT(*) FROM compute_server_groups WHERE project_id = ?1")?
         .query_row([project], |r| r.get(0))?)
 }
 
-pub fn insert(conn: &Connection, group: &ServerGroup) -> Result<(), ApiError> {
+pub fn insert(conn: &Connection, group: &ServerGroup) -> Result<(), ComputeError> {
     conn.prepare_cached(&format!(
         "INSERT INTO compute_server_groups ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)"
     ))?
@@ -92,7 +92,7 @@ pub fn insert(conn: &Connection, group: &ServerGroup) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn delete(conn: &Connection, id: &str) -> Result<(), ApiError> {
+pub fn delete(conn: &Connection, id: &str) -> Result<(), ComputeError> {
     conn.prepare_cached("DELETE FROM compute_server_groups WHERE id = ?1")?
         .execute([id])?;
     Ok(())

@@ -1,8 +1,8 @@
 //! Key pairs, owned by users (not projects), as in Nova.
 
+use crate::service::ComputeError;
 use oxistack_db::is_unique_violation;
 use oxistack_db::rusqlite::{Connection, OptionalExtension, Row, params};
-use oxistack_http::ApiError;
 
 use super::time_column;
 use crate::model::{Keypair, storage_time};
@@ -23,7 +23,7 @@ fn from_row(row: &Row) -> oxistack_db::rusqlite::Result<Keypair> {
     })
 }
 
-pub fn find(conn: &Connection, user_id: &str, name: &str) -> Result<Option<Keypair>, ApiError> {
+pub fn find(conn: &Connection, user_id: &str, name: &str) -> Result<Option<Keypair>, ComputeError> {
     let sql = format!("SELECT {COLUMNS} FROM compute_keypairs WHERE user_id = ?1 AND name = ?2");
     Ok(conn
         .prepare_cached(&sql)?
@@ -37,11 +37,11 @@ pub fn list(
     user_id: &str,
     marker: Option<&str>,
     limit: usize,
-) -> Result<Vec<Keypair>, ApiError> {
+) -> Result<Vec<Keypair>, ComputeError> {
     if let Some(marker) = marker
         && find(conn, user_id, marker)?.is_none()
     {
-        return Err(ApiError::bad_request(format!(
+        return Err(ComputeError::invalid(format!(
             "marker [{marker}] not found"
         )));
     }
@@ -56,14 +56,14 @@ pub fn list(
     Ok(rows.collect::<Result<_, _>>()?)
 }
 
-pub fn count(conn: &Connection, user_id: &str) -> Result<u64, ApiError> {
+pub fn count(conn: &Connection, user_id: &str) -> Result<u64, ComputeError> {
     Ok(conn
         .prepare_cached("SELECT COUNT(*) FROM compute_keypairs WHERE user_id = ?1")?
         .query_row([user_id], |r| r.get(0))?)
 }
 
 /// Stores a new key pair and fills in its number; a taken name is a 409.
-pub fn insert(conn: &Connection, keypair: &mut Keypair) -> Result<(), ApiError> {
+pub fn insert(conn: &Connection, keypair: &mut Keypair) -> Result<(), ComputeError> {
     let inserted = conn
         .prepare_cached(
             "INSERT INTO compute_keypairs (user_id, name, type, public_key, fingerprint, created_at)
@@ -79,7 +79,7 @@ pub fn insert(conn: &Connection, keypair: &mut Keypair) -> Result<(), ApiError> 
         ]);
     match inserted {
         Err(e) if is_unique_violation(&e) => {
-            return Err(ApiError::conflict(format!(
+            return Err(ComputeError::conflict(format!(
                 "Key pair '{}' already exists.",
                 keypair.name
             )));
@@ -91,7 +91,7 @@ pub fn insert(conn: &Connection, keypair: &mut Keypair) -> Result<(), ApiError> 
 }
 
 /// Deletes a key pair; false if the user has none by that name.
-pub fn delete(conn: &Connection, user_id: &str, name: &str) -> Result<bool, ApiError> {
+pub fn delete(conn: &Connection, user_id: &str, name: &str) -> Result<bool, ComputeError> {
     let removed = conn
         .prepare_cached("DELETE FROM compute_keypairs WHERE user_id = ?1 AND name = ?2")?
         .execute(params![user_id, name])?;

@@ -10,10 +10,10 @@ pub mod quotas;
 pub mod servers;
 pub mod services;
 
+use crate::service::ComputeError;
 use chrono::{DateTime, Utc};
 use oxistack_db::rusqlite::types::{Type, Value as SqlValue};
 use oxistack_db::rusqlite::{self, Row};
-use oxistack_http::ApiError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -42,8 +42,8 @@ fn optional_time_column(row: &Row, index: usize) -> rusqlite::Result<Option<Date
     .transpose()
 }
 
-fn to_json<T: Serialize>(value: &T) -> Result<String, ApiError> {
-    serde_json::to_string(value).map_err(ApiError::internal)
+fn to_json<T: Serialize>(value: &T) -> Result<String, ComputeError> {
+    serde_json::to_string(value).map_err(|e| ComputeError::internal("encoding a column as JSON", e))
 }
 
 /// A statement built from optional parts, with its parameters numbered as
@@ -94,8 +94,9 @@ impl Sql {
         &self,
         conn: &rusqlite::Connection,
         map: impl FnMut(&Row) -> rusqlite::Result<T>,
-    ) -> Result<Vec<T>, ApiError> {
-        let mut statement = conn.prepare(&self.text)?;
+    ) -> Result<Vec<T>, ComputeError> {
+        // Lists repeat the same few statements: parse each once per connection.
+        let mut statement = conn.prepare_cached(&self.text)?;
         let rows = statement.query_map(rusqlite::params_from_iter(self.params.iter()), map)?;
         Ok(rows.collect::<Result<_, _>>()?)
     }

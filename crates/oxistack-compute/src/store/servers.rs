@@ -3,10 +3,10 @@
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
+use crate::service::ComputeError;
 use chrono::{DateTime, Utc};
 use oxistack_db::rusqlite::types::Value as SqlValue;
 use oxistack_db::rusqlite::{Connection, OptionalExtension, Row, params};
-use oxistack_http::ApiError;
 
 use super::flavors::SortDir;
 use super::{Sql, json_column, optional_time_column, time_column, to_json};
@@ -124,7 +124,7 @@ static SAVE: LazyLock<String> = LazyLock::new(|| {
 });
 
 /// Inserts a new server and fills in its number.
-pub fn insert(conn: &Connection, server: &mut Server) -> Result<(), ApiError> {
+pub fn insert(conn: &Connection, server: &mut Server) -> Result<(), ComputeError> {
     let values = row_values(server)?;
     conn.prepare_cached(&INSERT)?
         .execute(oxistack_db::rusqlite::params_from_iter(values.iter()))?;
@@ -133,7 +133,7 @@ pub fn insert(conn: &Connection, server: &mut Server) -> Result<(), ApiError> {
 }
 
 /// Writes every column of `server` over the stored row.
-pub fn save(conn: &Connection, server: &Server) -> Result<(), ApiError> {
+pub fn save(conn: &Connection, server: &Server) -> Result<(), ComputeError> {
     let mut values = row_values(server)?;
     values.push(SqlValue::Integer(server.number));
     conn.prepare_cached(&SAVE)?
@@ -142,7 +142,7 @@ pub fn save(conn: &Connection, server: &Server) -> Result<(), ApiError> {
 }
 
 /// The values of every column but `number`, in [`COLUMNS`] order.
-fn row_values(s: &Server) -> Result<Vec<SqlValue>, ApiError> {
+fn row_values(s: &Server) -> Result<Vec<SqlValue>, ComputeError> {
     let text = |v: &str| SqlValue::Text(v.to_owned());
     let optional = |v: Option<&str>| v.map_or(SqlValue::Null, text);
     let number = |v: u64| SqlValue::Integer(v as i64);
@@ -201,7 +201,7 @@ fn row_values(s: &Server) -> Result<Vec<SqlValue>, ApiError> {
     ])
 }
 
-pub fn find(conn: &Connection, id: &str) -> Result<Option<Server>, ApiError> {
+pub fn find(conn: &Connection, id: &str) -> Result<Option<Server>, ComputeError> {
     let sql = format!("SELECT {COLUMNS} FROM compute_servers WHERE id = ?1");
     Ok(conn
         .prepare_cached(&sql)?
@@ -209,14 +209,14 @@ pub fn find(conn: &Connection, id: &str) -> Result<Option<Server>, ApiError> {
         .optional()?)
 }
 
-pub fn delete(conn: &Connection, id: &str) -> Result<(), ApiError> {
+pub fn delete(conn: &Connection, id: &str) -> Result<(), ComputeError> {
     conn.prepare_cached("DELETE FROM compute_servers WHERE id = ?1")?
         .execute([id])?;
     Ok(())
 }
 
 /// Every server, for re-driving work after a restart.
-pub fn all(conn: &Connection) -> Result<Vec<Server>, ApiError> {
+pub fn all(conn: &Connection) -> Result<Vec<Server>, ComputeError> {
     Sql::new(&format!(
         "SELECT {COLUMNS} FROM compute_servers ORDER BY number"
     ))
@@ -283,7 +283,7 @@ pub struct ServerQuery {
 
 /// The servers matching `query`, in its order, after its marker (which
 /// must be a server the query could list, else 400).
-pub fn list(conn: &Connection, query: &ServerQuery) -> Result<Vec<Server>, ApiError> {
+pub fn list(conn: &Connection, query: &ServerQuery) -> Result<Vec<Server>, ComputeError> {
     let mut order: Vec<(&str, SortDir)> = query.sort.clone();
     let last_dir = order.last().map_or(SortDir::Desc, |(_, dir)| *dir);
     order.push(("s.id", last_dir));
@@ -310,7 +310,7 @@ pub fn list(conn: &Connection, query: &ServerQuery) -> Result<Vec<Server>, ApiEr
                     .collect::<Result<Vec<_>, _>>()
             })?
             .pop()
-            .ok_or_else(|| ApiError::bad_request(format!("marker [{marker}] not found")))?;
+            .ok_or_else(|| ComputeError::invalid(format!("marker [{marker}] not found")))?;
         after_marker(&mut sql, &order, values);
     }
     filters(&mut sql, query);
@@ -431,7 +431,7 @@ pub struct Usage {
     pub ram: u64,
 }
 
-pub fn usage(conn: &Connection, project: &str) -> Result<Usage, ApiError> {
+pub fn usage(conn: &Connection, project: &str) -> Result<Usage, ComputeError> {
     Ok(conn
         .prepare_cached(
             "SELECT COUNT(*), COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0)
@@ -457,7 +457,7 @@ pub struct HostLoad {
     pub busy: u64,
 }
 
-pub fn host_load(conn: &Connection, host: &str) -> Result<HostLoad, ApiError> {
+pub fn host_load(conn: &Connection, host: &str) -> Result<HostLoad, ComputeError> {
     Ok(conn
         .prepare_cached(
             "SELECT COUNT(*), COALESCE(SUM(vcpus), 0), COALESCE(SUM(memory_mb), 0),
@@ -477,7 +477,7 @@ pub fn host_load(conn: &Connection, host: &str) -> Result<HostLoad, ApiError> {
 }
 
 /// Names and ids of the servers on `host`, for `with_servers`.
-pub fn on_host(conn: &Connection, host: &str) -> Result<Vec<(String, String)>, ApiError> {
+pub fn on_host(conn: &Connection, host: &str) -> Result<Vec<(String, String)>, ComputeError> {
     let mut statement = conn.prepare_cached(
         "SELECT name, id FROM compute_servers WHERE host = ?1 ORDER BY created_at, id",
     )?;
@@ -489,7 +489,7 @@ pub fn on_host(conn: &Connection, host: &str) -> Result<Vec<(String, String)>, A
 pub fn group_members(
     conn: &Connection,
     groups: &[String],
-) -> Result<HashMap<String, Vec<String>>, ApiError> {
+) -> Result<HashMap<String, Vec<String>>, ComputeError> {
     let mut sql =
         Sql::new("SELECT server_group_id, id FROM compute_servers WHERE server_group_id IN ");
     sql.bind_list(groups.iter().cloned())
@@ -503,7 +503,7 @@ pub fn group_members(
 
 /// How many members of `group` hold a place on the host: all but those
 /// that failed to build.
-pub fn placed_group_members(conn: &Connection, group: &str) -> Result<u64, ApiError> {
+pub fn placed_group_members(conn: &Connection, group: &str) -> Result<u64, ComputeError> {
     Ok(conn
         .prepare_cached(
             "SELECT COUNT(*) FROM compute_servers WHERE server_group_id = ?1 AND vm_state != 'error'",
@@ -511,7 +511,7 @@ pub fn placed_group_members(conn: &Connection, group: &str) -> Result<u64, ApiEr
         .query_row(params![group], |r| r.get(0))?)
 }
 
-pub fn group_size(conn: &Connection, group: &str) -> Result<u64, ApiError> {
+pub fn group_size(conn: &Connection, group: &str) -> Result<u64, ComputeError> {
     Ok(conn
         .prepare_cached("SELECT COUNT(*) FROM compute_servers WHERE server_group_id = ?1")?
         .query_row(params![group], |r| r.get(0))?)

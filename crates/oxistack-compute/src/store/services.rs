@@ -1,8 +1,8 @@
 //! The compute services of this host, created once so that their UUIDs
 //! (and the hypervisor's) stay the same across restarts.
 
+use crate::service::ComputeError;
 use oxistack_db::rusqlite::{Connection, Row, params};
-use oxistack_http::ApiError;
 
 use super::{Sql, time_column};
 use crate::model::{AVAILABILITY_ZONE, INTERNAL_ZONE, new_id, storage_time};
@@ -42,7 +42,7 @@ fn from_row(row: &Row) -> oxistack_db::rusqlite::Result<ServiceRecord> {
 
 /// Creates the host's services if they do not exist yet; true if it did
 /// (the compute service's first start).
-pub fn ensure(conn: &Connection) -> Result<bool, ApiError> {
+pub fn ensure(conn: &Connection) -> Result<bool, ComputeError> {
     let mut created = false;
     for (number, (binary, zone)) in SERVICES.iter().enumerate() {
         let node_uuid = (*binary == COMPUTE_BINARY).then(new_id);
@@ -64,7 +64,7 @@ pub fn ensure(conn: &Connection) -> Result<bool, ApiError> {
     Ok(created)
 }
 
-pub fn all(conn: &Connection) -> Result<Vec<ServiceRecord>, ApiError> {
+pub fn all(conn: &Connection) -> Result<Vec<ServiceRecord>, ComputeError> {
     Sql::new(
         "SELECT number, uuid, service_binary, zone, node_uuid, created_at FROM compute_services ORDER BY number",
     )

@@ -10,11 +10,11 @@ use oxistack_http::microversion::Microversion;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use super::present;
+use super::{invalid, present};
 use crate::model::{AVAILABILITY_ZONE, is_uuid};
 use crate::validate::{
-    decode_user_data, invalid, parse_boolean, since, validate_description, validate_hostname,
-    validate_metadata, validate_name, validate_tags,
+    access_address, decode_user_data, parse_boolean, since, validate_description,
+    validate_hostname, validate_metadata, validate_name, validate_tags,
 };
 use crate::versions::{
     DESCRIPTION, HOSTNAME, NETWORK_TAGS, NETWORK_TAGS_RESTORED, NETWORKS_REQUIRED,
@@ -194,7 +194,7 @@ impl CreateRequest {
         validate_description("server.description", description.as_deref())?;
         since("server.hostname", raw.hostname.is_some(), version, HOSTNAME)?;
         if let Some(hostname) = &raw.hostname {
-            validate_hostname("server.hostname", hostname)?;
+            validate_hostname("server.hostname", hostname, version)?;
         }
         since("server.tags", raw.tags.is_some(), version, TAGS_AT_CREATE)?;
         let tags = raw.tags.unwrap_or_default();
@@ -306,25 +306,16 @@ impl CreateRequest {
                 ));
             }
         };
-        for (field, address, v4) in [
-            ("server.accessIPv4", &raw.access_ipv4, true),
-            ("server.accessIPv6", &raw.access_ipv6, false),
-        ] {
-            if let Some(address) = address.as_deref().filter(|a| !a.is_empty()) {
-                match address.parse::<IpAddr>() {
-                    Ok(ip) if ip.is_ipv4() == v4 => {}
-                    _ => {
-                        return Err(invalid(
-                            field,
-                            format!(
-                                "'{address}' is not an IPv{} address",
-                                if v4 { 4 } else { 6 }
-                            ),
-                        ));
-                    }
-                }
-            }
-        }
+        let access_ipv4 = access_address(
+            "server.accessIPv4",
+            raw.access_ipv4.as_deref().unwrap_or_default(),
+            true,
+        )?;
+        let access_ipv6 = access_address(
+            "server.accessIPv6",
+            raw.access_ipv6.as_deref().unwrap_or_default(),
+            false,
+        )?;
         if let Some(group) = hints.get("group")
             && !group.as_str().is_some_and(is_uuid)
         {
@@ -358,8 +349,8 @@ impl CreateRequest {
             },
             tags,
             admin_pass: raw.admin_pass,
-            access_ipv4: raw.access_ipv4.unwrap_or_default(),
-            access_ipv6: raw.access_ipv6.unwrap_or_default(),
+            access_ipv4,
+            access_ipv6,
             disk_config,
             scheduler_hints: hints,
             host: raw.host.or(raw.hypervisor_hostname).or(zone_host),

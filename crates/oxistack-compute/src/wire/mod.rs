@@ -14,10 +14,23 @@ use crate::versions::{
 };
 use oxistack_http::microversion::Microversion;
 
+/// Nova's refusal of a field, for the request parsers' own checks.
+pub fn invalid(field: &str, problem: impl std::fmt::Display) -> oxistack_http::ApiError {
+    crate::validate::invalid(field, problem).into()
+}
+
 /// For `deserialize_with`: tells a field given as `null` (`Some(None)`)
 /// from one not given at all (`None`), as `description` needs.
 pub fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Option<String>>, D::Error> {
     Option::<String>::deserialize(d).map(Some)
+}
+
+/// For `deserialize_with`: keeps a field given as `null` as `Value::Null`
+/// (serde would make it `None`, as if absent), so it can be refused.
+pub fn given<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<serde_json::Value>, D::Error> {
+    serde_json::Value::deserialize(d).map(Some)
 }
 
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -327,6 +340,88 @@ impl<'a> InterfaceView<'a> {
             tag: version
                 .at_least(crate::versions::INTERFACE_TAGS)
                 .then_some(None),
+        }
+    }
+}
+
+/// A server's security group as `GET /servers/{id}/os-security-groups`
+/// shows it: Nova's own shape, with only the ingress rules.
+#[derive(Debug, Serialize)]
+pub struct SecurityGroupView<'a> {
+    pub id: &'a str,
+    pub name: &'a str,
+    pub description: &'a str,
+    pub tenant_id: &'a str,
+    pub rules: Vec<SecurityGroupRuleView<'a>>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct SecurityGroupRuleView<'a> {
+    pub id: &'a str,
+    pub parent_group_id: &'a str,
+    pub ip_protocol: Option<&'a str>,
+    pub from_port: Option<i32>,
+    pub to_port: Option<i32>,
+    /// `{"cidr": ...}` for a rule by address, `{}` for one by group.
+    pub ip_range: BTreeMap<&'static str, &'a str>,
+    /// `{"name": ..., "tenant_id": ...}` for a rule by group, else `{}`.
+    pub group: BTreeMap<&'static str, &'a str>,
+}
+
+impl<'a> SecurityGroupView<'a> {
+    pub fn new(group: &'a crate::interfaces::SecurityGroupDetail) -> Self {
+        SecurityGroupView {
+            id: &group.id,
+            name: &group.name,
+            description: &group.description,
+            tenant_id: &group.project_id,
+            rules: group
+                .rules
+                .iter()
+                .filter(|rule| rule.ingress)
+                .map(|rule| SecurityGroupRuleView::new(&group.id, rule))
+                .collect(),
+        }
+    }
+}
+
+impl<'a> SecurityGroupRuleView<'a> {
+    /// A Neutron rule as Nova converts it: a protocol without ports is
+    /// every port (1 to 65535 for TCP and UDP, -1 otherwise), and a rule
+    /// with neither a prefix nor a group admits `0.0.0.0/0`.
+    fn new(group_id: &'a str, rule: &'a crate::interfaces::SecurityGroupRuleDetail) -> Self {
+        let (from_port, to_port) = match (&rule.protocol, rule.port_range_min, rule.port_range_max)
+        {
+            (Some(protocol), None, None) => match protocol.to_ascii_lowercase().as_str() {
+                "tcp" | "udp" => (Some(1), Some(65535)),
+                _ => (Some(-1), Some(-1)),
+            },
+            (_, min, max) => (min.map(i32::from), max.map(i32::from)),
+        };
+        let (ip_range, group) = match &rule.remote_group {
+            Some(remote) => (
+                BTreeMap::new(),
+                BTreeMap::from([
+                    ("name", remote.name.as_str()),
+                    ("tenant_id", remote.project_id.as_str()),
+                ]),
+            ),
+            None => (
+                BTreeMap::from([(
+                    "cidr",
+                    rule.remote_ip_prefix.as_deref().unwrap_or("0.0.0.0/0"),
+                )]),
+                BTreeMap::new(),
+            ),
+        };
+        SecurityGroupRuleView {
+            id: &rule.id,
+            parent_group_id: group_id,
+            ip_protocol: rule.protocol.as_deref(),
+            from_port,
+            to_port,
+            ip_range,
+            group,
         }
     }
 }

@@ -15,10 +15,11 @@ use axum::http::{HeaderMap, Method, Request, StatusCode};
 use futures_util::future::BoxFuture;
 use http_body_util::BodyExt;
 use oxistack_auth::{AuthContext, NamedRef, Scope, TokenValidator, unauthenticated};
-use oxistack_compute::interfaces::{
-    FixedIp, ImageSummary, Images, NetworkSummary, Networking, PortRequest, PortSummary,
-};
 use oxistack_compute::{ComputeService, MIGRATIONS, router};
+use oxistack_contracts::{
+    ContractError, FixedIp, ImageSummary, Images, NetworkSummary, Networking, PortRequest,
+    PortSummary, SecurityGroupDetail, SecurityGroupRuleDetail,
+};
 use oxistack_db::Db;
 use oxistack_http::ApiError;
 use oxistack_virt::FakeDriver;
@@ -109,6 +110,8 @@ struct NetState {
     ports: Vec<Port>,
     /// (id, name, project)
     groups: Vec<(String, String, String)>,
+    /// Rules by group id.
+    rules: HashMap<String, Vec<SecurityGroupRuleDetail>>,
     floating_ips: Vec<FloatingIp>,
     next_mac: u32,
 }
@@ -164,6 +167,24 @@ impl FakeNetworking {
             .groups
             .push((id.clone(), name.into(), project.into()));
         id
+    }
+
+    /// The id of `project`'s group `name`.
+    pub fn security_group_id(&self, name: &str, project: &str) -> String {
+        self.state()
+            .groups
+            .iter()
+            .find(|(_, n, p)| n == name && p == project)
+            .map(|(id, _, _)| id.clone())
+            .expect("a security group of that name")
+    }
+
+    pub fn add_security_group_rule(&self, group_id: &str, rule: SecurityGroupRuleDetail) {
+        self.state()
+            .rules
+            .entry(group_id.to_owned())
+            .or_default()
+            .push(rule);
     }
 
     pub fn add_floating_ip(&self, address: &str, project: &str) {
@@ -229,7 +250,7 @@ impl FakeNetworking {
         state: &NetState,
         caller: &AuthContext,
         name_or_id: &str,
-    ) -> Result<(String, String), ApiError> {
+    ) -> Result<(String, String), ContractError> {
         state
             .groups
             .iter()
@@ -237,7 +258,9 @@ impl FakeNetworking {
                 (id == name_or_id || name == name_or_id) && *project == project_of(caller)
             })
             .map(|(id, name, _)| (id.clone(), name.clone()))
-            .ok_or_else(|| ApiError::not_found(format!("Security group {name_or_id} not found.")))
+            .ok_or_else(|| {
+                ContractError::NotFound(format!("Security group {name_or_id} not found."))
+            })
     }
 
     fn release(state: &mut NetState, device_id: &str, port_id: Option<&str>) {
@@ -271,7 +294,7 @@ fn new_port(
     fixed_ip: Option<IpAddr>,
     security_groups: Vec<String>,
     created_by_compute: bool,
-) -> Result<PortSummary, ApiError> {
+) -> Result<PortSummary, ContractError> {
     let used: Vec<IpAddr> = state
         .ports
         .iter()
@@ -281,10 +304,12 @@ fn new_port(
         .networks
         .iter()
         .find(|n| n.id == network_id)
-        .ok_or_else(|| ApiError::not_found(format!("Network {network_id} could not be found.")))?;
+        .ok_or_else(|| {
+            ContractError::NotFound(format!("Network {network_id} could not be found."))
+        })?;
     let address = match fixed_ip {
         Some(ip) if used.contains(&ip) => {
-            return Err(ApiError::conflict(format!(
+            return Err(ContractError::Conflict(format!(
                 "IP address {ip} already allocated."
             )));
         }
@@ -293,7 +318,7 @@ fn new_port(
             .map(|host| IpAddr::V4(Ipv4Addr::new(10, 0, network.subnet, host)))
             .find(|ip| !used.contains(ip))
             .ok_or_else(|| {
-                ApiError::conflict(format!(
+                ContractError::Conflict(format!(
                     "No more IP addresses available on network {network_id}."
                 ))
             })?,
@@ -320,7 +345,7 @@ impl Networking for FakeNetworking {
     fn usable_networks<'a>(
         &'a self,
         caller: &'a AuthContext,
-    ) -> BoxFuture<'a, Result<Vec<NetworkSummary>, ApiError>> {
+    ) -> BoxFuture<'a, Result<Vec<NetworkSummary>, ContractError>> {
         Box::pin(
             async move { Ok(self.networks_where(|n| n.shared || n.project == project_of(caller))) },
         )
@@ -330,7 +355,7 @@ impl Networking for FakeNetworking {
         &'a self,
         caller: &'a AuthContext,
         ids: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<NetworkSummary>, ApiError>> {
+    ) -> BoxFuture<'a, Result<Vec<NetworkSummary>, ContractError>> {
         Box::pin(async move {
             Ok(self.networks_where(|n| {
                 ids.contains(&n.id)
@@ -343,7 +368,7 @@ impl Networking for FakeNetworking {
         &'a self,
         caller: &'a AuthContext,
         names_or_ids: &'a [String],
-    ) -> BoxFuture<'a, Result<Vec<String>, ApiError>> {
+    ) -> BoxFuture<'a, Result<Vec<String>, ContractError>> {
         Box::pin(async move {
             let state = self.state();
             names_or_ids
@@ -357,11 +382,11 @@ impl Networking for FakeNetworking {
         &'a self,
         caller: &'a AuthContext,
         request: PortRequest,
-    ) -> BoxFuture<'a, Result<PortSummary, ApiError>> {
+    ) -> BoxFuture<'a, Result<PortSummary, ContractError>> {
         Box::pin(async move {
             let mut state = self.state();
             if Self::visible_network(&state, caller, &request.network_id).is_none() {
-                return Err(ApiError::not_found(format!(
+                return Err(ContractError::NotFound(format!(
                     "Network {} could not be found.",
                     request.network_id
                 )));
@@ -396,7 +421,7 @@ impl Networking for FakeNetworking {
         caller: &'a AuthContext,
         port_id: &'a str,
         device_id: &'a str,
-    ) -> BoxFuture<'a, Result<PortSummary, ApiError>> {
+    ) -> BoxFuture<'a, Result<PortSummary, ContractError>> {
         Box::pin(async move {
             let mut state = self.state();
             let port = state
@@ -407,10 +432,10 @@ impl Networking for FakeNetworking {
                         && (caller.is_admin() || p.project == project_of(caller))
                 })
                 .ok_or_else(|| {
-                    ApiError::not_found(format!("Port {port_id} could not be found."))
+                    ContractError::NotFound(format!("Port {port_id} could not be found."))
                 })?;
             if port.device_id.is_some() {
-                return Err(ApiError::conflict(format!(
+                return Err(ContractError::Conflict(format!(
                     "Port {port_id} is still in use."
                 )));
             }
@@ -423,14 +448,14 @@ impl Networking for FakeNetworking {
         &'a self,
         device_id: &'a str,
         port_id: &'a str,
-    ) -> BoxFuture<'a, Result<(), ApiError>> {
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
         Box::pin(async move {
             Self::release(&mut self.state(), device_id, Some(port_id));
             Ok(())
         })
     }
 
-    fn release_ports<'a>(&'a self, device_id: &'a str) -> BoxFuture<'a, Result<(), ApiError>> {
+    fn release_ports<'a>(&'a self, device_id: &'a str) -> BoxFuture<'a, Result<(), ContractError>> {
         Box::pin(async move {
             Self::release(&mut self.state(), device_id, None);
             Ok(())
@@ -440,7 +465,7 @@ impl Networking for FakeNetworking {
     fn ports_of<'a>(
         &'a self,
         device_ids: &'a [String],
-    ) -> BoxFuture<'a, Result<HashMap<String, Vec<PortSummary>>, ApiError>> {
+    ) -> BoxFuture<'a, Result<HashMap<String, Vec<PortSummary>>, ContractError>> {
         Box::pin(async move {
             self.ports_of_calls.fetch_add(1, Ordering::SeqCst);
             let state = self.state();
@@ -462,7 +487,7 @@ impl Networking for FakeNetworking {
         caller: &'a AuthContext,
         device_id: &'a str,
         group: &'a str,
-    ) -> BoxFuture<'a, Result<(), ApiError>> {
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
         Box::pin(async move {
             let mut state = self.state();
             let (_, name) = Self::resolve_group(&state, caller, group)?;
@@ -479,12 +504,46 @@ impl Networking for FakeNetworking {
         })
     }
 
+    fn server_security_groups<'a>(
+        &'a self,
+        device_id: &'a str,
+    ) -> BoxFuture<'a, Result<Vec<SecurityGroupDetail>, ContractError>> {
+        Box::pin(async move {
+            let state = self.state();
+            let mut details: Vec<SecurityGroupDetail> = Vec::new();
+            for port in state
+                .ports
+                .iter()
+                .filter(|p| p.device_id.as_deref() == Some(device_id))
+            {
+                for name in &port.summary.security_groups {
+                    let found = state
+                        .groups
+                        .iter()
+                        .find(|(_, n, project)| n == name && *project == port.project);
+                    if let Some((id, name, project)) = found
+                        && !details.iter().any(|d| d.id == *id)
+                    {
+                        details.push(SecurityGroupDetail {
+                            id: id.clone(),
+                            name: name.clone(),
+                            description: format!("{name} group"),
+                            project_id: project.clone(),
+                            rules: state.rules.get(id).cloned().unwrap_or_default(),
+                        });
+                    }
+                }
+            }
+            Ok(details)
+        })
+    }
+
     fn remove_security_group<'a>(
         &'a self,
         caller: &'a AuthContext,
         device_id: &'a str,
         group: &'a str,
-    ) -> BoxFuture<'a, Result<(), ApiError>> {
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
         Box::pin(async move {
             let mut state = self.state();
             let (_, name) = Self::resolve_group(&state, caller, group)?;
@@ -501,7 +560,7 @@ impl Networking for FakeNetworking {
             if found {
                 Ok(())
             } else {
-                Err(ApiError::not_found(format!(
+                Err(ContractError::NotFound(format!(
                     "Security group {group} not in use on instance {device_id}."
                 )))
             }
@@ -514,7 +573,7 @@ impl Networking for FakeNetworking {
         device_id: &'a str,
         address: IpAddr,
         fixed_address: Option<IpAddr>,
-    ) -> BoxFuture<'a, Result<(), ApiError>> {
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
         Box::pin(async move {
             let mut guard = self.state();
             let state = &mut *guard;
@@ -522,7 +581,9 @@ impl Networking for FakeNetworking {
                 .floating_ips
                 .iter_mut()
                 .find(|f| f.address == address && f.project == project_of(caller))
-                .ok_or_else(|| ApiError::not_found(format!("floating IP not found: {address}")))?;
+                .ok_or_else(|| {
+                    ContractError::NotFound(format!("floating IP not found: {address}"))
+                })?;
             let port = state
                 .ports
                 .iter_mut()
@@ -532,7 +593,7 @@ impl Networking for FakeNetworking {
                         .is_none_or(|a| p.summary.fixed_ips.iter().any(|ip| ip.ip_address == a))
                 })
                 .ok_or_else(|| {
-                    ApiError::bad_request("No nw_info cache associated with instance")
+                    ContractError::Invalid("No nw_info cache associated with instance".into())
                 })?;
             fip.port_id = Some(port.summary.id.clone());
             port.summary.floating_ips.push(address);
@@ -540,7 +601,7 @@ impl Networking for FakeNetworking {
         })
     }
 
-    fn sync_host<'a>(&'a self) -> BoxFuture<'a, Result<(), ApiError>> {
+    fn sync_host<'a>(&'a self) -> BoxFuture<'a, Result<(), ContractError>> {
         Box::pin(async { Ok(()) })
     }
 
@@ -549,7 +610,7 @@ impl Networking for FakeNetworking {
         caller: &'a AuthContext,
         device_id: &'a str,
         address: IpAddr,
-    ) -> BoxFuture<'a, Result<(), ApiError>> {
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
         Box::pin(async move {
             let mut guard = self.state();
             let state = &mut *guard;
@@ -560,7 +621,7 @@ impl Networking for FakeNetworking {
                     f.address == address && f.project == project_of(caller) && f.port_id.is_some()
                 })
                 .ok_or_else(|| {
-                    ApiError::not_found(format!("floating IP not associated: {address}"))
+                    ContractError::NotFound(format!("floating IP not associated: {address}"))
                 })?;
             let port_id = fip.port_id.take();
             for port in state
@@ -604,7 +665,7 @@ impl Images for FakeImages {
         &'a self,
         _caller: &'a AuthContext,
         id: &'a str,
-    ) -> BoxFuture<'a, Result<Option<ImageSummary>, ApiError>> {
+    ) -> BoxFuture<'a, Result<Option<ImageSummary>, ContractError>> {
         Box::pin(async move { Ok(self.0.lock().unwrap().get(id).cloned()) })
     }
 

@@ -1,4 +1,8 @@
-//! HTTP handlers of the identity API, mounted at [`crate::MOUNT`].
+//! HTTP handlers of the identity API, mounted at [`crate::MOUNT`]. They
+//! only parse (bodies into the typed requests of [`crate::wire`], paths and
+//! query strings into arguments) and render Keystone's documents; what a
+//! request may do is the service's call to decide ([`crate::service`]), and
+//! its refusals become Keystone's JSON error in `error.rs`.
 
 mod app_credentials;
 mod assignments;
@@ -6,6 +10,7 @@ mod auth;
 mod catalog;
 mod domains;
 mod entity;
+mod error;
 mod groups;
 mod projects;
 mod roles;
@@ -21,12 +26,14 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, middleware};
 use oxistack_auth::TokenValidator;
-use oxistack_db::rusqlite::Transaction;
 use oxistack_http::{ApiError, ErrorStyle, MAX_JSON_BODY};
 use serde_json::json;
 
 use crate::IdentityService;
-use crate::model::{self, Result};
+use crate::model;
+
+/// What a handler answers: Keystone's JSON error on failure.
+type Result<T> = std::result::Result<T, ApiError>;
 
 type State = axum::extract::State<Arc<IdentityService>>;
 
@@ -107,7 +114,8 @@ pub fn router(service: Arc<IdentityService>) -> Router {
         .route(
             "/v3/roles/{id}/implies/{implied_id}",
             put(roles::add_implied)
-                .get(roles::check_implied)
+                .get(roles::show_implied)
+                .head(roles::check_implied)
                 .delete(roles::remove_implied),
         )
         .route("/v3/role_inferences", get(roles::inferences))
@@ -193,29 +201,6 @@ fn flag(query: &std::collections::HashMap<String, String>, name: &str) -> Result
     match query.get(name) {
         Some(value) if value.is_empty() => Ok(true),
         other => Ok(parse_bool(name, other)?.unwrap_or(false)),
-    }
-}
-
-impl IdentityService {
-    /// Runs a read-only query on the identity tables.
-    async fn read<T, F>(&self, f: F) -> Result<T>
-    where
-        F: FnOnce(&oxistack_db::rusqlite::Connection) -> Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        self.db.read(f).await
-    }
-
-    /// Runs an identity change in one transaction, then drops cached token
-    /// validations so no token outlives what the change took away.
-    async fn change<T, F>(&self, f: F) -> Result<T>
-    where
-        F: FnOnce(&Transaction) -> Result<T> + Send + 'static,
-        T: Send + 'static,
-    {
-        let result = self.db.write(f).await;
-        self.tokens.invalidate_cache();
-        result
     }
 }
 

@@ -6,16 +6,28 @@ use axum::Json;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
-use oxistack_auth::{Action, Caller, authorize};
-use oxistack_http::ApiError;
+use oxistack_auth::Caller;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use super::entity::Entity;
-use super::{State, V3, no_content};
-use crate::model::{self, Filtered, Result, Role, new_id, require};
-use crate::wire::{RoleCreate, RoleUpdate, RoleView, SelfLink, collection, member};
-use oxistack_db::rusqlite::{self, Connection, params};
+use super::entity::Document;
+use super::{Result, State, V3, no_content};
+use crate::model::Role;
+use crate::service::RoleInference;
+use crate::wire::{RoleView, SelfLink, collection, member};
+
+impl Document for Role {
+    type View = RoleView;
+    fn view(self, v3: &str) -> RoleView {
+        RoleView::new(self, v3)
+    }
+}
+
+/// Renders a list of roles found at `self_url`.
+pub fn role_list(roles: Vec<Role>, v3: &str, self_url: String) -> Json<Value> {
+    let views = roles.into_iter().map(|r| r.view(v3)).collect();
+    Json(collection("roles", views, self_url))
+}
 
 pub async fn list(
     axum::extract::State(service): State,
@@ -23,17 +35,10 @@ pub async fn list(
     V3(v3): V3,
     Query(query): Query<HashMap<String, String>>,
 ) -> Result<Json<Value>> {
-    authorize(&caller, Action::ListRoles)?;
-    let name = query.get("name").cloned();
     let roles = service
-        .read(move |conn| {
-            Filtered::select(model::ROLE_COLUMNS, "roles")
-                .eq("name", name)
-                .all(conn, Role::from_row)
-        })
+        .list_roles(&caller, query.get("name").cloned())
         .await?;
-    let views = roles.into_iter().map(|r| RoleView::new(r, &v3)).collect();
-    Ok(Json(collection("roles", views, format!("{v3}/roles"))))
+    Ok(role_list(roles, &v3, format!("{v3}/roles")))
 }
 
 pub async fn show(
@@ -42,92 +47,16 @@ pub async fn show(
     V3(v3): V3,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    authorize(&caller, Action::ListRoles)?;
-    let wanted = id.clone();
-    let role = service.read(move |conn| model::role(conn, &wanted)).await?;
-    Ok(Json(member(
-        "role",
-        RoleView::new(require(role, "role", &id)?, &v3),
-    )))
+    let role = service.get_role(&caller, &id).await?;
+    Ok(Json(member("role", role.view(&v3))))
 }
 
-impl Entity for Role {
-    const KIND: &'static str = "role";
-    const MANAGE: Action = Action::ManageRoles;
-    type Create = RoleCreate;
-    type Update = RoleUpdate;
-    type View = RoleView;
-
-    fn name(&self) -> &str {
-        &self.name
-    }
-
-    fn from_create(request: RoleCreate, _caller: &Caller) -> Result<Self> {
-        if request.domain_id.is_some() {
-            return Err(ApiError::bad_request(
-                "Invalid input for field 'role.domain_id': domain-specific roles are not supported.",
-            ));
-        }
-        Ok(Role {
-            id: new_id(),
-            name: request.name,
-            description: request.description.unwrap_or_default(),
-        })
-    }
-
-    fn renamed(update: &RoleUpdate) -> Option<&str> {
-        update.name.as_deref()
-    }
-
-    fn apply(&mut self, update: RoleUpdate) -> Result<()> {
-        if let Some(name) = update.name {
-            self.name = name;
-        }
-        if let Some(description) = update.description {
-            self.description = description;
-        }
-        Ok(())
-    }
-
-    fn load(conn: &Connection, id: &str) -> Result<Option<Self>> {
-        model::role(conn, id)
-    }
-
-    fn insert(&self, conn: &Connection) -> rusqlite::Result<()> {
-        conn.execute(
-            "INSERT INTO roles (id, name, description) VALUES (?1, ?2, ?3)",
-            params![self.id, self.name, self.description],
-        )
-        .map(drop)
-    }
-
-    fn save(&self, conn: &Connection) -> rusqlite::Result<()> {
-        conn.execute(
-            "UPDATE roles SET name = ?2, description = ?3 WHERE id = ?1",
-            params![self.id, self.name, self.description],
-        )
-        .map(drop)
-    }
-
-    fn view(self, v3: &str) -> RoleView {
-        RoleView::new(self, v3)
-    }
-}
-
-/// Deleting a role removes its assignments and implications with it.
 pub async fn delete(
     axum::extract::State(service): State,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Response> {
-    authorize(&caller, Action::ManageRoles)?;
-    service
-        .change(move |tx| {
-            require(model::role(tx, &id)?, "role", &id)?;
-            tx.execute("DELETE FROM roles WHERE id = ?1", [&id])?;
-            Ok(())
-        })
-        .await?;
+    service.delete_role(&caller, &id).await?;
     Ok(no_content())
 }
 
@@ -140,39 +69,29 @@ struct RoleLink {
 
 fn role_link(role: Role, v3: &str) -> RoleLink {
     RoleLink {
-        links: SelfLink {
-            self_: format!("{v3}/roles/{}", role.id),
-        },
+        links: SelfLink::to(v3, "roles", &role.id),
         id: role.id,
         name: role.name,
     }
 }
 
-fn implied_by(conn: &Connection, prior_id: &str) -> Result<Vec<Role>> {
-    Filtered::select(model::ROLE_COLUMNS, "roles")
-        .condition(
-            "id IN (SELECT implied_role_id FROM implied_roles WHERE prior_role_id = ?)",
-            prior_id.to_owned(),
-        )
-        .all(conn, Role::from_row)
+fn inference(inference: RoleInference, v3: &str) -> Value {
+    let implies: Vec<_> = inference
+        .implies
+        .into_iter()
+        .map(|r| role_link(r, v3))
+        .collect();
+    json!({"prior_role": role_link(inference.prior, v3), "implies": implies})
 }
 
-fn implication_exists(
-    conn: &Connection,
-    prior_id: &str,
-    implied_id: &str,
-) -> rusqlite::Result<bool> {
-    conn.query_row(
-        "SELECT count(*) FROM implied_roles WHERE prior_role_id = ?1 AND implied_role_id = ?2",
-        [prior_id, implied_id],
-        |row| row.get::<_, i64>(0),
+/// One implication: `{"role_inference": {"prior_role": ..., "implies": ...}}`.
+fn implication((prior, implied): (Role, Role), v3: &str) -> Json<Value> {
+    Json(
+        json!({"role_inference": {"prior_role": role_link(prior, v3), "implies": role_link(implied, v3)}}),
     )
-    .map(|n| n > 0)
 }
 
-fn implication_not_found(prior_id: &str, implied_id: &str) -> ApiError {
-    ApiError::not_found(format!("{prior_id} does not imply {implied_id}."))
-}
+type Implication = Path<(String, String)>;
 
 /// `GET /v3/roles/{id}/implies`
 pub async fn list_implied(
@@ -181,95 +100,56 @@ pub async fn list_implied(
     V3(v3): V3,
     Path(id): Path<String>,
 ) -> Result<Json<Value>> {
-    authorize(&caller, Action::ListRoles)?;
-    let (prior, implied) = service
-        .read(move |conn| {
-            let prior = require(model::role(conn, &id)?, "role", &id)?;
-            let implied = implied_by(conn, &prior.id)?;
-            Ok((prior, implied))
-        })
-        .await?;
-    let implies: Vec<_> = implied.into_iter().map(|r| role_link(r, &v3)).collect();
-    Ok(Json(
-        json!({"role_inference": {"prior_role": role_link(prior, &v3), "implies": implies}}),
-    ))
+    let implied = service.implied_roles(&caller, &id).await?;
+    Ok(Json(json!({"role_inference": inference(implied, &v3)})))
 }
 
-/// `PUT /v3/roles/{id}/implies/{implied_id}`. Cycles are refused: a role
-/// that already follows from the implied one cannot imply it.
+/// `PUT /v3/roles/{id}/implies/{implied_id}`
 pub async fn add_implied(
     axum::extract::State(service): State,
     caller: Caller,
     V3(v3): V3,
-    Path((prior_id, implied_id)): Path<(String, String)>,
+    Path((prior_id, implied_id)): Implication,
 ) -> Result<(StatusCode, Json<Value>)> {
-    authorize(&caller, Action::ManageRoles)?;
-    let (prior, implied) = service
-        .change(move |tx| {
-            let prior = require(model::role(tx, &prior_id)?, "role", &prior_id)?;
-            let implied = require(model::role(tx, &implied_id)?, "role", &implied_id)?;
-            let reachable = model::expand_implied(tx, std::slice::from_ref(&implied.id))?;
-            if reachable.iter().any(|r| r.id == prior.id) {
-                return Err(ApiError::forbidden(format!(
-                    "Implying {} from {} would create a cycle of implied roles.",
-                    implied.name, prior.name
-                )));
-            }
-            tx.execute(
-                "INSERT OR IGNORE INTO implied_roles (prior_role_id, implied_role_id) VALUES (?1, ?2)",
-                [&prior.id, &implied.id],
-            )?;
-            Ok((prior, implied))
-        })
+    let roles = service
+        .add_implied_role(&caller, &prior_id, &implied_id)
         .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(
-            json!({"role_inference": {"prior_role": role_link(prior, &v3), "implies": role_link(implied, &v3)}}),
-        ),
-    ))
+    Ok((StatusCode::CREATED, implication(roles, &v3)))
 }
 
-/// `GET`/`HEAD /v3/roles/{id}/implies/{implied_id}`
-pub async fn check_implied(
+/// `GET /v3/roles/{id}/implies/{implied_id}`
+pub async fn show_implied(
     axum::extract::State(service): State,
     caller: Caller,
     V3(v3): V3,
-    Path((prior_id, implied_id)): Path<(String, String)>,
+    Path((prior_id, implied_id)): Implication,
 ) -> Result<Json<Value>> {
-    authorize(&caller, Action::ListRoles)?;
-    let (prior, implied) = service
-        .read(move |conn| {
-            let prior = require(model::role(conn, &prior_id)?, "role", &prior_id)?;
-            let implied = require(model::role(conn, &implied_id)?, "role", &implied_id)?;
-            if !implication_exists(conn, &prior.id, &implied.id)? {
-                return Err(implication_not_found(&prior_id, &implied_id));
-            }
-            Ok((prior, implied))
-        })
+    let roles = service
+        .check_implied_role(&caller, &prior_id, &implied_id)
         .await?;
-    Ok(Json(
-        json!({"role_inference": {"prior_role": role_link(prior, &v3), "implies": role_link(implied, &v3)}}),
-    ))
+    Ok(implication(roles, &v3))
+}
+
+/// `HEAD /v3/roles/{id}/implies/{implied_id}`: 204 if the implication
+/// exists, as Keystone answers a check.
+pub async fn check_implied(
+    axum::extract::State(service): State,
+    caller: Caller,
+    Path((prior_id, implied_id)): Implication,
+) -> Result<Response> {
+    service
+        .check_implied_role(&caller, &prior_id, &implied_id)
+        .await?;
+    Ok(no_content())
 }
 
 pub async fn remove_implied(
     axum::extract::State(service): State,
     caller: Caller,
-    Path((prior_id, implied_id)): Path<(String, String)>,
+    Path((prior_id, implied_id)): Implication,
 ) -> Result<Response> {
-    authorize(&caller, Action::ManageRoles)?;
     service
-        .change(move |tx| {
-            let removed = tx.execute(
-                "DELETE FROM implied_roles WHERE prior_role_id = ?1 AND implied_role_id = ?2",
-                [&prior_id, &implied_id],
-            )?;
-            if removed == 0 {
-                return Err(implication_not_found(&prior_id, &implied_id));
-            }
-            Ok(())
-        })
+        .remove_implied_role(&caller, &prior_id, &implied_id)
         .await?;
     Ok(no_content())
 }
@@ -280,26 +160,11 @@ pub async fn inferences(
     caller: Caller,
     V3(v3): V3,
 ) -> Result<Json<Value>> {
-    authorize(&caller, Action::ListRoles)?;
-    let pairs = service
-        .read(|conn| {
-            let priors = Filtered::select(model::ROLE_COLUMNS, "roles")
-                .where_sql("id IN (SELECT prior_role_id FROM implied_roles)")
-                .all(conn, Role::from_row)?;
-            let mut pairs = Vec::new();
-            for prior in priors {
-                let implied = implied_by(conn, &prior.id)?;
-                pairs.push((prior, implied));
-            }
-            Ok(pairs)
-        })
-        .await?;
-    let inferences: Vec<Value> = pairs
+    let inferences: Vec<Value> = service
+        .role_inferences(&caller)
+        .await?
         .into_iter()
-        .map(|(prior, implied)| {
-            let implies: Vec<_> = implied.into_iter().map(|r| role_link(r, &v3)).collect();
-            json!({"prior_role": role_link(prior, &v3), "implies": implies})
-        })
+        .map(|i| inference(i, &v3))
         .collect();
     Ok(Json(
         json!({"role_inferences": inferences, "links": {"self": format!("{v3}/role_inferences")}}),

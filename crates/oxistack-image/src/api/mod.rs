@@ -9,10 +9,12 @@ mod members;
 use std::sync::Arc;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use oxistack_auth::{TokenValidator, require_token};
-use oxistack_http::{ApiError, ErrorStyle, MAX_JSON_BODY, error_style_layer};
+use oxistack_http::{ApiError, ErrorStyle, MAX_JSON_BODY, TrailingSlash, error_style_layer};
 
 use crate::ImageService;
 use crate::model;
@@ -24,7 +26,12 @@ type Service = axum::extract::State<Arc<ImageService>>;
 /// under `/v2` with one, and every error in Glance's format.
 pub fn router(service: Arc<ImageService>, validator: Arc<dyn TokenValidator>) -> Router {
     let v2 = Router::new()
-        .route("/v2/images", get(images::list).post(images::create))
+        .route(
+            "/v2/images",
+            get(images::list)
+                .post(images::create)
+                .layer(axum::middleware::from_fn(empty_image_id)),
+        )
         .route(
             "/v2/images/{image_id}",
             get(images::show)
@@ -71,6 +78,16 @@ pub fn router(service: Arc<ImageService>, validator: Arc<dyn TokenValidator>) ->
         .layer(axum::middleware::from_fn(|request, next| {
             error_style_layer(ErrorStyle::Glance, request, next)
         }))
+}
+
+/// `/v2/images/` names an image with an empty id, as in Glance: a 404 for
+/// every method, not the list or a 405. The binary trims the slash before
+/// routing and marks the request (`oxistack_http::TrailingSlash`).
+async fn empty_image_id(request: Request, next: Next) -> Response {
+    if request.extensions().get::<TrailingSlash>().is_some() {
+        return ApiError::not_found("The resource could not be found.").into_response();
+    }
+    next.run(request).await
 }
 
 /// An image id from a path: anything but a UUID names no image (404).

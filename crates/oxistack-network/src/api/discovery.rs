@@ -3,13 +3,14 @@
 //! what is implemented is), and the availability zones.
 
 use axum::Json;
-use axum::extract::{OriginalUri, Path};
+use axum::extract::{OriginalUri, Path, State};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use oxistack_auth::{Action, Caller, authorize};
+use oxistack_auth::Caller;
 use oxistack_http::{ApiError, base_url};
 use serde_json::{Value, json};
 
+use super::Service;
 use crate::kind::Kind;
 use crate::wire::AVAILABILITY_ZONE;
 
@@ -146,6 +147,11 @@ const EXTENSIONS: &[(&str, &str, &str)] = &[
         "Resource timestamps",
         "Resources show when they were created and last updated.",
     ),
+    (
+        "subnet-external-network",
+        "Subnet belongs to an external network",
+        "Subnets show whether their network is external (router:external); an external network's subnets are everybody's to see.",
+    ),
 ];
 
 /// When the extensions' interfaces last changed, as Neutron dates them.
@@ -187,17 +193,21 @@ fn extension_document(&(alias, name, description): &(&str, &str, &str)) -> Value
     json!({"alias": alias, "name": name, "description": description, "updated": UPDATED, "links": []})
 }
 
-pub async fn extensions(Caller(caller): Caller) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadNetworking)?;
+pub async fn extensions(
+    State(service): Service,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    service.may_read(&caller)?;
     let extensions: Vec<Value> = EXTENSIONS.iter().map(extension_document).collect();
     Ok(Json(json!({ "extensions": extensions })).into_response())
 }
 
 pub async fn extension(
+    State(service): Service,
     Caller(caller): Caller,
     Path(alias): Path<String>,
 ) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadNetworking)?;
+    service.may_read(&caller)?;
     let extension = EXTENSIONS
         .iter()
         .find(|(known, _, _)| *known == alias)
@@ -209,8 +219,11 @@ pub async fn extension(
 }
 
 /// `GET /v2.0/availability_zones`: one zone, for networks and routers.
-pub async fn availability_zones(Caller(caller): Caller) -> Result<Response, ApiError> {
-    authorize(&caller, Action::ReadNetworking)?;
+pub async fn availability_zones(
+    State(service): Service,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    service.may_read(&caller)?;
     let zones: Vec<Value> = ["network", "router"]
         .iter()
         .map(|resource| json!({"name": AVAILABILITY_ZONE, "resource": resource, "state": "available"}))

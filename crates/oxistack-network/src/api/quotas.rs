@@ -9,6 +9,7 @@ use oxistack_http::{ApiError, JsonBody, envelope};
 use serde_json::{Map, Value, json};
 
 use super::Service;
+use crate::service::not_a_limit;
 
 /// Projects with limits of their own (administrator only).
 pub async fn list(State(service): Service, Caller(caller): Caller) -> Result<Response, ApiError> {
@@ -60,6 +61,20 @@ pub async fn update(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let changes: Map<String, Value> = envelope(body, "quota")?;
+    let changes = changes
+        .into_iter()
+        .map(|(resource, value)| {
+            // Python clients may send numbers as text.
+            let limit = match &value {
+                Value::Number(n) => n.as_i64(),
+                Value::String(s) => s.parse().ok(),
+                _ => None,
+            };
+            limit
+                .map(|limit| (resource.clone(), limit))
+                .ok_or_else(|| not_a_limit(&resource, &value))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
     let limits = service.update_quota(&caller, &project, changes).await?;
     Ok(Json(json!({ "quota": limits })).into_response())
 }

@@ -1,212 +1,222 @@
-//! The handlers every kind of resource shares: list, show, create,
-//! update, delete, and tags.
+//! The handlers every kind of resource shares, written once over
+//! [`Resource`]: list, show, create, update, delete, and tags. They parse
+//! the request into the kind's typed request, call the service, and render
+//! what it returns as Neutron's documents.
 
+use axum::Json;
 use axum::extract::{OriginalUri, Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Json};
 use oxistack_auth::Caller;
-use oxistack_http::{ApiError, JsonBody, base_url, query_string};
+use oxistack_http::{ApiError, JsonBody, base_url, envelope};
+use oxistack_list::{Document, Documents, Link, ListQuery, requested_fields, select_fields};
+use serde::ser::{Serialize, SerializeMap, Serializer};
 use serde_json::{Value, json};
 
 use super::Service;
-use crate::kind::Kind;
-use crate::query::{ListQuery, select_fields};
-use crate::service::TagChange;
+use crate::errors::{NetworkError, bad_request};
+use crate::service::{Resource, TagChange, Updatable, tag_not_found};
 use crate::wire::Tags;
 
 type Pairs = Query<Vec<(String, String)>>;
 
-pub async fn list(
+pub async fn list<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     headers: HeaderMap,
     OriginalUri(uri): OriginalUri,
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
-    let query = ListQuery::parse(kind, &pairs)?;
-    let fields = query.fields.clone();
-    let paginated = query.limit.is_some();
-    let page = service.list(&caller, query).await?;
-    let mut links = Vec::new();
-    if paginated {
-        // Neutron's links repeat the client's query with the marker (and
-        // direction) replaced, as absolute URLs.
-        let kept: Vec<(&str, &str)> = pairs
-            .iter()
-            .filter(|(key, _)| key != "marker" && key != "page_reverse")
-            .map(|(key, value)| (key.as_str(), value.as_str()))
-            .collect();
-        let href = |marker: &str, reverse: bool| {
-            let mut query = kept.clone();
-            query.push(("marker", marker));
-            if reverse {
-                query.push(("page_reverse", "True"));
-            }
-            format!(
-                "{}{}?{}",
-                base_url(&headers),
-                uri.path(),
-                query_string(query)
-            )
-        };
-        if let (true, Some(last)) = (page.more_after, page.items.last()) {
-            links.push(json!({"rel": "next", "href": href(last.id(), false)}));
-        }
-        if let (true, Some(first)) = (page.more_before, page.items.first()) {
-            links.push(json!({"rel": "previous", "href": href(first.id(), true)}));
-        }
-    }
-    let documents: Vec<Value> = page
-        .items
-        .into_iter()
-        .map(|item| Value::Object(select_fields(item.doc, fields.as_deref())))
-        .collect();
-    let mut body = serde_json::Map::new();
-    body.insert(kind.plural().to_owned(), Value::Array(documents));
-    if !links.is_empty() {
-        body.insert(format!("{}_links", kind.plural()), Value::Array(links));
-    }
+    let query = ListQuery::parse(R::KIND.collection(), &pairs).map_err(NetworkError::List)?;
+    let page = service.list::<R>(&caller, query.clone()).await?;
+    let url = format!("{}{}", base_url(&headers), uri.path());
+    let body = ListBody {
+        plural: R::KIND.plural(),
+        documents: page.documents(query.fields.as_deref()),
+        links: oxistack_list::links(&query, &page, &url, &pairs),
+    };
     Ok(Json(body).into_response())
 }
 
-pub async fn show(
+/// `{"networks": [...], "networks_links": [...]}`, the links only when
+/// there are some; written straight from the resources.
+struct ListBody<'a, T> {
+    plural: &'static str,
+    documents: Documents<'a, T>,
+    links: Vec<Link>,
+}
+
+impl<T: Document> Serialize for ListBody<'_, T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry(self.plural, &self.documents)?;
+        if !self.links.is_empty() {
+            map.serialize_entry(&format!("{}_links", self.plural), &self.links)?;
+        }
+        map.end()
+    }
+}
+
+pub async fn show<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     Path(id): Path<String>,
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
-    let fields: Vec<String> = pairs
-        .iter()
-        .filter(|(key, _)| key == "fields")
-        .flat_map(|(_, value)| value.split(',').map(str::to_owned))
-        .collect();
-    let document = service.show(&caller, kind, &id).await?;
-    let document = select_fields(document, (!fields.is_empty()).then_some(fields.as_slice()));
-    Ok(Json(json!({ kind.singular(): document })).into_response())
+    let resource: R = service.get(&caller, &id).await?;
+    let document = select_fields(
+        resource.document(caller.is_admin()),
+        requested_fields(&pairs).as_deref(),
+    );
+    Ok(Json(json!({ R::KIND.singular(): document })).into_response())
 }
 
-pub async fn create(
+/// `POST` of one resource (`{"network": {...}}`) or several
+/// (`{"networks": [...]}`, all or none).
+pub async fn create<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let created = service.create(&caller, kind, body).await?;
-    Ok((StatusCode::CREATED, Json(created)).into_response())
+    let (singular, plural) = (R::KIND.singular(), R::KIND.plural());
+    let (requests, bulk) = match body {
+        Value::Object(mut body) if body.get(plural).is_some_and(Value::is_array) => {
+            let Some(Value::Array(items)) = body.remove(plural) else {
+                unreachable!("checked to be an array")
+            };
+            // Errors name the item as the client wrote it: `networks[1].name`.
+            let requests = items
+                .into_iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    let key = format!("{plural}[{i}]");
+                    envelope(json!({ &key: item }), &key)
+                })
+                .collect::<Result<Vec<R::Create>, ApiError>>()?;
+            (requests, true)
+        }
+        Value::Object(body) if body.contains_key(singular) => {
+            (vec![envelope(Value::Object(body), singular)?], false)
+        }
+        _ => {
+            return Err(bad_request(
+                "HTTPBadRequest",
+                format!(
+                    "Resource body required: give {{\"{singular}\": {{...}}}} or {{\"{plural}\": [...]}}."
+                ),
+            )
+            .into());
+        }
+    };
+    let created = service.create::<R>(&caller, requests).await?;
+    let admin = caller.is_admin();
+    let mut documents = created.iter().map(|resource| resource.document(admin));
+    let body = if bulk {
+        json!({ plural: documents.collect::<Vec<_>>() })
+    } else {
+        json!({ singular: documents.next() })
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
-pub async fn update(
+pub async fn update<R: Updatable>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let document = service.update(&caller, kind, &id, body).await?;
-    Ok(Json(json!({ kind.singular(): document })).into_response())
+    let singular = R::KIND.singular();
+    let request: R::Update = envelope(body, singular)?;
+    let resource = service.update::<R>(&caller, &id, request).await?;
+    Ok(Json(json!({ singular: resource.document(caller.is_admin()) })).into_response())
 }
 
-pub async fn delete(
+pub async fn delete<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
-    service.delete(&caller, kind, &id).await?;
+    service.delete::<R>(&caller, &id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub async fn tags(
+pub async fn tags<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<Response, ApiError> {
-    let tags = service.tags(&caller, kind, &id).await?;
+    let tags = service.tags::<R>(&caller, &id).await?;
     Ok(Json(json!({ "tags": tags })).into_response())
 }
 
 /// `PUT .../tags`: the resource's tags become exactly these.
-pub async fn replace_tags(
+pub async fn replace_tags<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     Path(id): Path<String>,
     JsonBody(Tags { tags }): JsonBody<Tags>,
 ) -> Result<Response, ApiError> {
     let tags = service
-        .change_tags(&caller, kind, &id, TagChange::Replace(tags))
+        .change_tags::<R>(&caller, &id, TagChange::Replace(tags))
         .await?;
     Ok(Json(json!({ "tags": tags })).into_response())
 }
 
 /// `POST .../tags`: these tags are added to the resource's.
-pub async fn add_tags(
+pub async fn add_tags<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     Path(id): Path<String>,
     JsonBody(Tags { tags }): JsonBody<Tags>,
 ) -> Result<Response, ApiError> {
     let tags = service
-        .change_tags(&caller, kind, &id, TagChange::Add(tags))
+        .change_tags::<R>(&caller, &id, TagChange::Add(tags))
         .await?;
     Ok((StatusCode::CREATED, Json(json!({ "tags": tags }))).into_response())
 }
 
-pub async fn clear_tags(
+pub async fn clear_tags<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     service
-        .change_tags(&caller, kind, &id, TagChange::Clear)
+        .change_tags::<R>(&caller, &id, TagChange::Clear)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// `GET .../tags/{tag}`: 204 if the resource has the tag, else 404.
-pub async fn has_tag(
+pub async fn has_tag<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    if service.tags(&caller, kind, &id).await?.contains(&tag) {
+    if service.tags::<R>(&caller, &id).await?.contains(&tag) {
         Ok(StatusCode::NO_CONTENT)
     } else {
-        Err(ApiError::not_found(format!(
-            "Tag {tag} could not be found for {} {id}.",
-            kind.singular()
-        ))
-        .with_kind("TagNotFound"))
+        Err(tag_not_found(R::KIND, &id, &tag).into())
     }
 }
 
-pub async fn add_tag(
+pub async fn add_tag<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     service
-        .change_tags(&caller, kind, &id, TagChange::Add(vec![tag]))
+        .change_tags::<R>(&caller, &id, TagChange::Add(vec![tag]))
         .await?;
     Ok(StatusCode::CREATED)
 }
 
-pub async fn remove_tag(
+pub async fn remove_tag<R: Resource>(
     State(service): Service,
-    Extension(kind): Extension<Kind>,
     Caller(caller): Caller,
     Path((id, tag)): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
     service
-        .change_tags(&caller, kind, &id, TagChange::Remove(tag))
+        .change_tags::<R>(&caller, &id, TagChange::Remove(tag))
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -8,6 +8,7 @@ use oxistack_http::{ApiError, JsonBody};
 use serde_json::json;
 
 use super::Service;
+use crate::service::Resource;
 use crate::wire::{ExtraRoutesBody, InterfaceRequest};
 
 pub async fn add_interface(
@@ -41,7 +42,7 @@ pub async fn add_extra_routes(
     let router = service
         .change_extra_routes(&caller, &id, body.router, true)
         .await?;
-    Ok(Json(json!({ "router": router })).into_response())
+    Ok(Json(json!({ "router": router.document(caller.is_admin()) })).into_response())
 }
 
 pub async fn remove_extra_routes(
@@ -53,5 +54,5 @@ pub async fn remove_extra_routes(
     let router = service
         .change_extra_routes(&caller, &id, body.router, false)
         .await?;
-    Ok(Json(json!({ "router": router })).into_response())
+    Ok(Json(json!({ "router": router.document(caller.is_admin()) })).into_response())
 }

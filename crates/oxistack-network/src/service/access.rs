@@ -1,10 +1,9 @@
 //! Who may see and change what: visibility as database scopes, ownership
 //! checks, and the project a new resource belongs to.
 
-use oxistack_auth::{Action, AuthContext, authorize};
-use oxistack_http::ApiError;
+use oxistack_auth::{Action, AuthContext};
 
-use crate::errors::invalid_input;
+use crate::errors::{NetworkError, authorize, bad_request, invalid_input, missing};
 use crate::kind::Kind;
 use crate::store::Scope;
 
@@ -19,13 +18,13 @@ pub fn scope(caller: &AuthContext) -> Scope<'_> {
 }
 
 /// The one resource a lookup by id found, or the kind's 404.
-pub fn found<T>(mut found: Vec<T>, kind: Kind, id: &str) -> Result<T, ApiError> {
+pub fn found<T>(mut found: Vec<T>, kind: Kind, id: &str) -> Result<T, NetworkError> {
     found.pop().ok_or_else(|| kind.not_found(id))
 }
 
 /// Changing a resource another project owns (which the caller can see only
 /// if it is shared or external) takes the administrator.
-pub fn require_owner(caller: &AuthContext, owner: &str) -> Result<(), ApiError> {
+pub fn require_owner(caller: &AuthContext, owner: &str) -> Result<(), NetworkError> {
     if caller.project_id() == Some(owner) {
         Ok(())
     } else {
@@ -40,7 +39,7 @@ pub fn owner(
     caller: &AuthContext,
     project_id: Option<String>,
     tenant_id: Option<String>,
-) -> Result<String, ApiError> {
+) -> Result<String, NetworkError> {
     let requested = match (project_id, tenant_id) {
         (Some(project), Some(tenant)) if project != tenant => {
             return Err(invalid_input(
@@ -67,7 +66,7 @@ pub fn owner(
 }
 
 /// A name or description: at most `max` characters.
-pub fn text(field: &str, value: Option<String>, max: usize) -> Result<String, ApiError> {
+pub fn text(field: &str, value: Option<String>, max: usize) -> Result<String, NetworkError> {
     let value = value.unwrap_or_default();
     if value.chars().count() > max {
         return Err(invalid_input(
@@ -83,13 +82,30 @@ pub fn text(field: &str, value: Option<String>, max: usize) -> Result<String, Ap
 pub const NAME_MAX: usize = 255;
 pub const DESCRIPTION_MAX: usize = 255;
 
+/// A resource's name: at most [`NAME_MAX`] characters, none of them a
+/// control character (Neutron's names are printable text).
+pub fn name(value: Option<String>) -> Result<String, NetworkError> {
+    let name = text("name", value, NAME_MAX)?;
+    oxistack_http::text::refuse_control_characters("name", &name)
+        .map_err(|refused| bad_request("InvalidInput", refused.message))?;
+    Ok(name)
+}
+
+/// Renames a resource if the request has a name.
+pub fn update_name(target: &mut String, value: Option<String>) -> Result<(), NetworkError> {
+    if value.is_some() {
+        *target = name(value)?;
+    }
+    Ok(())
+}
+
 /// Sets `target` to a new name or description if the request has one.
 pub fn update_text(
     target: &mut String,
     field: &str,
     value: Option<String>,
     max: usize,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     if value.is_some() {
         *target = text(field, value, max)?;
     }
@@ -97,16 +113,16 @@ pub fn update_text(
 }
 
 /// Availability zone hints name zones that exist: the one zone, `nova`.
-pub fn availability_zone_hints(hints: Option<Vec<String>>) -> Result<Vec<String>, ApiError> {
+pub fn availability_zone_hints(hints: Option<Vec<String>>) -> Result<Vec<String>, NetworkError> {
     let hints = hints.unwrap_or_default();
     if let Some(unknown) = hints
         .iter()
         .find(|zone| zone.as_str() != crate::wire::AVAILABILITY_ZONE)
     {
-        return Err(
-            ApiError::not_found(format!("AvailabilityZone {unknown} could not be found."))
-                .with_kind("AvailabilityZoneNotFound"),
-        );
+        return Err(missing(
+            "AvailabilityZoneNotFound",
+            format!("AvailabilityZone {unknown} could not be found."),
+        ));
     }
     Ok(hints)
 }

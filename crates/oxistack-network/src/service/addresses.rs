@@ -3,9 +3,8 @@
 use std::net::Ipv4Addr;
 
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 
-use crate::errors::{conflict, invalid_input};
+use crate::errors::{NetworkError, conflict, invalid_input};
 use crate::ipam;
 use crate::model::{FixedIp, Subnet};
 use crate::store;
@@ -17,15 +16,18 @@ pub fn next_free(
     conn: &Connection,
     subnet: &Subnet,
     pending: &[Ipv4Addr],
-) -> Result<Ipv4Addr, ApiError> {
+) -> Result<Ipv4Addr, NetworkError> {
     let mut taken = store::subnets::allocated(conn, &subnet.std.id)?;
     taken.extend(pending);
     ipam::first_free(&subnet.allocation_pools, &taken).ok_or_else(|| exhausted(&subnet.network_id))
 }
 
-fn exhausted(network_id: &str) -> ApiError {
+/// Neutron's type for a network without a free address.
+const EXHAUSTED: &str = "IpAddressGenerationFailure";
+
+fn exhausted(network_id: &str) -> NetworkError {
     conflict(
-        "IpAddressGenerationFailure",
+        EXHAUSTED,
         format!("No more IP addresses available on network {network_id}."),
     )
 }
@@ -48,7 +50,7 @@ pub struct Wanted<'a> {
 /// a subnet alone gets its next free address (or the one the port already
 /// has there), an address alone is looked up in the subnets, and an
 /// address must be free unless the port holds it already.
-pub fn resolve(conn: &Connection, wanted: Wanted<'_>) -> Result<Vec<FixedIp>, ApiError> {
+pub fn resolve(conn: &Connection, wanted: Wanted<'_>) -> Result<Vec<FixedIp>, NetworkError> {
     let Some(requested) = wanted.requested else {
         return match wanted.subnets.first() {
             None => Ok(Vec::new()),
@@ -61,7 +63,9 @@ pub fn resolve(conn: &Connection, wanted: Wanted<'_>) -> Result<Vec<FixedIp>, Ap
                                 ip_address: ip,
                             }]);
                         }
-                        Err(e) if e.kind == Some("IpAddressGenerationFailure") => continue,
+                        Err(NetworkError::Conflict {
+                            kind: EXHAUSTED, ..
+                        }) => continue,
                         Err(e) => return Err(e),
                     }
                 }
@@ -145,7 +149,7 @@ pub fn resolve(conn: &Connection, wanted: Wanted<'_>) -> Result<Vec<FixedIp>, Ap
 
 /// A specific address must be a host address of its subnet, and only a
 /// router interface may take the gateway's.
-fn check_address(subnet: &Subnet, ip: Ipv4Addr, gateway_allowed: bool) -> Result<(), ApiError> {
+fn check_address(subnet: &Subnet, ip: Ipv4Addr, gateway_allowed: bool) -> Result<(), NetworkError> {
     if !ipam::is_host_address(&subnet.cidr, ip) {
         return Err(invalid_input(
             "fixed_ips",

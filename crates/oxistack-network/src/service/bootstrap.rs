@@ -6,9 +6,9 @@ use std::net::Ipv4Addr;
 
 use oxistack_auth::AuthContext;
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 
 use super::{NetworkService, networks, routers, subnets};
+use crate::errors::NetworkError;
 use crate::store;
 use crate::wire::{
     GatewayRequest, InterfaceRequest, NetworkCreate, PoolRequest, RouterCreate, SubnetCreate,
@@ -34,14 +34,14 @@ impl NetworkService {
     /// Creates DevStack's default networks on the first start, in one
     /// transaction. Later starts change nothing, even if an operator has
     /// since deleted some of them.
-    pub fn bootstrap(&self, defaults: &NetworkDefaults) -> Result<(), ApiError> {
+    pub fn bootstrap(&self, defaults: &NetworkDefaults) -> Result<(), NetworkError> {
         let created = self.db.write_blocking(|conn| {
             if store::bootstrapped(conn)? {
                 return Ok(false);
             }
             create_defaults(conn, defaults)?;
             store::mark_bootstrapped(conn)?;
-            Ok::<_, ApiError>(true)
+            Ok::<_, NetworkError>(true)
         })?;
         if created {
             tracing::info!(floating_range = %defaults.floating_range, "created the default networks");
@@ -54,7 +54,7 @@ impl NetworkService {
 pub(crate) fn create_defaults(
     conn: &Connection,
     defaults: &NetworkDefaults,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     // As the cloud administrator, so the default networks go through
     // exactly the checks a client's would.
     let admin = AuthContext::cloud_administrator(&defaults.admin_project_id);

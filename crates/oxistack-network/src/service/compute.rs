@@ -1,21 +1,23 @@
-//! What the compute service needs, one method per method of compute's
-//! `Networking` interface (crates/oxistack-compute/src/interfaces.rs),
-//! with the same semantics: errors are already in the client's terms.
+//! What the compute service needs, one method per method of the
+//! `oxistack_contracts::Networking` contract, with the same semantics;
+//! src/contracts.rs implements the contract with them.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::sync::Arc;
 
-use oxistack_auth::{Action, AuthContext, authorize};
+use oxistack_auth::{Action, AuthContext};
+use oxistack_contracts::{
+    DEVICE_OWNER_COMPUTE, NetworkSummary, PortRequest, PortSummary, RemoteGroup,
+    SecurityGroupDetail, SecurityGroupRuleDetail,
+};
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 
 use super::access::scope;
 use super::{NetworkService, floating_ips, ports, security_groups};
-use crate::compute::{DEVICE_OWNER_COMPUTE, NetworkSummary, PortRequest, PortSummary};
-use crate::errors::{bad_request, conflict, invalid_input};
+use crate::errors::{NetworkError, authorize, bad_request, conflict, invalid_input, missing};
 use crate::kind::Kind;
-use crate::model::{Network, Port};
+use crate::model::{Direction, Network, Port};
 use crate::store::ports::SummaryKey;
 use crate::store::{self, Prefilter, Scope};
 use crate::wire::{FixedIpRequest, PortCreate};
@@ -26,7 +28,7 @@ impl NetworkService {
     pub async fn usable_networks(
         &self,
         caller: &AuthContext,
-    ) -> Result<Vec<NetworkSummary>, ApiError> {
+    ) -> Result<Vec<NetworkSummary>, NetworkError> {
         authorize(caller, Action::ReadNetworking)?;
         let project = caller.project_id().unwrap_or_default().to_owned();
         self.network_summaries(Some(project), Prefilter::new(), |n| !n.external)
@@ -41,7 +43,7 @@ impl NetworkService {
         &self,
         caller: &AuthContext,
         ids: &[String],
-    ) -> Result<Vec<NetworkSummary>, ApiError> {
+    ) -> Result<Vec<NetworkSummary>, NetworkError> {
         authorize(caller, Action::ReadNetworking)?;
         let prefilter = Prefilter::new().with("id", ids.to_vec());
         if caller.is_admin() {
@@ -60,7 +62,7 @@ impl NetworkService {
         project: Option<String>,
         prefilter: Prefilter,
         keep: fn(&Network) -> bool,
-    ) -> Result<Vec<NetworkSummary>, ApiError> {
+    ) -> Result<Vec<NetworkSummary>, NetworkError> {
         self.db
             .read(move |conn| {
                 let scope = match &project {
@@ -84,7 +86,7 @@ impl NetworkService {
         &self,
         caller: &AuthContext,
         names_or_ids: &[String],
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Vec<String>, NetworkError> {
         authorize(caller, Action::ReadNetworking)?;
         let project = project_of(caller)?;
         let names_or_ids = names_or_ids.to_vec();
@@ -103,7 +105,7 @@ impl NetworkService {
         &self,
         caller: &AuthContext,
         request: PortRequest,
-    ) -> Result<PortSummary, ApiError> {
+    ) -> Result<PortSummary, NetworkError> {
         authorize(caller, Action::CreateNetworking)?;
         let fixed_ip = request.fixed_ip.map(ipv4).transpose()?;
         let caller = Arc::new(caller.clone());
@@ -140,7 +142,7 @@ impl NetworkService {
         caller: &AuthContext,
         port_id: &str,
         device_id: &str,
-    ) -> Result<PortSummary, ApiError> {
+    ) -> Result<PortSummary, NetworkError> {
         authorize(caller, Action::UpdateNetworking)?;
         let (caller, port_id, device_id) = (
             Arc::new(caller.clone()),
@@ -171,7 +173,7 @@ impl NetworkService {
 
     /// Detaches one port from a server: deleted if compute created it,
     /// unbound otherwise. Its floating IPs are disassociated.
-    pub async fn release_port(&self, device_id: &str, port_id: &str) -> Result<(), ApiError> {
+    pub async fn release_port(&self, device_id: &str, port_id: &str) -> Result<(), NetworkError> {
         let (device_id, port_id) = (device_id.to_owned(), port_id.to_owned());
         self.change(move |conn| {
             let port = server_ports(conn, Scope::All, &device_id)?
@@ -184,7 +186,7 @@ impl NetworkService {
     }
 
     /// Detaches every port of a server, as [`NetworkService::release_port`].
-    pub async fn release_ports(&self, device_id: &str) -> Result<(), ApiError> {
+    pub async fn release_ports(&self, device_id: &str) -> Result<(), NetworkError> {
         let device_id = device_id.to_owned();
         self.change(move |conn| {
             server_ports(conn, Scope::All, &device_id)?
@@ -198,7 +200,7 @@ impl NetworkService {
     pub async fn ports_of(
         &self,
         device_ids: &[String],
-    ) -> Result<HashMap<String, Vec<PortSummary>>, ApiError> {
+    ) -> Result<HashMap<String, Vec<PortSummary>>, NetworkError> {
         let device_ids = device_ids.to_vec();
         self.db
             .read(move |conn| {
@@ -213,13 +215,83 @@ impl NetworkService {
             .await
     }
 
+    /// The security groups of a server's ports, each once in the order the
+    /// ports name them, with their rules and the groups those rules admit.
+    pub async fn server_security_groups(
+        &self,
+        device_id: &str,
+    ) -> Result<Vec<SecurityGroupDetail>, NetworkError> {
+        let device_id = device_id.to_owned();
+        self.db
+            .read(move |conn| {
+                let mut ids: Vec<String> = Vec::new();
+                for port in server_ports(conn, Scope::All, &device_id)? {
+                    for group in port.security_groups {
+                        if !ids.contains(&group) {
+                            ids.push(group);
+                        }
+                    }
+                }
+                let by_id = |ids: Vec<String>| {
+                    store::security_groups::list(
+                        conn,
+                        Scope::All,
+                        &Prefilter::new().with("id", ids),
+                    )
+                };
+                let groups = by_id(ids.clone())?;
+                let remote_ids: Vec<String> = groups
+                    .iter()
+                    .flat_map(|g| &g.rules)
+                    .filter_map(|r| r.remote_group_id.clone())
+                    .collect();
+                let remotes: HashMap<String, RemoteGroup> = by_id(remote_ids)?
+                    .into_iter()
+                    .map(|g| {
+                        let remote = RemoteGroup {
+                            name: g.name,
+                            project_id: g.std.project_id,
+                        };
+                        (g.std.id, remote)
+                    })
+                    .collect();
+                let mut details: Vec<SecurityGroupDetail> = groups
+                    .into_iter()
+                    .map(|group| SecurityGroupDetail {
+                        rules: group
+                            .rules
+                            .into_iter()
+                            .map(|rule| SecurityGroupRuleDetail {
+                                ingress: rule.direction == Direction::Ingress,
+                                protocol: rule.protocol,
+                                port_range_min: rule.port_range_min,
+                                port_range_max: rule.port_range_max,
+                                remote_ip_prefix: rule.remote_ip_prefix.map(|p| p.to_string()),
+                                remote_group: rule
+                                    .remote_group_id
+                                    .and_then(|id| remotes.get(&id).cloned()),
+                                id: rule.std.id,
+                            })
+                            .collect(),
+                        id: group.std.id,
+                        name: group.name,
+                        description: group.std.description,
+                        project_id: group.std.project_id,
+                    })
+                    .collect();
+                details.sort_by_key(|g| ids.iter().position(|id| *id == g.id));
+                Ok(details)
+            })
+            .await
+    }
+
     /// Adds a security group (name or id) to every port of a server.
     pub async fn add_security_group(
         &self,
         caller: &AuthContext,
         device_id: &str,
         group: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), NetworkError> {
         self.change_server_groups(caller, device_id, group, true)
             .await
     }
@@ -231,7 +303,7 @@ impl NetworkService {
         caller: &AuthContext,
         device_id: &str,
         group: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), NetworkError> {
         self.change_server_groups(caller, device_id, group, false)
             .await
     }
@@ -242,7 +314,7 @@ impl NetworkService {
         device_id: &str,
         group: &str,
         add: bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), NetworkError> {
         authorize(caller, Action::UpdateNetworking)?;
         let project = project_of(caller)?;
         let (caller, device_id, group) = (
@@ -277,10 +349,12 @@ impl NetworkService {
                 changed = true;
             }
             if !add && !changed {
-                return Err(ApiError::not_found(format!(
-                    "Security group {group} is not associated with the instance {device_id}."
-                ))
-                .with_kind("SecurityGroupNotFound"));
+                return Err(missing(
+                    "SecurityGroupNotFound",
+                    format!(
+                        "Security group {group} is not associated with the instance {device_id}."
+                    ),
+                ));
             }
             Ok(())
         })
@@ -295,7 +369,7 @@ impl NetworkService {
         device_id: &str,
         address: IpAddr,
         fixed_address: Option<IpAddr>,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), NetworkError> {
         authorize(caller, Action::UpdateNetworking)?;
         let fixed_address = fixed_address.map(ipv4).transpose()?;
         let (caller, device_id) = (Arc::new(caller.clone()), device_id.to_owned());
@@ -340,7 +414,7 @@ impl NetworkService {
         caller: &AuthContext,
         device_id: &str,
         address: IpAddr,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), NetworkError> {
         authorize(caller, Action::UpdateNetworking)?;
         let (caller, device_id) = (Arc::new(caller.clone()), device_id.to_owned());
         self.change(move |conn| {
@@ -364,21 +438,21 @@ impl NetworkService {
     }
 }
 
-fn project_of(caller: &AuthContext) -> Result<String, ApiError> {
+fn project_of(caller: &AuthContext) -> Result<String, NetworkError> {
     caller
         .project_id()
         .map(str::to_owned)
         .ok_or_else(|| invalid_input("project", "a project-scoped token is needed"))
 }
 
-fn ipv4(ip: IpAddr) -> Result<Ipv4Addr, ApiError> {
+fn ipv4(ip: IpAddr) -> Result<Ipv4Addr, NetworkError> {
     match ip {
         IpAddr::V4(ip) => Ok(ip),
         IpAddr::V6(ip) => Err(invalid_input("fixed_ip", format!("{ip}: subnets are IPv4"))),
     }
 }
 
-fn summary(conn: &Connection, port_id: &str) -> Result<PortSummary, ApiError> {
+fn summary(conn: &Connection, port_id: &str) -> Result<PortSummary, NetworkError> {
     store::ports::summaries(conn, SummaryKey::PortId, &[port_id.to_owned()])?
         .pop()
         .map(|(_, summary)| summary)
@@ -390,7 +464,7 @@ fn server_ports(
     conn: &Connection,
     scope: Scope<'_>,
     device_id: &str,
-) -> Result<Vec<Port>, ApiError> {
+) -> Result<Vec<Port>, NetworkError> {
     let mut ports = store::ports::list(
         conn,
         scope,
@@ -404,7 +478,7 @@ fn floating_ip_at(
     conn: &Connection,
     caller: &AuthContext,
     address: IpAddr,
-) -> Result<crate::model::FloatingIp, ApiError> {
+) -> Result<crate::model::FloatingIp, NetworkError> {
     store::floating_ips::list(
         conn,
         scope(caller),
@@ -416,7 +490,7 @@ fn floating_ip_at(
 
 /// Detaches a port from its server: compute's own ports are deleted, a
 /// user's port is unbound and kept. Either way no floating IP stays on it.
-fn release(conn: &Connection, mut port: Port) -> Result<(), ApiError> {
+fn release(conn: &Connection, mut port: Port) -> Result<(), NetworkError> {
     if port.created_by_compute {
         return ports::remove(conn, &port);
     }

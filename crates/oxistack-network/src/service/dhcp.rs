@@ -2,17 +2,16 @@
 //! every subnet with DHCP enabled, as Neutron's DHCP agent keeps one.
 
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 use oxistack_netplane::DEVICE_OWNER_DHCP;
 
-use super::addresses;
-use super::ports;
+use super::{addresses, port_records};
+use crate::errors::NetworkError;
 use crate::model::{FixedIp, Network};
 use crate::store::{self, Prefilter, Scope};
 
 /// Gives the network's DHCP port an address on each subnet with DHCP and
 /// none on the others; removes the port when no subnet has DHCP.
-pub fn sync(conn: &Connection, network: &Network) -> Result<(), ApiError> {
+pub fn sync(conn: &Connection, network: &Network) -> Result<(), NetworkError> {
     let subnets: Vec<_> = store::subnets::of_network(conn, &network.std.id)?
         .into_iter()
         .filter(|subnet| subnet.enable_dhcp)
@@ -20,7 +19,7 @@ pub fn sync(conn: &Connection, network: &Network) -> Result<(), ApiError> {
     let existing = port_of(conn, &network.std.id)?;
     if subnets.is_empty() {
         return match existing {
-            Some(port) => ports::remove(conn, &port),
+            Some(port) => port_records::remove(conn, &port),
             None => Ok(()),
         };
     }
@@ -45,7 +44,7 @@ pub fn sync(conn: &Connection, network: &Network) -> Result<(), ApiError> {
             port.std.touch();
             port
         }
-        None => ports::service_port(
+        None => port_records::service_port(
             conn,
             network,
             &network.std.project_id,
@@ -58,14 +57,17 @@ pub fn sync(conn: &Connection, network: &Network) -> Result<(), ApiError> {
 }
 
 /// Removes the network's DHCP port, if any.
-pub fn remove(conn: &Connection, network_id: &str) -> Result<(), ApiError> {
+pub fn remove(conn: &Connection, network_id: &str) -> Result<(), NetworkError> {
     match port_of(conn, network_id)? {
-        Some(port) => ports::remove(conn, &port),
+        Some(port) => port_records::remove(conn, &port),
         None => Ok(()),
     }
 }
 
-fn port_of(conn: &Connection, network_id: &str) -> Result<Option<crate::model::Port>, ApiError> {
+fn port_of(
+    conn: &Connection,
+    network_id: &str,
+) -> Result<Option<crate::model::Port>, NetworkError> {
     Ok(store::ports::list(
         conn,
         Scope::All,

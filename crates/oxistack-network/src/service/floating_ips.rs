@@ -3,15 +3,14 @@
 
 use std::net::Ipv4Addr;
 
-use oxistack_auth::{Action, AuthContext, authorize};
+use oxistack_auth::{Action, AuthContext};
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 use oxistack_netplane::DEVICE_OWNER_FLOATING_IP;
 
 use super::access::{self, DESCRIPTION_MAX, found, owner, require_owner, scope, update_text};
 use super::addresses::{self, Wanted};
-use super::{networks, ports, quotas};
-use crate::errors::{bad_request, conflict};
+use super::{networks, port_records, ports, quotas};
+use crate::errors::{NetworkError, authorize, bad_request, conflict, missing};
 use crate::kind::Kind;
 use crate::model::{Association, FloatingIp, Standard};
 use crate::store::{self, Prefilter};
@@ -21,7 +20,7 @@ pub fn create(
     conn: &Connection,
     caller: &AuthContext,
     request: FloatingIpCreate,
-) -> Result<FloatingIp, ApiError> {
+) -> Result<FloatingIp, NetworkError> {
     let project = owner(caller, request.project_id, request.tenant_id)?;
     let network = networks::load(conn, caller, &request.floating_network_id)?;
     if !network.external {
@@ -78,7 +77,7 @@ pub fn create(
         ));
     };
     // The address is reserved by a port of no project, as in Neutron.
-    let port = ports::service_port(
+    let port = port_records::service_port(
         conn,
         &network,
         "",
@@ -107,7 +106,7 @@ pub fn update(
     caller: &AuthContext,
     id: &str,
     request: FloatingIpUpdate,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     let mut floating_ip = load(conn, caller, id)?;
     require_owner(caller, &floating_ip.std.project_id)?;
     update_text(
@@ -142,7 +141,7 @@ pub fn association(
     floating_ip: &FloatingIp,
     port_id: &str,
     fixed_ip_address: Option<Ipv4Addr>,
-) -> Result<Association, ApiError> {
+) -> Result<Association, NetworkError> {
     let port = ports::load(conn, caller, port_id)?;
     let fixed_ip = match fixed_ip_address {
         Some(address) => port
@@ -200,11 +199,10 @@ pub fn association(
     }
     let router_id = store::routers::connecting(conn, &fixed_ip.subnet_id, &floating_ip.floating_network_id)?
         .ok_or_else(|| {
-            ApiError::not_found(format!(
+            missing("ExternalGatewayForFloatingIPNotFound", format!(
                 "External network {} is not reachable from subnet {}. Therefore, cannot associate Port {port_id} with a Floating IP.",
                 floating_ip.floating_network_id, fixed_ip.subnet_id
             ))
-            .with_kind("ExternalGatewayForFloatingIPNotFound")
         })?;
     Ok(Association {
         port_id: port_id.to_owned(),
@@ -214,15 +212,14 @@ pub fn association(
 }
 
 /// Releases a floating IP and its address.
-pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), ApiError> {
+pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), NetworkError> {
     let floating_ip = load(conn, caller, id)?;
     require_owner(caller, &floating_ip.std.project_id)?;
-    store::delete(conn, "floating_ips", id)?;
-    store::delete(conn, "ports", &floating_ip.floating_port_id)
+    store::floating_ips::remove(conn, &floating_ip)
 }
 
 /// The floating IP `id` if the caller can see it.
-pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<FloatingIp, ApiError> {
+pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<FloatingIp, NetworkError> {
     found(
         store::floating_ips::list(conn, scope(caller), &Prefilter::id(id))?,
         Kind::FloatingIp,

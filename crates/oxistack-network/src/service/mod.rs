@@ -1,20 +1,24 @@
-//! The networking service's operations. Each decides what a request may
-//! do and makes its change in one transaction, refusing before anything is
-//! written; the kind-specific decisions live in the submodules as plain
-//! functions over a connection, so that one transaction can combine them
-//! (a router creating its gateway port, bootstrap creating everything).
+//! The networking service's operations: typed calls (a caller and a typed
+//! request, a typed result) that check the policy themselves. Each decides
+//! what a request may do and makes its change in one transaction, refusing
+//! before anything is written; the calls every kind of resource shares are
+//! written once over [`Resource`], and the kind-specific decisions live in
+//! the submodules as plain functions over a connection, so that one
+//! transaction can combine them (a router creating its gateway port,
+//! bootstrap creating everything).
 
 mod access;
 mod addresses;
 mod bootstrap;
 mod compute;
 mod dhcp;
-mod documents;
 mod floating_ips;
 mod networks;
+mod port_records;
 mod ports;
 mod quotas;
 mod reconcile;
+mod resource;
 mod routers;
 mod security_groups;
 mod state;
@@ -22,20 +26,23 @@ mod subnets;
 
 use std::sync::Arc;
 
-use oxistack_auth::{Action, AuthContext, authorize};
+use oxistack_auth::{Action, AuthContext};
 use oxistack_db::Db;
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::{ApiError, envelope};
+use oxistack_list::{Item, ListError, ListQuery, Page};
 use oxistack_netplane::NetworkDataPlane;
 use serde_json::{Map, Value};
 
+use crate::errors::{NetworkError, authorize, missing};
 use crate::kind::Kind;
-use crate::query::{ListQuery, Page};
-use crate::store::{self, Prefilter};
+use crate::model::Router;
+use crate::store::{self, Prefilter, Scope};
 use crate::wire::{self, InterfaceInfo};
 
 pub use bootstrap::NetworkDefaults;
+pub(crate) use quotas::not_a_limit;
 pub use reconcile::ReconcileError;
+pub(crate) use resource::{Resource, Shown, Updatable};
 
 use access::scope;
 use reconcile::Reconciler;
@@ -55,10 +62,14 @@ pub struct NetworkService {
 impl NetworkService {
     /// The service over `db`, whose network tables must already be
     /// migrated, applying desired state through `dataplane`. Starts the
-    /// background reconciliation (and a first one at once), so it must be
-    /// called within a tokio runtime.
-    pub fn new(db: Db, dataplane: Arc<dyn NetworkDataPlane>) -> Arc<Self> {
-        let reconciler = Reconciler::start(db.clone(), dataplane);
+    /// background reconciliation as a task of `tasks` (and a first pass at
+    /// once), so it must be called within a tokio runtime.
+    pub fn new(
+        db: Db,
+        dataplane: Arc<dyn NetworkDataPlane>,
+        tasks: &oxistack_tasks::Supervisor,
+    ) -> Arc<Self> {
+        let reconciler = reconcile::start(db.clone(), dataplane, tasks);
         reconciler.request();
         Arc::new(NetworkService {
             db,
@@ -75,9 +86,9 @@ impl NetworkService {
 
     /// Runs `change` in one write transaction and, once committed, asks for
     /// the data plane to follow.
-    async fn change<T, F>(&self, change: F) -> Result<T, ApiError>
+    async fn change<T, F>(&self, change: F) -> Result<T, NetworkError>
     where
-        F: FnOnce(&Connection) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&Connection) -> Result<T, NetworkError> + Send + 'static,
         T: Send + 'static,
     {
         let value = self.db.write(move |tx| change(tx)).await?;
@@ -85,35 +96,39 @@ impl NetworkService {
         Ok(value)
     }
 
-    pub(crate) async fn list(
+    /// A page of the resources of kind `R` the caller can see, as `query`
+    /// asks.
+    pub(crate) async fn list<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
         query: ListQuery,
-    ) -> Result<Page, ApiError> {
+    ) -> Result<Page<Shown<R>>, NetworkError> {
         authorize(caller, Action::ReadNetworking)?;
-        let kind = query.kind();
-        if matches!(kind, Kind::SecurityGroup | Kind::SecurityGroupRule) {
+        if matches!(R::KIND, Kind::SecurityGroup | Kind::SecurityGroupRule) {
             self.ensure_default_group(caller).await?;
         }
         let caller = caller.clone();
         self.db
             .read(move |conn| {
-                let admin = caller.is_admin();
-                let items = documents::load(conn, scope(&caller), admin, kind, &query.prefilter())?;
+                let (scope, admin) = (scope(&caller), caller.is_admin());
+                let item =
+                    |resource: R| Item::new(resource.standard().seq, Shown { resource, admin });
+                let prefilter = query
+                    .indexed()
+                    .fold(Prefilter::new(), |prefilter, (column, values)| {
+                        prefilter.with(column, values.to_vec())
+                    });
+                let items = R::list(conn, scope, &prefilter)?
+                    .into_iter()
+                    .map(item)
+                    .collect();
                 let marker = match &query.marker {
-                    Some(id) => Some(
-                        documents::load(conn, scope(&caller), admin, kind, &Prefilter::id(id))?
-                            .pop()
-                            .ok_or_else(|| {
-                                crate::errors::bad_request(
-                                    "HTTPBadRequest",
-                                    format!(
-                                        "marker {id} is not a {} you can see.",
-                                        kind.singular()
-                                    ),
-                                )
-                            })?,
-                    ),
+                    Some(id) => Some(R::find(conn, scope, id).map(item).map_err(|_| {
+                        NetworkError::List(ListError::UnknownMarker {
+                            marker: id.clone(),
+                            resource: R::KIND.singular(),
+                        })
+                    })?),
                     None => None,
                 };
                 Ok(query.page(items, marker.as_ref()))
@@ -121,163 +136,101 @@ impl NetworkService {
             .await
     }
 
-    pub(crate) async fn show(
+    /// Whether the caller may read the networking API at all: what the
+    /// API's static answers (extensions, zones) ask of it.
+    pub(crate) fn may_read(&self, caller: &AuthContext) -> Result<(), NetworkError> {
+        authorize(caller, Action::ReadNetworking)
+    }
+
+    /// The resource `id` of kind `R`, if the caller can see it.
+    pub(crate) async fn get<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
-        kind: Kind,
         id: &str,
-    ) -> Result<Document, ApiError> {
+    ) -> Result<R, NetworkError> {
         authorize(caller, Action::ReadNetworking)?;
-        if kind == Kind::SecurityGroup {
+        if R::KIND == Kind::SecurityGroup {
             self.ensure_default_group(caller).await?;
         }
         let (caller, id) = (caller.clone(), id.to_owned());
         self.db
-            .read(move |conn| documents::one(conn, scope(&caller), caller.is_admin(), kind, &id))
+            .read(move |conn| R::find(conn, scope(&caller), &id))
             .await
     }
 
-    /// `POST` of one resource (`{"network": {...}}`) or several
-    /// (`{"networks": [...]}`, all or none): the created documents.
-    pub(crate) async fn create(
+    /// Creates one resource or several, all or none.
+    pub(crate) async fn create<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
-        kind: Kind,
-        body: Value,
-    ) -> Result<Value, ApiError> {
+        requests: Vec<R::Create>,
+    ) -> Result<Vec<R>, NetworkError> {
         authorize(caller, Action::CreateNetworking)?;
-        let bodies: Vec<(String, Value)> = match body {
-            Value::Object(mut body) if body.get(kind.plural()).is_some_and(Value::is_array) => {
-                let Some(Value::Array(items)) = body.remove(kind.plural()) else {
-                    unreachable!("checked to be an array")
-                };
-                items
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, item)| (format!("{}[{i}]", kind.plural()), item))
-                    .collect()
-            }
-            Value::Object(mut body) if body.contains_key(kind.singular()) => {
-                vec![(
-                    kind.singular().to_owned(),
-                    body.remove(kind.singular()).unwrap_or_default(),
-                )]
-            }
-            _ => {
-                return Err(crate::errors::bad_request(
-                    "HTTPBadRequest",
-                    format!(
-                        "Resource body required: give {{\"{}\": {{...}}}} or {{\"{}\": [...]}}.",
-                        kind.singular(),
-                        kind.plural()
-                    ),
-                ));
-            }
-        };
-        if matches!(
-            kind,
-            Kind::Port | Kind::SecurityGroup | Kind::SecurityGroupRule
-        ) {
-            self.ensure_default_group(caller).await?;
-        }
-        let bulk = bodies.len() != 1 || bodies[0].0 != kind.singular();
         let caller = caller.clone();
-        let documents = self
-            .change(move |conn| {
-                bodies
-                    .into_iter()
-                    .map(|(key, body)| {
-                        let id = create_one(conn, &caller, kind, &key, body)?;
-                        documents::one(conn, store::Scope::All, caller.is_admin(), kind, &id)
-                    })
-                    .collect::<Result<Vec<_>, ApiError>>()
-            })
-            .await?;
-        Ok(if bulk {
-            serde_json::json!({ kind.plural(): documents })
-        } else {
-            serde_json::json!({ kind.singular(): documents.into_iter().next() })
+        self.change(move |conn| {
+            let created = requests
+                .into_iter()
+                .map(|request| {
+                    let id = R::create(conn, &caller, request)?;
+                    R::find(conn, Scope::All, &id)
+                })
+                .collect::<Result<Vec<_>, NetworkError>>()?;
+            // The first port or security group of a project brings its
+            // default group, as in Neutron; in this transaction, so that a
+            // refused request makes none.
+            let uses_groups = matches!(
+                R::KIND,
+                Kind::Port | Kind::SecurityGroup | Kind::SecurityGroupRule
+            );
+            if let Some(project) = caller.project_id().filter(|_| uses_groups) {
+                security_groups::ensure_default(conn, project)?;
+            }
+            Ok(created)
         })
+        .await
     }
 
-    pub(crate) async fn update(
+    pub(crate) async fn update<R: Updatable>(
         &self,
         caller: &Arc<AuthContext>,
-        kind: Kind,
         id: &str,
-        body: Value,
-    ) -> Result<Document, ApiError> {
+        request: R::Update,
+    ) -> Result<R, NetworkError> {
         authorize(caller, Action::UpdateNetworking)?;
         let (caller, id) = (caller.clone(), id.to_owned());
         self.change(move |conn| {
-            let key = kind.singular();
-            match kind {
-                Kind::Network => networks::update(conn, &caller, &id, envelope(body, key)?),
-                Kind::Subnet => subnets::update(conn, &caller, &id, envelope(body, key)?),
-                Kind::Port => ports::update(conn, &caller, &id, envelope(body, key)?),
-                Kind::Router => routers::update(conn, &caller, &id, envelope(body, key)?),
-                Kind::FloatingIp => floating_ips::update(conn, &caller, &id, envelope(body, key)?),
-                Kind::SecurityGroup => {
-                    security_groups::update(conn, &caller, &id, envelope(body, key)?)
-                }
-                Kind::SecurityGroupRule => Err(ApiError::new(
-                    axum::http::StatusCode::METHOD_NOT_ALLOWED,
-                    "Security group rules cannot be changed; delete the rule and create another.",
-                )),
-            }?;
-            documents::one(conn, store::Scope::All, caller.is_admin(), kind, &id)
+            R::update(conn, &caller, &id, request)?;
+            R::find(conn, Scope::All, &id)
         })
         .await
     }
 
-    pub(crate) async fn delete(
+    pub(crate) async fn delete<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
-        kind: Kind,
         id: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), NetworkError> {
         authorize(caller, Action::DeleteNetworking)?;
         let (caller, id) = (caller.clone(), id.to_owned());
-        self.change(move |conn| match kind {
-            Kind::Network => networks::delete(conn, &caller, &id),
-            Kind::Subnet => subnets::delete(conn, &caller, &id),
-            Kind::Port => ports::delete(conn, &caller, &id),
-            Kind::Router => routers::delete(conn, &caller, &id),
-            Kind::FloatingIp => floating_ips::delete(conn, &caller, &id),
-            Kind::SecurityGroup => security_groups::delete(conn, &caller, &id),
-            Kind::SecurityGroupRule => security_groups::delete_rule(conn, &caller, &id),
-        })
-        .await
+        self.change(move |conn| R::delete(conn, &caller, &id)).await
     }
 
-    pub(crate) async fn tags(
+    pub(crate) async fn tags<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
-        kind: Kind,
         id: &str,
-    ) -> Result<Vec<String>, ApiError> {
-        let document = self.show(caller, kind, id).await?;
-        Ok(document
-            .get("tags")
-            .and_then(Value::as_array)
-            .map(|tags| {
-                tags.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
-            .unwrap_or_default())
+    ) -> Result<Vec<String>, NetworkError> {
+        let resource: R = self.get(caller, id).await?;
+        Ok(resource.standard().tags.clone())
     }
 
     /// Changes a resource's tags: `Replace` them all, `Add` some, or
     /// `Remove` one (404 if it does not have it). Returns the tags after.
-    pub(crate) async fn change_tags(
+    pub(crate) async fn change_tags<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
-        kind: Kind,
         id: &str,
         change: TagChange,
-    ) -> Result<Vec<String>, ApiError> {
+    ) -> Result<Vec<String>, NetworkError> {
         authorize(caller, Action::UpdateNetworking)?;
         if let TagChange::Replace(tags) | TagChange::Add(tags) = &change {
             tags.iter().try_for_each(|tag| validate_tag(tag))?;
@@ -285,12 +238,8 @@ impl NetworkService {
         let (caller, id) = (caller.clone(), id.to_owned());
         self.db
             .write(move |conn| {
-                let document = documents::one(conn, scope(&caller), caller.is_admin(), kind, &id)?;
-                let owner = document
-                    .get("project_id")
-                    .and_then(Value::as_str)
-                    .unwrap_or_default();
-                access::require_owner(&caller, owner)?;
+                let resource = R::find(conn, scope(&caller), &id)?;
+                access::require_owner(&caller, &resource.standard().project_id)?;
                 match &change {
                     TagChange::Replace(tags) => store::tags::replace(conn, &id, tags)?,
                     TagChange::Add(tags) => {
@@ -300,16 +249,12 @@ impl NetworkService {
                     }
                     TagChange::Remove(tag) => {
                         if !store::tags::remove(conn, &id, tag)? {
-                            return Err(ApiError::not_found(format!(
-                                "Tag {tag} could not be found for {} {id}.",
-                                kind.singular()
-                            ))
-                            .with_kind("TagNotFound"));
+                            return Err(tag_not_found(R::KIND, &id, tag));
                         }
                     }
                     TagChange::Clear => store::tags::delete_all(conn, &id)?,
                 }
-                store::touch(conn, kind.table(), &id)?;
+                store::touch(conn, R::KIND.table(), &id)?;
                 let mut tags = store::tags::of(conn, std::slice::from_ref(&id))?;
                 Ok(tags.remove(&id).unwrap_or_default())
             })
@@ -321,7 +266,7 @@ impl NetworkService {
         caller: &Arc<AuthContext>,
         router_id: &str,
         request: wire::InterfaceRequest,
-    ) -> Result<InterfaceInfo, ApiError> {
+    ) -> Result<InterfaceInfo, NetworkError> {
         authorize(caller, Action::UpdateNetworking)?;
         let (caller, router_id) = (caller.clone(), router_id.to_owned());
         self.change(move |conn| routers::add_interface(conn, &caller, &router_id, request))
@@ -333,7 +278,7 @@ impl NetworkService {
         caller: &Arc<AuthContext>,
         router_id: &str,
         request: wire::InterfaceRequest,
-    ) -> Result<InterfaceInfo, ApiError> {
+    ) -> Result<InterfaceInfo, NetworkError> {
         authorize(caller, Action::UpdateNetworking)?;
         let (caller, router_id) = (caller.clone(), router_id.to_owned());
         self.change(move |conn| routers::remove_interface(conn, &caller, &router_id, request))
@@ -347,18 +292,12 @@ impl NetworkService {
         router_id: &str,
         request: wire::ExtraRoutes,
         add: bool,
-    ) -> Result<Document, ApiError> {
+    ) -> Result<Router, NetworkError> {
         authorize(caller, Action::UpdateNetworking)?;
         let (caller, router_id) = (caller.clone(), router_id.to_owned());
         self.change(move |conn| {
             routers::change_routes(conn, &caller, &router_id, request, add)?;
-            documents::one(
-                conn,
-                store::Scope::All,
-                caller.is_admin(),
-                Kind::Router,
-                &router_id,
-            )
+            Router::find(conn, Scope::All, &router_id)
         })
         .await
     }
@@ -366,7 +305,7 @@ impl NetworkService {
     /// Creates the caller's project's `default` security group if it does
     /// not exist yet, as Neutron does the first time a project uses
     /// security groups or ports.
-    async fn ensure_default_group(&self, caller: &AuthContext) -> Result<(), ApiError> {
+    async fn ensure_default_group(&self, caller: &AuthContext) -> Result<(), NetworkError> {
         let Some(project) = caller.project_id().map(str::to_owned) else {
             return Ok(());
         };
@@ -395,7 +334,7 @@ pub(crate) enum TagChange {
 
 /// Neutron's tag rules: non-empty, at most 255 characters, no commas
 /// (lists of tags in filters are comma-separated).
-pub(crate) fn validate_tag(tag: &str) -> Result<(), ApiError> {
+pub(crate) fn validate_tag(tag: &str) -> Result<(), NetworkError> {
     if tag.is_empty() || tag.chars().count() > 255 || tag.contains(',') {
         return Err(crate::errors::invalid_input(
             "tags",
@@ -405,33 +344,12 @@ pub(crate) fn validate_tag(tag: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-/// Creates one resource from its request body (`key` names it in errors),
-/// returning its id.
-fn create_one(
-    conn: &Connection,
-    caller: &AuthContext,
-    kind: Kind,
-    key: &str,
-    body: Value,
-) -> Result<String, ApiError> {
-    let body = serde_json::json!({ key: body });
-    match kind {
-        Kind::Network => networks::create(conn, caller, envelope(body, key)?).map(|n| n.std.id),
-        Kind::Subnet => subnets::create(conn, caller, envelope(body, key)?).map(|s| s.std.id),
-        Kind::Port => {
-            ports::create(conn, caller, envelope(body, key)?, ports::Origin::Api).map(|p| p.std.id)
-        }
-        Kind::Router => routers::create(conn, caller, envelope(body, key)?).map(|r| r.std.id),
-        Kind::FloatingIp => {
-            floating_ips::create(conn, caller, envelope(body, key)?).map(|f| f.std.id)
-        }
-        Kind::SecurityGroup => {
-            security_groups::create(conn, caller, envelope(body, key)?).map(|g| g.std.id)
-        }
-        Kind::SecurityGroupRule => {
-            security_groups::create_rule(conn, caller, envelope(body, key)?).map(|r| r.std.id)
-        }
-    }
+/// The resource `id` of `kind` does not have `tag`.
+pub(crate) fn tag_not_found(kind: Kind, id: &str, tag: &str) -> NetworkError {
+    missing(
+        "TagNotFound",
+        format!("Tag {tag} could not be found for {} {id}.", kind.singular()),
+    )
 }
 
 /// This machine's name, which ports bound by the compute service carry as

@@ -1,16 +1,13 @@
 //! Networks: their segments (flat or VXLAN), sharing, and what keeps them
 //! from being deleted.
 
-use oxistack_auth::{Action, AuthContext, authorize};
+use oxistack_auth::{Action, AuthContext};
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 use oxistack_netplane::DEVICE_OWNER_DHCP;
 
-use super::access::{
-    self, DESCRIPTION_MAX, NAME_MAX, found, owner, require_owner, scope, update_text,
-};
+use super::access::{self, DESCRIPTION_MAX, found, owner, require_owner, scope, update_text};
 use super::{dhcp, quotas};
-use crate::errors::{conflict, invalid_input};
+use crate::errors::{NetworkError, authorize, conflict, invalid_input};
 use crate::kind::Kind;
 use crate::model::{Network, NetworkType, Standard};
 use crate::store::{self, Prefilter};
@@ -36,7 +33,7 @@ pub fn create(
     conn: &Connection,
     caller: &AuthContext,
     request: NetworkCreate,
-) -> Result<Network, ApiError> {
+) -> Result<Network, NetworkError> {
     let project = owner(caller, request.project_id, request.tenant_id)?;
     // Asking for the default (not shared, not external) needs no privilege.
     if request.shared == Some(true) {
@@ -51,7 +48,7 @@ pub fn create(
     if provider_given {
         authorize(caller, Action::SetNetworkProvider)?;
     }
-    let name = access::text("name", request.name, NAME_MAX)?;
+    let name = access::name(request.name)?;
     let description = access::text("description", request.description, DESCRIPTION_MAX)?;
     let (network_type, physical_network, segmentation_id) = segment(
         conn,
@@ -86,7 +83,7 @@ fn segment(
     network_type: Option<&str>,
     physical_network: Option<String>,
     segmentation_id: Option<u32>,
-) -> Result<(NetworkType, Option<String>, Option<u32>), ApiError> {
+) -> Result<(NetworkType, Option<String>, Option<u32>), NetworkError> {
     let network_type = match network_type {
         None if physical_network.is_some() || segmentation_id.is_some() => {
             return Err(invalid_input(
@@ -156,7 +153,7 @@ fn segment(
     }
 }
 
-fn checked_mtu(network_type: NetworkType, requested: Option<u32>) -> Result<u32, ApiError> {
+fn checked_mtu(network_type: NetworkType, requested: Option<u32>) -> Result<u32, NetworkError> {
     let max = max_mtu(network_type);
     match requested {
         None => Ok(max),
@@ -176,10 +173,10 @@ pub fn update(
     caller: &AuthContext,
     id: &str,
     request: NetworkUpdate,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     let mut network = load(conn, caller, id)?;
     require_owner(caller, &network.std.project_id)?;
-    update_text(&mut network.name, "name", request.name, NAME_MAX)?;
+    access::update_name(&mut network.name, request.name)?;
     update_text(
         &mut network.std.description,
         "description",
@@ -229,17 +226,24 @@ pub fn update(
 
 /// Whether other projects' own ports (not routers' or floating IPs') are
 /// on the network.
-fn other_projects_use(conn: &Connection, network: &Network) -> Result<bool, ApiError> {
+fn other_projects_use(conn: &Connection, network: &Network) -> Result<bool, NetworkError> {
     Ok(store::ports::on_network(conn, &network.std.id, &[])?
         .iter()
         .any(|port| !port.is_network_owned() && port.std.project_id != network.std.project_id))
 }
 
-/// Deletes a network and its subnets. Its DHCP port goes with it; any
-/// other port (an instance's, a router's, a floating IP's) keeps it in use.
-pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), ApiError> {
+/// Deletes a network and its subnets. Its DHCP port goes with it, and so
+/// do the floating IPs of an external network that forward nowhere, as in
+/// Neutron; any other port (an instance's, a router's, an associated
+/// floating IP's) keeps it in use.
+pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), NetworkError> {
     let network = load(conn, caller, id)?;
     require_owner(caller, &network.std.project_id)?;
+    for floating_ip in store::floating_ips::on_network(conn, id)? {
+        if floating_ip.association.is_none() {
+            store::floating_ips::remove(conn, &floating_ip)?;
+        }
+    }
     if !store::ports::on_network(conn, id, &[DEVICE_OWNER_DHCP])?.is_empty() {
         return Err(conflict(
             "NetworkInUse",
@@ -256,7 +260,7 @@ pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), A
 }
 
 /// The network `id` if the caller can see it.
-pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Network, ApiError> {
+pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Network, NetworkError> {
     found(
         store::networks::list(conn, scope(caller), &Prefilter::id(id))?,
         Kind::Network,
@@ -265,7 +269,7 @@ pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Network
 }
 
 /// The network `id`, whoever owns it: for the service's own bookkeeping.
-pub fn get(conn: &Connection, id: &str) -> Result<Network, ApiError> {
+pub fn get(conn: &Connection, id: &str) -> Result<Network, NetworkError> {
     found(
         store::networks::list(conn, store::Scope::All, &Prefilter::id(id))?,
         Kind::Network,

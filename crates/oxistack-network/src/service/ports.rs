@@ -1,8 +1,7 @@
 //! Ports: addresses, MACs, security groups, port security and bindings.
 
-use oxistack_auth::{Action, AuthContext, authorize};
+use oxistack_auth::{Action, AuthContext};
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 use oxistack_netplane::{
     DEVICE_OWNER_DHCP, DEVICE_OWNER_FLOATING_IP, DEVICE_OWNER_ROUTER_GATEWAY,
     DEVICE_OWNER_ROUTER_INTERFACE,
@@ -13,11 +12,13 @@ use super::access::{
     self, DESCRIPTION_MAX, NAME_MAX, found, owner, require_owner, scope, update_text,
 };
 use super::addresses::{self, Wanted};
+use super::port_records::free_mac;
+pub use super::port_records::{disassociate_floating_ips, remove};
 use super::{networks, quotas, security_groups};
-use crate::errors::{bad_request, conflict, invalid_input};
+use crate::errors::{NetworkError, authorize, bad_request, conflict, invalid_input};
 use crate::ipam;
 use crate::kind::Kind;
-use crate::model::{AddressPair, Binding, FixedIp, Network, Port, Standard};
+use crate::model::{AddressPair, Binding, FixedIp, Port, Standard};
 use crate::store::{self, Prefilter};
 use crate::wire::{AddressPairRequest, PortCreate, PortUpdate};
 
@@ -60,7 +61,7 @@ pub fn create(
     caller: &AuthContext,
     request: PortCreate,
     origin: Origin<'_>,
-) -> Result<Port, ApiError> {
+) -> Result<Port, NetworkError> {
     let network = networks::load(conn, caller, &request.network_id)?;
     let project = owner(caller, request.project_id, request.tenant_id)?;
     if network.std.project_id != project && !network.shared {
@@ -150,7 +151,7 @@ pub fn create(
             &project,
             access::text("description", request.description, DESCRIPTION_MAX)?,
         ),
-        name: access::text("name", request.name, NAME_MAX)?,
+        name: access::name(request.name)?,
         network_id: network.std.id.clone(),
         mac_address,
         admin_state_up: request.admin_state_up.unwrap_or(true),
@@ -167,61 +168,7 @@ pub fn create(
     Ok(port)
 }
 
-/// A port for one of the cloud's own devices (a router's leg, a DHCP
-/// server, a floating IP's reservation): no security groups, no filtering.
-pub fn service_port(
-    conn: &Connection,
-    network: &Network,
-    project_id: &str,
-    device_owner: &str,
-    device_id: &str,
-    fixed_ips: Vec<FixedIp>,
-) -> Result<Port, ApiError> {
-    Ok(Port {
-        std: Standard::new(project_id, String::new()),
-        name: String::new(),
-        network_id: network.std.id.clone(),
-        mac_address: free_mac(conn, &network.std.id)?,
-        admin_state_up: true,
-        device_id: device_id.to_owned(),
-        device_owner: device_owner.to_owned(),
-        fixed_ips,
-        security_groups: Vec::new(),
-        port_security_enabled: false,
-        allowed_address_pairs: Vec::new(),
-        binding: Binding {
-            host_id: String::new(),
-            profile: Map::new(),
-            vnic_type: "normal".to_owned(),
-        },
-        created_by_compute: false,
-    })
-}
-
-/// A random MAC no port of the network has.
-fn free_mac(conn: &Connection, network_id: &str) -> Result<String, ApiError> {
-    // 2^24 addresses per network: a collision is rare, several in a row
-    // mean something is badly wrong.
-    for _ in 0..16 {
-        let mac = ipam::random_mac();
-        let taken = !store::ports::list(
-            conn,
-            store::Scope::All,
-            &Prefilter::new()
-                .with("network_id", vec![network_id.to_owned()])
-                .with("mac_address", vec![mac.clone()]),
-        )?
-        .is_empty();
-        if !taken {
-            return Ok(mac);
-        }
-    }
-    Err(ApiError::internal(format!(
-        "no free MAC address found for network {network_id}"
-    )))
-}
-
-fn vnic_type(requested: Option<String>) -> Result<String, ApiError> {
+fn vnic_type(requested: Option<String>) -> Result<String, NetworkError> {
     match requested {
         None => Ok("normal".to_owned()),
         Some(vnic) if VNIC_TYPES.contains(&vnic.as_str()) => Ok(vnic),
@@ -237,7 +184,7 @@ pub fn checked_groups(
     conn: &Connection,
     project: &str,
     groups: Vec<String>,
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, NetworkError> {
     let known = store::security_groups::of_project(conn, project, &groups)?;
     let mut checked: Vec<String> = Vec::new();
     for group in groups {
@@ -255,7 +202,7 @@ fn address_pairs(
     requested: Option<Vec<AddressPairRequest>>,
     port_mac: &str,
     port_security_enabled: bool,
-) -> Result<Vec<AddressPair>, ApiError> {
+) -> Result<Vec<AddressPair>, NetworkError> {
     let requested = requested.unwrap_or_default();
     if !requested.is_empty() && !port_security_enabled {
         return Err(conflict(
@@ -316,7 +263,7 @@ pub fn update(
     caller: &AuthContext,
     id: &str,
     request: PortUpdate,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     let mut port = load(conn, caller, id)?;
     require_owner(caller, &port.std.project_id)?;
     let network = networks::get(conn, &port.network_id)?;
@@ -332,7 +279,7 @@ pub fn update(
     if (picks_addresses || network_owner) && !owns_network {
         authorize(caller, Action::ActOnOtherProjectsNetworking)?;
     }
-    update_text(&mut port.name, "name", request.name, NAME_MAX)?;
+    access::update_name(&mut port.name, request.name)?;
     update_text(
         &mut port.std.description,
         "description",
@@ -431,7 +378,7 @@ pub fn update(
 
 /// A floating IP stays on a fixed IP the port keeps; changing the port's
 /// addresses from under one is refused.
-fn keep_floating_ips_valid(conn: &Connection, port: &Port) -> Result<(), ApiError> {
+fn keep_floating_ips_valid(conn: &Connection, port: &Port) -> Result<(), NetworkError> {
     for floating_ip in store::floating_ips::of_ports(conn, vec![port.std.id.clone()])? {
         let Some(association) = &floating_ip.association else {
             continue;
@@ -453,7 +400,7 @@ fn keep_floating_ips_valid(conn: &Connection, port: &Port) -> Result<(), ApiErro
     Ok(())
 }
 
-pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), ApiError> {
+pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), NetworkError> {
     let port = load(conn, caller, id)?;
     require_owner(caller, &port.std.project_id)?;
     if SERVICE_OWNERS.contains(&port.device_owner.as_str()) {
@@ -468,23 +415,8 @@ pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), A
     remove(conn, &port)
 }
 
-/// Deletes a port, disassociating the floating IPs on it.
-pub fn remove(conn: &Connection, port: &Port) -> Result<(), ApiError> {
-    disassociate_floating_ips(conn, &port.std.id)?;
-    store::delete(conn, "ports", &port.std.id)
-}
-
-pub fn disassociate_floating_ips(conn: &Connection, port_id: &str) -> Result<(), ApiError> {
-    for mut floating_ip in store::floating_ips::of_ports(conn, vec![port_id.to_owned()])? {
-        floating_ip.association = None;
-        floating_ip.std.touch();
-        store::floating_ips::save(conn, &floating_ip)?;
-    }
-    Ok(())
-}
-
 /// The port `id` if the caller can see it.
-pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Port, ApiError> {
+pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Port, NetworkError> {
     found(
         store::ports::list(conn, scope(caller), &Prefilter::id(id))?,
         Kind::Port,

@@ -4,14 +4,12 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use oxistack_auth::{Action, AuthContext, authorize};
+use oxistack_auth::{Action, AuthContext};
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 use serde::Serialize;
-use serde_json::{Map, Value};
 
 use super::NetworkService;
-use crate::errors::{invalid_input, over_quota};
+use crate::errors::{NetworkError, authorize, invalid_input, over_quota};
 use crate::kind::Kind;
 use crate::store;
 
@@ -44,7 +42,7 @@ fn defaults() -> QuotaLimits {
         .collect()
 }
 
-fn limits(conn: &Connection, project: &str) -> Result<QuotaLimits, ApiError> {
+fn limits(conn: &Connection, project: &str) -> Result<QuotaLimits, NetworkError> {
     let mut limits = defaults();
     for (resource, limit) in store::quotas::overrides(conn, project)? {
         if let Some(slot) = limits.get_mut(resource.as_str()) {
@@ -54,9 +52,17 @@ fn limits(conn: &Connection, project: &str) -> Result<QuotaLimits, ApiError> {
     Ok(limits)
 }
 
+/// A quota value that is no limit: not an integer of at least -1.
+pub(crate) fn not_a_limit(resource: &str, value: impl std::fmt::Display) -> NetworkError {
+    invalid_input(
+        &format!("quota.{resource}"),
+        format!("{value} is not an integer of at least -1 (unlimited)"),
+    )
+}
+
 /// Refuses a new resource of `kind` for `project` when it has its limit's
 /// worth already.
-pub fn check(conn: &Connection, project: &str, kind: Kind) -> Result<(), ApiError> {
+pub fn check(conn: &Connection, project: &str, kind: Kind) -> Result<(), NetworkError> {
     let limit = limits(conn, project)?[kind.singular()];
     if limit >= 0 && store::count_owned(conn, kind.table(), project)? >= limit {
         return Err(over_quota(kind.singular()));
@@ -67,7 +73,7 @@ pub fn check(conn: &Connection, project: &str, kind: Kind) -> Result<(), ApiErro
 impl NetworkService {
     /// Reading a project's quotas: the caller's own, or any for the
     /// administrator.
-    fn authorize_quota_read(caller: &AuthContext, project: &str) -> Result<(), ApiError> {
+    fn authorize_quota_read(caller: &AuthContext, project: &str) -> Result<(), NetworkError> {
         authorize(caller, Action::ReadNetworking)?;
         if caller.project_id() != Some(project) {
             authorize(caller, Action::ActOnOtherProjectsNetworking)?;
@@ -79,7 +85,7 @@ impl NetworkService {
         &self,
         caller: &Arc<AuthContext>,
         project: &str,
-    ) -> Result<QuotaLimits, ApiError> {
+    ) -> Result<QuotaLimits, NetworkError> {
         Self::authorize_quota_read(caller, project)?;
         let project = project.to_owned();
         self.db.read(move |conn| limits(conn, &project)).await
@@ -89,7 +95,7 @@ impl NetworkService {
         &self,
         caller: &Arc<AuthContext>,
         project: &str,
-    ) -> Result<BTreeMap<&'static str, QuotaUsage>, ApiError> {
+    ) -> Result<BTreeMap<&'static str, QuotaUsage>, NetworkError> {
         Self::authorize_quota_read(caller, project)?;
         let project = project.to_owned();
         self.db
@@ -110,7 +116,7 @@ impl NetworkService {
             .await
     }
 
-    pub(crate) fn quota_defaults(&self, caller: &AuthContext) -> Result<QuotaLimits, ApiError> {
+    pub(crate) fn quota_defaults(&self, caller: &AuthContext) -> Result<QuotaLimits, NetworkError> {
         authorize(caller, Action::ReadNetworking)?;
         Ok(defaults())
     }
@@ -119,7 +125,7 @@ impl NetworkService {
     pub(crate) async fn quotas(
         &self,
         caller: &Arc<AuthContext>,
-    ) -> Result<Vec<(String, QuotaLimits)>, ApiError> {
+    ) -> Result<Vec<(String, QuotaLimits)>, NetworkError> {
         authorize(caller, Action::ManageNetworkQuotas)?;
         self.db
             .read(move |conn| {
@@ -131,17 +137,18 @@ impl NetworkService {
             .await
     }
 
-    /// Sets some of a project's limits (`{"network": 10}`).
+    /// Sets some of a project's limits, by resource (`network`); -1 is
+    /// unlimited.
     pub(crate) async fn update_quota(
         &self,
         caller: &Arc<AuthContext>,
         project: &str,
-        changes: Map<String, Value>,
-    ) -> Result<QuotaLimits, ApiError> {
+        changes: Vec<(String, i64)>,
+    ) -> Result<QuotaLimits, NetworkError> {
         authorize(caller, Action::ManageNetworkQuotas)?;
         let known = defaults();
         let mut checked = Vec::new();
-        for (resource, value) in changes {
+        for (resource, limit) in changes {
             if !known.contains_key(resource.as_str()) {
                 return Err(invalid_input(
                     "quota",
@@ -151,21 +158,10 @@ impl NetworkService {
                     ),
                 ));
             }
-            // Python clients may send numbers as text.
-            let limit = match &value {
-                Value::Number(n) => n.as_i64(),
-                Value::String(s) => s.parse().ok(),
-                _ => None,
-            };
-            match limit {
-                Some(limit) if limit >= -1 => checked.push((resource, limit)),
-                _ => {
-                    return Err(invalid_input(
-                        &format!("quota.{resource}"),
-                        format!("{value} is not an integer of at least -1 (unlimited)"),
-                    ));
-                }
+            if limit < -1 {
+                return Err(not_a_limit(&resource, limit));
             }
+            checked.push((resource, limit));
         }
         let project = project.to_owned();
         self.db
@@ -183,7 +179,7 @@ impl NetworkService {
         &self,
         caller: &Arc<AuthContext>,
         project: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), NetworkError> {
         authorize(caller, Action::ManageNetworkQuotas)?;
         let project = project.to_owned();
         self.db

@@ -1,17 +1,14 @@
 //! Routers: their external gateway, interfaces on internal subnets, and
 //! static routes.
 
-use oxistack_auth::{Action, AuthContext, authorize};
+use oxistack_auth::{Action, AuthContext};
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 use oxistack_netplane::{DEVICE_OWNER_ROUTER_GATEWAY, DEVICE_OWNER_ROUTER_INTERFACE};
 
-use super::access::{
-    self, DESCRIPTION_MAX, NAME_MAX, found, owner, require_owner, scope, update_text,
-};
+use super::access::{self, DESCRIPTION_MAX, found, owner, require_owner, scope, update_text};
 use super::addresses::{self, Wanted};
-use super::{networks, ports, quotas, subnets};
-use crate::errors::{bad_request, conflict};
+use super::{networks, port_records, ports, quotas, subnets};
+use crate::errors::{NetworkError, authorize, bad_request, conflict, invalid_input, missing};
 use crate::kind::Kind;
 use crate::model::{Gateway, Port, Route, Router, Standard, Subnet};
 use crate::store::{self, Prefilter, Scope};
@@ -26,16 +23,16 @@ pub fn create(
     conn: &Connection,
     caller: &AuthContext,
     request: RouterCreate,
-) -> Result<Router, ApiError> {
+) -> Result<Router, NetworkError> {
     let project = owner(caller, request.project_id, request.tenant_id)?;
-    refuse_modes(request.distributed, request.ha)?;
+    refuse_modes(caller, request.distributed, request.ha)?;
     quotas::check(conn, &project, Kind::Router)?;
     let mut router = Router {
         std: Standard::new(
             &project,
             access::text("description", request.description, DESCRIPTION_MAX)?,
         ),
-        name: access::text("name", request.name, NAME_MAX)?,
+        name: access::name(request.name)?,
         admin_state_up: request.admin_state_up.unwrap_or(true),
         gateway: None,
         routes: Vec::new(),
@@ -49,11 +46,19 @@ pub fn create(
 }
 
 /// Distributed and HA routers are Neutron deployment modes with no meaning
-/// on one host: asking for them is refused rather than ignored.
-fn refuse_modes(distributed: Option<bool>, ha: Option<bool>) -> Result<(), ApiError> {
+/// on one host: asking for them is refused rather than ignored. Choosing
+/// the mode at all is the administrator's, as Neutron's policy has it.
+fn refuse_modes(
+    caller: &AuthContext,
+    distributed: Option<bool>,
+    ha: Option<bool>,
+) -> Result<(), NetworkError> {
+    if distributed.is_some() || ha.is_some() {
+        authorize(caller, Action::SetRouterMode)?;
+    }
     for (field, on) in [("distributed", distributed), ("ha", ha)] {
         if on == Some(true) {
-            return Err(crate::errors::invalid_input(
+            return Err(invalid_input(
                 field,
                 "only centralized, non-HA routers exist here",
             ));
@@ -67,11 +72,11 @@ pub fn update(
     caller: &AuthContext,
     id: &str,
     request: RouterUpdate,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     let mut router = load(conn, caller, id)?;
     require_owner(caller, &router.std.project_id)?;
-    refuse_modes(request.distributed, request.ha)?;
-    update_text(&mut router.name, "name", request.name, NAME_MAX)?;
+    refuse_modes(caller, request.distributed, request.ha)?;
+    access::update_name(&mut router.name, request.name)?;
     update_text(
         &mut router.std.description,
         "description",
@@ -104,8 +109,16 @@ fn set_gateway(
     caller: &AuthContext,
     router: &mut Router,
     request: GatewayRequest,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     let Some(network_id) = request.network_id else {
+        // Only an empty `{}` means "no gateway"; details without the
+        // network they are for are a mistake, as Neutron's key check says.
+        if request.enable_snat.is_some() || request.external_fixed_ips.is_some() {
+            return Err(invalid_input(
+                "external_gateway_info",
+                "network_id is required with enable_snat or external_fixed_ips",
+            ));
+        }
         return clear_gateway(conn, router);
     };
     if request.enable_snat.is_some() || request.external_fixed_ips.is_some() {
@@ -156,7 +169,7 @@ fn set_gateway(
     )?;
     // Gateway ports belong to no project, as in Neutron: the cloud owns
     // the external network's addresses.
-    let port = ports::service_port(
+    let port = port_records::service_port(
         conn,
         &network,
         "",
@@ -174,7 +187,7 @@ fn set_gateway(
     Ok(())
 }
 
-fn clear_gateway(conn: &Connection, router: &mut Router) -> Result<(), ApiError> {
+fn clear_gateway(conn: &Connection, router: &mut Router) -> Result<(), NetworkError> {
     let Some(gateway) = router.gateway.take() else {
         return Ok(());
     };
@@ -198,10 +211,10 @@ fn clear_gateway(conn: &Connection, router: &mut Router) -> Result<(), ApiError>
             ));
         }
     }
-    ports::remove(conn, &gateway_port(conn, &gateway)?)
+    port_records::remove(conn, &gateway_port(conn, &gateway)?)
 }
 
-fn gateway_port(conn: &Connection, gateway: &Gateway) -> Result<Port, ApiError> {
+fn gateway_port(conn: &Connection, gateway: &Gateway) -> Result<Port, NetworkError> {
     found(
         store::ports::list(conn, Scope::All, &Prefilter::id(&gateway.port_id))?,
         Kind::Port,
@@ -214,7 +227,7 @@ fn on_subnets(
     conn: &Connection,
     addresses: &[crate::model::FixedIp],
     route: &Route,
-) -> Result<bool, ApiError> {
+) -> Result<bool, NetworkError> {
     for address in addresses {
         let subnet = subnet(conn, &address.subnet_id)?;
         if subnet.cidr.contains(&route.nexthop) {
@@ -224,7 +237,7 @@ fn on_subnets(
     Ok(false)
 }
 
-fn subnet(conn: &Connection, id: &str) -> Result<Subnet, ApiError> {
+fn subnet(conn: &Connection, id: &str) -> Result<Subnet, NetworkError> {
     found(
         store::subnets::list(conn, Scope::All, &Prefilter::id(id))?,
         Kind::Subnet,
@@ -233,7 +246,7 @@ fn subnet(conn: &Connection, id: &str) -> Result<Subnet, ApiError> {
 }
 
 /// The router's interface ports, on its internal subnets.
-fn interfaces(conn: &Connection, router_id: &str) -> Result<Vec<Port>, ApiError> {
+fn interfaces(conn: &Connection, router_id: &str) -> Result<Vec<Port>, NetworkError> {
     store::ports::list(
         conn,
         Scope::All,
@@ -252,7 +265,7 @@ fn checked_routes(
     conn: &Connection,
     router: &Router,
     routes: Vec<Route>,
-) -> Result<Vec<Route>, ApiError> {
+) -> Result<Vec<Route>, NetworkError> {
     if routes.len() > MAX_ROUTES {
         return Err(bad_request(
             "RoutesExhausted",
@@ -301,7 +314,7 @@ pub fn change_routes(
     id: &str,
     request: ExtraRoutes,
     add: bool,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     let mut router = load(conn, caller, id)?;
     require_owner(caller, &router.std.project_id)?;
     let changed = request
@@ -325,7 +338,7 @@ pub fn change_routes(
 }
 
 /// Deletes a router with no interfaces; its gateway port goes with it.
-pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), ApiError> {
+pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), NetworkError> {
     let mut router = load(conn, caller, id)?;
     require_owner(caller, &router.std.project_id)?;
     if !interfaces(conn, id)?.is_empty() {
@@ -346,7 +359,7 @@ pub fn add_interface(
     caller: &AuthContext,
     id: &str,
     request: InterfaceRequest,
-) -> Result<InterfaceInfo, ApiError> {
+) -> Result<InterfaceInfo, NetworkError> {
     let mut router = load(conn, caller, id)?;
     require_owner(caller, &router.std.project_id)?;
     let port = match (request.subnet_id, request.port_id) {
@@ -386,7 +399,7 @@ pub fn add_interface(
                     gateway_allowed: true,
                 },
             )?;
-            ports::service_port(
+            port_records::service_port(
                 conn,
                 &network,
                 &router.std.project_id,
@@ -431,7 +444,11 @@ pub fn add_interface(
 
 /// A subnet can join a router if it is internal, not joined yet, and does
 /// not overlap the router's other subnets.
-fn check_attachable(conn: &Connection, router: &Router, subnet: &Subnet) -> Result<(), ApiError> {
+fn check_attachable(
+    conn: &Connection,
+    router: &Router,
+    subnet: &Subnet,
+) -> Result<(), NetworkError> {
     if networks::get(conn, &subnet.network_id)?.external {
         return Err(bad_request(
             "BadRequest",
@@ -476,7 +493,7 @@ pub fn remove_interface(
     caller: &AuthContext,
     id: &str,
     request: InterfaceRequest,
-) -> Result<InterfaceInfo, ApiError> {
+) -> Result<InterfaceInfo, NetworkError> {
     let mut router = load(conn, caller, id)?;
     require_owner(caller, &router.std.project_id)?;
     let interfaces = interfaces(conn, id)?;
@@ -492,10 +509,10 @@ pub fn remove_interface(
                 .into_iter()
                 .find(|p| &p.std.id == port_id)
                 .ok_or_else(|| {
-                    ApiError::not_found(format!(
-                        "Router {id} does not have an interface with id {port_id}"
-                    ))
-                    .with_kind("RouterInterfaceNotFound")
+                    missing(
+                        "RouterInterfaceNotFound",
+                        format!("Router {id} does not have an interface with id {port_id}"),
+                    )
                 })?;
             if let Some(subnet_id) = subnet_id
                 && ports::address_on(&port, subnet_id).is_none()
@@ -511,10 +528,10 @@ pub fn remove_interface(
             .into_iter()
             .find(|p| ports::address_on(p, subnet_id).is_some())
             .ok_or_else(|| {
-                ApiError::not_found(format!(
-                    "Router {id} has no interface on subnet {subnet_id}"
-                ))
-                .with_kind("RouterInterfaceNotFoundForSubnet")
+                missing(
+                    "RouterInterfaceNotFoundForSubnet",
+                    format!("Router {id} has no interface on subnet {subnet_id}"),
+                )
             })?,
     };
     for fixed_ip in &port.fixed_ips {
@@ -547,7 +564,7 @@ pub fn remove_interface(
             ));
         }
     }
-    ports::remove(conn, &port)?;
+    port_records::remove(conn, &port)?;
     router.std.touch();
     store::routers::save(conn, &router)?;
     Ok(interface_info(&router, &port))
@@ -571,7 +588,7 @@ fn interface_info(router: &Router, port: &Port) -> InterfaceInfo {
 }
 
 /// The router `id` if the caller can see it.
-pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Router, ApiError> {
+pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Router, NetworkError> {
     found(
         store::routers::list(conn, scope(caller), &Prefilter::id(id))?,
         Kind::Router,

@@ -2,13 +2,10 @@
 
 use oxistack_auth::AuthContext;
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 
-use super::access::{
-    self, DESCRIPTION_MAX, NAME_MAX, found, owner, require_owner, scope, update_text,
-};
+use super::access::{self, DESCRIPTION_MAX, found, owner, require_owner, scope, update_text};
 use super::quotas;
-use crate::errors::{bad_request, conflict, invalid_input};
+use crate::errors::{NetworkError, bad_request, conflict, invalid_input};
 use crate::kind::Kind;
 use crate::model::{Direction, EtherType, Rule, SecurityGroup, Standard};
 use crate::rules;
@@ -20,7 +17,7 @@ pub const DEFAULT_NAME: &str = "default";
 /// The id of the project's `default` group, made now if it does not exist:
 /// Neutron's default rules let everything out and let in what comes from
 /// the group's own members.
-pub fn ensure_default(conn: &Connection, project: &str) -> Result<String, ApiError> {
+pub fn ensure_default(conn: &Connection, project: &str) -> Result<String, NetworkError> {
     if let Some(id) = store::security_groups::default_of(conn, project)? {
         return Ok(id);
     }
@@ -51,7 +48,7 @@ fn insert_rule(
     direction: Direction,
     ethertype: EtherType,
     remote_group_id: Option<String>,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     store::security_groups::insert_rule(
         conn,
         &Rule {
@@ -72,10 +69,10 @@ pub fn create(
     conn: &Connection,
     caller: &AuthContext,
     request: SecurityGroupCreate,
-) -> Result<SecurityGroup, ApiError> {
+) -> Result<SecurityGroup, NetworkError> {
     let project = owner(caller, request.project_id, request.tenant_id)?;
     require_stateful(request.stateful)?;
-    let name = access::text("name", request.name, NAME_MAX)?;
+    let name = access::name(request.name)?;
     ensure_default(conn, &project)?;
     if name == DEFAULT_NAME {
         return Err(conflict(
@@ -101,7 +98,7 @@ pub fn create(
     Ok(group)
 }
 
-fn require_stateful(stateful: Option<bool>) -> Result<(), ApiError> {
+fn require_stateful(stateful: Option<bool>) -> Result<(), NetworkError> {
     if stateful == Some(false) {
         return Err(invalid_input(
             "stateful",
@@ -116,7 +113,7 @@ pub fn update(
     caller: &AuthContext,
     id: &str,
     request: SecurityGroupUpdate,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     let mut group = load(conn, caller, id)?;
     require_owner(caller, &group.std.project_id)?;
     require_stateful(request.stateful)?;
@@ -136,7 +133,7 @@ pub fn update(
             ));
         }
     }
-    update_text(&mut group.name, "name", request.name, NAME_MAX)?;
+    access::update_name(&mut group.name, request.name)?;
     update_text(
         &mut group.std.description,
         "description",
@@ -150,7 +147,7 @@ pub fn update(
 /// Deletes a group no port uses, with its rules (and other groups' rules
 /// naming it as their remote group). A project's `default` group stays
 /// unless the administrator removes it.
-pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), ApiError> {
+pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), NetworkError> {
     let group = load(conn, caller, id)?;
     require_owner(caller, &group.std.project_id)?;
     if group.is_default && !caller.is_admin() {
@@ -172,7 +169,7 @@ pub fn create_rule(
     conn: &Connection,
     caller: &AuthContext,
     request: RuleCreate,
-) -> Result<Rule, ApiError> {
+) -> Result<Rule, NetworkError> {
     let group = load(conn, caller, &request.security_group_id)?;
     require_owner(caller, &group.std.project_id)?;
     // A rule belongs to its group's project; naming another is a mistake.
@@ -247,14 +244,14 @@ pub fn create_rule(
     Ok(rule)
 }
 
-fn rule_exists(existing: &str) -> ApiError {
+fn rule_exists(existing: &str) -> NetworkError {
     conflict(
         "SecurityGroupRuleExists",
         format!("Security group rule already exists. Rule id is {existing}."),
     )
 }
 
-pub fn delete_rule(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), ApiError> {
+pub fn delete_rule(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), NetworkError> {
     let rule = found(
         store::security_groups::list_rules(conn, scope(caller), &Prefilter::id(id))?,
         Kind::SecurityGroupRule,
@@ -266,7 +263,11 @@ pub fn delete_rule(conn: &Connection, caller: &AuthContext, id: &str) -> Result<
 }
 
 /// The group `id` if the caller can see it.
-pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<SecurityGroup, ApiError> {
+pub fn load(
+    conn: &Connection,
+    caller: &AuthContext,
+    id: &str,
+) -> Result<SecurityGroup, NetworkError> {
     found(
         store::security_groups::list(conn, scope(caller), &Prefilter::id(id))?,
         Kind::SecurityGroup,
@@ -276,7 +277,7 @@ pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Securit
 
 /// Resolves a group name or id as `project` sees it: an id first, then a
 /// unique name (409 when several groups have it).
-pub fn resolve(conn: &Connection, project: &str, name_or_id: &str) -> Result<String, ApiError> {
+pub fn resolve(conn: &Connection, project: &str, name_or_id: &str) -> Result<String, NetworkError> {
     let scope = Scope::Project(project);
     if let Some(group) =
         store::security_groups::list(conn, scope, &Prefilter::id(name_or_id))?.pop()

@@ -5,16 +5,16 @@ use std::net::IpAddr;
 
 use ipnet::{IpNet, Ipv4Net};
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 use oxistack_netplane as plane;
 use oxistack_netplane::DEVICE_OWNER_ROUTER_INTERFACE;
 
+use crate::errors::NetworkError;
 use crate::model::{self, EtherType, NetworkType};
 use crate::rules::{self, PortSemantics};
 use crate::store::{self, Prefilter, Scope};
 
 /// Everything the data plane should realise, read in one snapshot.
-pub fn desired(conn: &Connection) -> Result<plane::NetworkState, ApiError> {
+pub fn desired(conn: &Connection) -> Result<plane::NetworkState, NetworkError> {
     let all = Prefilter::new();
     let networks = store::networks::list(conn, Scope::All, &all)?;
     let subnets = store::subnets::list(conn, Scope::All, &all)?;

@@ -4,14 +4,11 @@ use std::net::IpAddr;
 
 use oxistack_auth::AuthContext;
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 use oxistack_netplane::DEVICE_OWNER_DHCP;
 
-use super::access::{
-    self, DESCRIPTION_MAX, NAME_MAX, found, owner, require_owner, scope, update_text,
-};
+use super::access::{self, DESCRIPTION_MAX, found, owner, require_owner, scope, update_text};
 use super::{dhcp, networks, quotas};
-use crate::errors::{bad_request, conflict, invalid_input};
+use crate::errors::{NetworkError, bad_request, conflict, invalid_input};
 use crate::ipam;
 use crate::kind::Kind;
 use crate::model::{Pool, Route, Standard, Subnet};
@@ -26,7 +23,7 @@ pub fn create(
     conn: &Connection,
     caller: &AuthContext,
     request: SubnetCreate,
-) -> Result<Subnet, ApiError> {
+) -> Result<Subnet, NetworkError> {
     let network = networks::load(conn, caller, &request.network_id)?;
     let project = owner(caller, request.project_id, request.tenant_id)?;
     require_owner(caller, &network.std.project_id)?;
@@ -71,7 +68,7 @@ pub fn create(
         return Err(invalid_input(
             "cidr",
             format!(
-                "requested subnet with cidr {cidr} for network {} overlaps with subnet {} ({})",
+                "requested subnet with cidr {cidr} for network {} overlaps with another subnet, {} ({})",
                 network.std.id, other.std.id, other.cidr
             ),
         ));
@@ -91,7 +88,7 @@ pub fn create(
             &project,
             access::text("description", request.description, DESCRIPTION_MAX)?,
         ),
-        name: access::text("name", request.name, NAME_MAX)?,
+        name: access::name(request.name)?,
         network_id: network.std.id.clone(),
         cidr,
         gateway_ip,
@@ -99,6 +96,7 @@ pub fn create(
         dns_nameservers: nameservers(request.dns_nameservers.unwrap_or_default())?,
         host_routes: host_routes(request.host_routes.unwrap_or_default())?,
         enable_dhcp: request.enable_dhcp.unwrap_or(true),
+        external: network.external,
     };
     store::subnets::save(conn, &subnet)?;
     dhcp::sync(conn, &network)?;
@@ -112,7 +110,7 @@ fn pool(request: &PoolRequest) -> Pool {
     }
 }
 
-fn nameservers(servers: Vec<IpAddr>) -> Result<Vec<IpAddr>, ApiError> {
+fn nameservers(servers: Vec<IpAddr>) -> Result<Vec<IpAddr>, NetworkError> {
     if servers.len() > MAX_DNS_NAMESERVERS {
         return Err(bad_request(
             "DNSNameServersExhausted",
@@ -132,7 +130,7 @@ fn nameservers(servers: Vec<IpAddr>) -> Result<Vec<IpAddr>, ApiError> {
     Ok(servers)
 }
 
-fn host_routes(requests: Vec<RouteRequest>) -> Result<Vec<Route>, ApiError> {
+fn host_routes(requests: Vec<RouteRequest>) -> Result<Vec<Route>, NetworkError> {
     if requests.len() > MAX_HOST_ROUTES {
         return Err(bad_request(
             "HostRoutesExhausted",
@@ -161,10 +159,10 @@ pub fn update(
     caller: &AuthContext,
     id: &str,
     request: SubnetUpdate,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     let mut subnet = load(conn, caller, id)?;
     require_owner(caller, &subnet.std.project_id)?;
-    update_text(&mut subnet.name, "name", request.name, NAME_MAX)?;
+    access::update_name(&mut subnet.name, request.name)?;
     update_text(
         &mut subnet.std.description,
         "description",
@@ -217,7 +215,7 @@ pub fn update(
 }
 
 /// Deletes a subnet no port has an address on, but the DHCP port.
-pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), ApiError> {
+pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), NetworkError> {
     let subnet = load(conn, caller, id)?;
     require_owner(caller, &subnet.std.project_id)?;
     if !store::subnets::ports_using(conn, id, &[DEVICE_OWNER_DHCP])?.is_empty() {
@@ -238,7 +236,7 @@ pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), A
 }
 
 /// The subnet `id` if the caller can see it.
-pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Subnet, ApiError> {
+pub fn load(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Subnet, NetworkError> {
     found(
         store::subnets::list(conn, scope(caller), &Prefilter::id(id))?,
         Kind::Subnet,

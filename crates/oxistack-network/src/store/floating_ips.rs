@@ -1,7 +1,7 @@
 use oxistack_db::rusqlite::{Connection, Row, params};
-use oxistack_http::ApiError;
 
 use super::{FIRST_OWN_COLUMN as C, Prefilter, STANDARD_COLUMNS, Scope};
+use crate::errors::NetworkError;
 use crate::model::{Association, FloatingIp};
 
 /// A project sees its own floating IPs only.
@@ -11,26 +11,20 @@ pub fn list(
     conn: &Connection,
     scope: Scope<'_>,
     prefilter: &Prefilter,
-) -> Result<Vec<FloatingIp>, ApiError> {
+) -> Result<Vec<FloatingIp>, NetworkError> {
     let select = format!(
         "SELECT {STANDARD_COLUMNS}, r.floating_network_id, r.floating_port_id,
             r.floating_ip_address, r.port_id, r.fixed_ip_address, r.router_id
          FROM floating_ips r"
     );
-    let mut floating_ips = super::select(
+    super::select(
         conn,
         &select,
         VISIBLE,
         scope,
         prefilter,
         floating_ip_from_row,
-    )?;
-    let ids: Vec<String> = floating_ips.iter().map(|f| f.std.id.clone()).collect();
-    let mut tags = super::tags::of(conn, &ids)?;
-    for floating_ip in &mut floating_ips {
-        floating_ip.std.tags = tags.remove(&floating_ip.std.id).unwrap_or_default();
-    }
-    Ok(floating_ips)
+    )
 }
 
 fn floating_ip_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<FloatingIp> {
@@ -54,7 +48,7 @@ fn floating_ip_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Floating
 }
 
 /// Writes `floating_ip` whole, inserting it if new.
-pub fn save(conn: &Connection, floating_ip: &FloatingIp) -> Result<(), ApiError> {
+pub fn save(conn: &Connection, floating_ip: &FloatingIp) -> Result<(), NetworkError> {
     let (project_id, description, created_at, updated_at, revision) =
         super::standard_values(&floating_ip.std);
     let association = floating_ip.association.as_ref();
@@ -86,7 +80,7 @@ pub fn save(conn: &Connection, floating_ip: &FloatingIp) -> Result<(), ApiError>
 }
 
 /// The floating IPs forwarding to any of these ports.
-pub fn of_ports(conn: &Connection, port_ids: Vec<String>) -> Result<Vec<FloatingIp>, ApiError> {
+pub fn of_ports(conn: &Connection, port_ids: Vec<String>) -> Result<Vec<FloatingIp>, NetworkError> {
     list(
         conn,
         Scope::All,
@@ -95,10 +89,25 @@ pub fn of_ports(conn: &Connection, port_ids: Vec<String>) -> Result<Vec<Floating
 }
 
 /// The floating IPs associated through a router.
-pub fn through_router(conn: &Connection, router_id: &str) -> Result<Vec<FloatingIp>, ApiError> {
+pub fn through_router(conn: &Connection, router_id: &str) -> Result<Vec<FloatingIp>, NetworkError> {
     list(
         conn,
         Scope::All,
         &Prefilter::new().with("router_id", vec![router_id.to_owned()]),
+    )
+}
+
+/// Deletes a floating IP and the port reserving its address.
+pub fn remove(conn: &Connection, floating_ip: &FloatingIp) -> Result<(), NetworkError> {
+    super::delete(conn, "floating_ips", &floating_ip.std.id)?;
+    super::delete(conn, "ports", &floating_ip.floating_port_id)
+}
+
+/// The floating IPs taken from the external network `network_id`.
+pub fn on_network(conn: &Connection, network_id: &str) -> Result<Vec<FloatingIp>, NetworkError> {
+    list(
+        conn,
+        Scope::All,
+        &Prefilter::new().with("floating_network_id", vec![network_id.to_owned()]),
     )
 }

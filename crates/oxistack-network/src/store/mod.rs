@@ -17,10 +17,10 @@ use std::collections::HashMap;
 use oxistack_db::Migration;
 use oxistack_db::rusqlite::types::Type;
 use oxistack_db::rusqlite::{self, Connection, OptionalExtension, Row, params_from_iter};
-use oxistack_http::ApiError;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
+use crate::errors::NetworkError;
 use crate::model::{Standard, parse_storage_time, storage_time};
 
 /// The networking service's tables, applied with
@@ -243,11 +243,22 @@ impl Prefilter {
     }
 }
 
-/// The standard attributes' columns, selected first by every list.
-pub const STANDARD_COLUMNS: &str =
-    "r.rowid, r.id, r.project_id, r.description, r.created_at, r.updated_at, r.revision_number";
+/// The standard attributes' columns, selected first by every list; the
+/// tags come along as one JSON array, sorted, so that a list is one query.
+pub const STANDARD_COLUMNS: &str = "r.rowid, r.id, r.project_id, r.description, r.created_at,
+    r.updated_at, r.revision_number,
+    (SELECT json_group_array(tag) FROM (SELECT tag FROM tags WHERE resource_id = r.id ORDER BY tag))";
 /// Where each list's own columns start.
-pub const FIRST_OWN_COLUMN: usize = 7;
+pub const FIRST_OWN_COLUMN: usize = 8;
+
+/// A column with the fixed IPs of the port whose id is `port_id` (an SQL
+/// expression), in the order they were given, as one JSON array.
+pub fn fixed_ips_of(port_id: &str) -> String {
+    format!(
+        "(SELECT json_group_array(json_object('subnet_id', subnet_id, 'ip_address', ip_address))
+          FROM (SELECT subnet_id, ip_address FROM ip_allocations WHERE port_id = {port_id} ORDER BY rowid))"
+    )
+}
 
 /// Runs `select` (`SELECT ... FROM table r`, possibly joined) restricted
 /// to what `scope` may see (`visibility` is its condition for a project,
@@ -259,7 +270,7 @@ pub fn select<T>(
     scope: Scope<'_>,
     prefilter: &Prefilter,
     map: impl FnMut(&Row<'_>) -> rusqlite::Result<T>,
-) -> Result<Vec<T>, ApiError> {
+) -> Result<Vec<T>, NetworkError> {
     let mut sql = select.to_owned();
     let mut params = Vec::new();
     match scope {
@@ -288,7 +299,7 @@ pub fn grouped<T>(
     sql: &str,
     ids: &[String],
     mut map: impl FnMut(&Row<'_>) -> rusqlite::Result<(String, T)>,
-) -> Result<HashMap<String, Vec<T>>, ApiError> {
+) -> Result<HashMap<String, Vec<T>>, NetworkError> {
     let mut groups: HashMap<String, Vec<T>> = HashMap::new();
     let mut statement = conn.prepare_cached(sql)?;
     let mut rows = statement.query([to_json(&ids)])?;
@@ -309,7 +320,7 @@ pub fn standard(row: &Row<'_>) -> rusqlite::Result<Standard> {
         created_at: time(row, 4)?,
         updated_at: time(row, 5)?,
         revision_number: row.get(6)?,
-        tags: Vec::new(),
+        tags: json(row, 7)?,
     })
 }
 
@@ -373,7 +384,7 @@ pub fn standard_values(std: &Standard) -> (String, String, String, String, i64) 
 }
 
 /// Counts `table`'s rows owned by `project_id`, for quotas.
-pub fn count_owned(conn: &Connection, table: &str, project_id: &str) -> Result<i64, ApiError> {
+pub fn count_owned(conn: &Connection, table: &str, project_id: &str) -> Result<i64, NetworkError> {
     let sql = format!("SELECT COUNT(*) FROM {table} WHERE project_id = ?1");
     Ok(conn
         .prepare_cached(&sql)?
@@ -381,14 +392,14 @@ pub fn count_owned(conn: &Connection, table: &str, project_id: &str) -> Result<i
 }
 
 /// Deletes the row `id` of `table` and its tags.
-pub fn delete(conn: &Connection, table: &str, id: &str) -> Result<(), ApiError> {
+pub fn delete(conn: &Connection, table: &str, id: &str) -> Result<(), NetworkError> {
     conn.prepare_cached(&format!("DELETE FROM {table} WHERE id = ?1"))?
         .execute([id])?;
     tags::delete_all(conn, id)
 }
 
 /// Records a change of `id` in `table`: a new revision, updated now.
-pub fn touch(conn: &Connection, table: &str, id: &str) -> Result<(), ApiError> {
+pub fn touch(conn: &Connection, table: &str, id: &str) -> Result<(), NetworkError> {
     let sql = format!(
         "UPDATE {table} SET revision_number = revision_number + 1, updated_at = ?2 WHERE id = ?1"
     );
@@ -397,14 +408,14 @@ pub fn touch(conn: &Connection, table: &str, id: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn bootstrapped(conn: &Connection) -> Result<bool, ApiError> {
+pub fn bootstrapped(conn: &Connection) -> Result<bool, NetworkError> {
     Ok(conn
         .query_row("SELECT 1 FROM network_bootstrap", [], |_| Ok(()))
         .optional()?
         .is_some())
 }
 
-pub fn mark_bootstrapped(conn: &Connection) -> Result<(), ApiError> {
+pub fn mark_bootstrapped(conn: &Connection) -> Result<(), NetworkError> {
     conn.execute(
         "INSERT INTO network_bootstrap (done_at) VALUES (?1)",
         [storage_time(&chrono::Utc::now())],

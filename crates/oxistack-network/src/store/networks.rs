@@ -1,7 +1,7 @@
 use oxistack_db::rusqlite::{Connection, Row, params};
-use oxistack_http::ApiError;
 
 use super::{FIRST_OWN_COLUMN as C, Prefilter, STANDARD_COLUMNS, Scope};
+use crate::errors::NetworkError;
 use crate::model::{Network, NetworkType};
 
 /// A project sees its own networks, shared ones and external ones.
@@ -11,28 +11,16 @@ pub fn list(
     conn: &Connection,
     scope: Scope<'_>,
     prefilter: &Prefilter,
-) -> Result<Vec<Network>, ApiError> {
+) -> Result<Vec<Network>, NetworkError> {
     let select = format!(
         "SELECT {STANDARD_COLUMNS}, r.name, r.admin_state_up, r.shared, r.external, r.mtu,
             r.port_security_enabled, r.network_type, r.physical_network, r.segmentation_id,
-            r.availability_zone_hints
+            r.availability_zone_hints,
+            (SELECT json_group_array(id) FROM
+                (SELECT id FROM subnets WHERE network_id = r.id ORDER BY rowid))
          FROM networks r"
     );
-    let mut networks = super::select(conn, &select, VISIBLE, scope, prefilter, network_from_row)?;
-    let ids: Vec<String> = networks.iter().map(|n| n.std.id.clone()).collect();
-    let mut subnets = super::grouped(
-        conn,
-        "SELECT network_id, id FROM subnets
-         WHERE network_id IN (SELECT value FROM json_each(?1)) ORDER BY rowid",
-        &ids,
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
-    let mut tags = super::tags::of(conn, &ids)?;
-    for network in &mut networks {
-        network.subnet_ids = subnets.remove(&network.std.id).unwrap_or_default();
-        network.std.tags = tags.remove(&network.std.id).unwrap_or_default();
-    }
-    Ok(networks)
+    super::select(conn, &select, VISIBLE, scope, prefilter, network_from_row)
 }
 
 fn network_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Network> {
@@ -48,12 +36,12 @@ fn network_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Network> {
         physical_network: row.get(C + 7)?,
         segmentation_id: row.get(C + 8)?,
         availability_zone_hints: super::json(row, C + 9)?,
-        subnet_ids: Vec::new(),
+        subnet_ids: super::json(row, C + 10)?,
     })
 }
 
 /// Writes `network` whole, inserting it if new.
-pub fn save(conn: &Connection, network: &Network) -> Result<(), ApiError> {
+pub fn save(conn: &Connection, network: &Network) -> Result<(), NetworkError> {
     let (project_id, description, created_at, updated_at, revision) =
         super::standard_values(&network.std);
     conn.prepare_cached(
@@ -93,7 +81,7 @@ pub fn save(conn: &Connection, network: &Network) -> Result<(), ApiError> {
 }
 
 /// The lowest VXLAN identifier no network uses.
-pub fn free_vni(conn: &Connection) -> Result<u32, ApiError> {
+pub fn free_vni(conn: &Connection) -> Result<u32, NetworkError> {
     Ok(conn
         .prepare_cached(
             "SELECT COALESCE(MIN(n.segmentation_id + 1), 1) FROM (
@@ -112,7 +100,7 @@ pub fn segment_taken(
     network_type: NetworkType,
     physical_network: Option<&str>,
     segmentation_id: Option<u32>,
-) -> Result<bool, ApiError> {
+) -> Result<bool, NetworkError> {
     Ok(conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM networks WHERE network_type = ?1

@@ -1,11 +1,10 @@
 use oxistack_db::is_unique_violation;
 use oxistack_db::rusqlite::{Connection, Row, params};
-use oxistack_http::ApiError;
 
 use super::{FIRST_OWN_COLUMN as C, Prefilter, STANDARD_COLUMNS, Scope};
-use crate::compute::PortSummary;
-use crate::errors::conflict;
+use crate::errors::{NetworkError, conflict};
 use crate::model::{Binding, FixedIp, Port};
+use oxistack_contracts::PortSummary;
 
 /// A project sees its own ports only.
 const VISIBLE: &str = "r.project_id = ?";
@@ -14,44 +13,17 @@ pub fn list(
     conn: &Connection,
     scope: Scope<'_>,
     prefilter: &Prefilter,
-) -> Result<Vec<Port>, ApiError> {
+) -> Result<Vec<Port>, NetworkError> {
     let select = format!(
         "SELECT {STANDARD_COLUMNS}, r.name, r.network_id, r.mac_address, r.admin_state_up,
             r.device_id, r.device_owner, r.port_security_enabled, r.allowed_address_pairs,
-            r.binding_host_id, r.binding_profile, r.binding_vnic_type, r.created_by_compute
-         FROM ports r"
+            r.binding_host_id, r.binding_profile, r.binding_vnic_type, r.created_by_compute,
+            {}, (SELECT json_group_array(security_group_id) FROM (SELECT security_group_id
+                FROM port_security_groups WHERE port_id = r.id ORDER BY position))
+         FROM ports r",
+        super::fixed_ips_of("r.id")
     );
-    let mut ports = super::select(conn, &select, VISIBLE, scope, prefilter, port_from_row)?;
-    let ids: Vec<String> = ports.iter().map(|p| p.std.id.clone()).collect();
-    let mut fixed_ips = super::grouped(
-        conn,
-        "SELECT port_id, subnet_id, ip_address FROM ip_allocations
-         WHERE port_id IN (SELECT value FROM json_each(?1)) ORDER BY rowid",
-        &ids,
-        |row| {
-            Ok((
-                row.get(0)?,
-                FixedIp {
-                    subnet_id: row.get(1)?,
-                    ip_address: super::required(row, 2)?,
-                },
-            ))
-        },
-    )?;
-    let mut groups = super::grouped(
-        conn,
-        "SELECT port_id, security_group_id FROM port_security_groups
-         WHERE port_id IN (SELECT value FROM json_each(?1)) ORDER BY port_id, position",
-        &ids,
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
-    let mut tags = super::tags::of(conn, &ids)?;
-    for port in &mut ports {
-        port.fixed_ips = fixed_ips.remove(&port.std.id).unwrap_or_default();
-        port.security_groups = groups.remove(&port.std.id).unwrap_or_default();
-        port.std.tags = tags.remove(&port.std.id).unwrap_or_default();
-    }
-    Ok(ports)
+    super::select(conn, &select, VISIBLE, scope, prefilter, port_from_row)
 }
 
 fn port_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Port> {
@@ -71,13 +43,13 @@ fn port_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Port> {
             vnic_type: row.get(C + 10)?,
         },
         created_by_compute: row.get(C + 11)?,
-        fixed_ips: Vec::new(),
-        security_groups: Vec::new(),
+        fixed_ips: super::json(row, C + 12)?,
+        security_groups: super::json(row, C + 13)?,
     })
 }
 
 /// Writes `port` whole, inserting it if new, with its addresses and groups.
-pub fn save(conn: &Connection, port: &Port) -> Result<(), ApiError> {
+pub fn save(conn: &Connection, port: &Port) -> Result<(), NetworkError> {
     let (project_id, description, created_at, updated_at, revision) =
         super::standard_values(&port.std);
     let saved = conn
@@ -161,7 +133,7 @@ pub fn save(conn: &Connection, port: &Port) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn address_taken(network_id: &str, fixed_ip: &FixedIp) -> ApiError {
+pub fn address_taken(network_id: &str, fixed_ip: &FixedIp) -> NetworkError {
     conflict(
         "IpAddressAlreadyAllocated",
         format!(
@@ -172,7 +144,10 @@ pub fn address_taken(network_id: &str, fixed_ip: &FixedIp) -> ApiError {
 }
 
 /// Whether a port holds the address on the subnet.
-pub fn address_in_use(conn: &Connection, fixed_ip: &FixedIp) -> Result<Option<String>, ApiError> {
+pub fn address_in_use(
+    conn: &Connection,
+    fixed_ip: &FixedIp,
+) -> Result<Option<String>, NetworkError> {
     use oxistack_db::rusqlite::OptionalExtension;
     Ok(conn
         .prepare_cached(
@@ -190,7 +165,7 @@ pub fn on_network(
     conn: &Connection,
     network_id: &str,
     except_owners: &[&str],
-) -> Result<Vec<Port>, ApiError> {
+) -> Result<Vec<Port>, NetworkError> {
     let mut ports = list(
         conn,
         Scope::All,
@@ -201,7 +176,7 @@ pub fn on_network(
 }
 
 /// Whether any port uses the security group.
-pub fn group_in_use(conn: &Connection, group_id: &str) -> Result<bool, ApiError> {
+pub fn group_in_use(conn: &Connection, group_id: &str) -> Result<bool, NetworkError> {
     Ok(conn
         .prepare_cached(
             "SELECT EXISTS (SELECT 1 FROM port_security_groups WHERE security_group_id = ?1)",
@@ -216,7 +191,7 @@ pub fn summaries(
     conn: &Connection,
     column: SummaryKey,
     values: &[String],
-) -> Result<Vec<(String, PortSummary)>, ApiError> {
+) -> Result<Vec<(String, PortSummary)>, NetworkError> {
     let column = match column {
         SummaryKey::PortId => "id",
         SummaryKey::DeviceId => "device_id",

@@ -1,10 +1,14 @@
 use std::collections::HashMap;
 
 use oxistack_db::rusqlite::{Connection, params};
-use oxistack_http::ApiError;
+
+use crate::errors::NetworkError;
 
 /// The project's limits that differ from the defaults.
-pub fn overrides(conn: &Connection, project_id: &str) -> Result<HashMap<String, i64>, ApiError> {
+pub fn overrides(
+    conn: &Connection,
+    project_id: &str,
+) -> Result<HashMap<String, i64>, NetworkError> {
     let mut statement = conn
         .prepare_cached("SELECT resource, hard_limit FROM network_quotas WHERE project_id = ?1")?;
     let rows = statement.query_map([project_id], |row| Ok((row.get(0)?, row.get(1)?)))?;
@@ -12,7 +16,7 @@ pub fn overrides(conn: &Connection, project_id: &str) -> Result<HashMap<String, 
 }
 
 /// Projects with limits of their own.
-pub fn projects(conn: &Connection) -> Result<Vec<String>, ApiError> {
+pub fn projects(conn: &Connection) -> Result<Vec<String>, NetworkError> {
     let mut statement =
         conn.prepare_cached("SELECT DISTINCT project_id FROM network_quotas ORDER BY project_id")?;
     let rows = statement.query_map([], |row| row.get(0))?;
@@ -24,7 +28,7 @@ pub fn set(
     project_id: &str,
     resource: &str,
     limit: i64,
-) -> Result<(), ApiError> {
+) -> Result<(), NetworkError> {
     conn.prepare_cached(
         "INSERT INTO network_quotas (project_id, resource, hard_limit) VALUES (?1, ?2, ?3)
          ON CONFLICT (project_id, resource) DO UPDATE SET hard_limit = excluded.hard_limit",
@@ -33,7 +37,7 @@ pub fn set(
     Ok(())
 }
 
-pub fn reset(conn: &Connection, project_id: &str) -> Result<(), ApiError> {
+pub fn reset(conn: &Connection, project_id: &str) -> Result<(), NetworkError> {
     conn.prepare_cached("DELETE FROM network_quotas WHERE project_id = ?1")?
         .execute([project_id])?;
     Ok(())

@@ -1,8 +1,8 @@
 use oxistack_db::rusqlite::{Connection, Row, params};
-use oxistack_http::ApiError;
 
 use super::{FIRST_OWN_COLUMN as C, Prefilter, STANDARD_COLUMNS, Scope};
-use crate::model::{FixedIp, Gateway, Router};
+use crate::errors::NetworkError;
+use crate::model::{Gateway, Router};
 
 /// A project sees its own routers only.
 const VISIBLE: &str = "r.project_id = ?";
@@ -11,41 +11,14 @@ pub fn list(
     conn: &Connection,
     scope: Scope<'_>,
     prefilter: &Prefilter,
-) -> Result<Vec<Router>, ApiError> {
+) -> Result<Vec<Router>, NetworkError> {
     let select = format!(
         "SELECT {STANDARD_COLUMNS}, r.name, r.admin_state_up, r.gateway_network_id,
-            r.gateway_port_id, r.enable_snat, r.routes, r.availability_zone_hints
-         FROM routers r"
+            r.gateway_port_id, r.enable_snat, r.routes, r.availability_zone_hints, {}
+         FROM routers r",
+        super::fixed_ips_of("r.gateway_port_id")
     );
-    let mut routers = super::select(conn, &select, VISIBLE, scope, prefilter, router_from_row)?;
-    let gateway_ports: Vec<String> = routers
-        .iter()
-        .filter_map(|r| r.gateway.as_ref().map(|g| g.port_id.clone()))
-        .collect();
-    let mut addresses = super::grouped(
-        conn,
-        "SELECT port_id, subnet_id, ip_address FROM ip_allocations
-         WHERE port_id IN (SELECT value FROM json_each(?1)) ORDER BY rowid",
-        &gateway_ports,
-        |row| {
-            Ok((
-                row.get(0)?,
-                FixedIp {
-                    subnet_id: row.get(1)?,
-                    ip_address: super::required(row, 2)?,
-                },
-            ))
-        },
-    )?;
-    let ids: Vec<String> = routers.iter().map(|r| r.std.id.clone()).collect();
-    let mut tags = super::tags::of(conn, &ids)?;
-    for router in &mut routers {
-        if let Some(gateway) = &mut router.gateway {
-            gateway.external_fixed_ips = addresses.remove(&gateway.port_id).unwrap_or_default();
-        }
-        router.std.tags = tags.remove(&router.std.id).unwrap_or_default();
-    }
-    Ok(routers)
+    super::select(conn, &select, VISIBLE, scope, prefilter, router_from_row)
 }
 
 fn router_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Router> {
@@ -60,7 +33,7 @@ fn router_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Router> {
                 network_id,
                 port_id,
                 enable_snat: row.get(C + 4)?,
-                external_fixed_ips: Vec::new(),
+                external_fixed_ips: super::json(row, C + 7)?,
             }),
             _ => None,
         },
@@ -71,7 +44,7 @@ fn router_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Router> {
 
 /// Writes `router` whole, inserting it if new. Its gateway port is saved
 /// separately, as a port.
-pub fn save(conn: &Connection, router: &Router) -> Result<(), ApiError> {
+pub fn save(conn: &Connection, router: &Router) -> Result<(), NetworkError> {
     let (project_id, description, created_at, updated_at, revision) =
         super::standard_values(&router.std);
     let gateway = router.gateway.as_ref();
@@ -111,7 +84,7 @@ pub fn connecting(
     conn: &Connection,
     subnet_id: &str,
     network_id: &str,
-) -> Result<Option<String>, ApiError> {
+) -> Result<Option<String>, NetworkError> {
     use oxistack_db::rusqlite::OptionalExtension;
     Ok(conn
         .prepare_cached(

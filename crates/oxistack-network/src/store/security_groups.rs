@@ -1,7 +1,7 @@
 use oxistack_db::rusqlite::{Connection, OptionalExtension, Row, params};
-use oxistack_http::ApiError;
 
 use super::{FIRST_OWN_COLUMN as C, Prefilter, STANDARD_COLUMNS, Scope};
+use crate::errors::NetworkError;
 use crate::model::{Direction, EtherType, Rule, SecurityGroup};
 use crate::rules;
 
@@ -12,7 +12,7 @@ pub fn list(
     conn: &Connection,
     scope: Scope<'_>,
     prefilter: &Prefilter,
-) -> Result<Vec<SecurityGroup>, ApiError> {
+) -> Result<Vec<SecurityGroup>, NetworkError> {
     let select = format!("SELECT {STANDARD_COLUMNS}, r.name, r.is_default FROM security_groups r");
     let mut groups = super::select(conn, &select, VISIBLE, scope, prefilter, |row| {
         Ok(SecurityGroup {
@@ -24,10 +24,8 @@ pub fn list(
     })?;
     let ids: Vec<String> = groups.iter().map(|g| g.std.id.clone()).collect();
     let mut rules = group_rules(conn, &ids)?;
-    let mut tags = super::tags::of(conn, &ids)?;
     for group in &mut groups {
         group.rules = rules.remove(&group.std.id).unwrap_or_default();
-        group.std.tags = tags.remove(&group.std.id).unwrap_or_default();
     }
     Ok(groups)
 }
@@ -39,7 +37,7 @@ pub fn list_rules(
     conn: &Connection,
     scope: Scope<'_>,
     prefilter: &Prefilter,
-) -> Result<Vec<Rule>, ApiError> {
+) -> Result<Vec<Rule>, NetworkError> {
     let select = format!("SELECT {STANDARD_COLUMNS}, {RULE_COLUMNS} FROM security_group_rules r");
     super::select(conn, &select, VISIBLE, scope, prefilter, rule_from_row)
 }
@@ -47,7 +45,7 @@ pub fn list_rules(
 fn group_rules(
     conn: &Connection,
     group_ids: &[String],
-) -> Result<std::collections::HashMap<String, Vec<Rule>>, ApiError> {
+) -> Result<std::collections::HashMap<String, Vec<Rule>>, NetworkError> {
     let sql = format!(
         "SELECT {STANDARD_COLUMNS}, {RULE_COLUMNS} FROM security_group_rules r
          WHERE r.security_group_id IN (SELECT value FROM json_each(?1)) ORDER BY r.rowid"
@@ -74,7 +72,7 @@ fn rule_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Rule> {
 
 /// Writes `group`'s own attributes, inserting it if new; rules are saved
 /// one by one with [`insert_rule`].
-pub fn save(conn: &Connection, group: &SecurityGroup) -> Result<(), ApiError> {
+pub fn save(conn: &Connection, group: &SecurityGroup) -> Result<(), NetworkError> {
     let (project_id, description, created_at, updated_at, revision) =
         super::standard_values(&group.std);
     conn.prepare_cached(
@@ -98,7 +96,7 @@ pub fn save(conn: &Connection, group: &SecurityGroup) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn insert_rule(conn: &Connection, rule: &Rule) -> Result<(), ApiError> {
+pub fn insert_rule(conn: &Connection, rule: &Rule) -> Result<(), NetworkError> {
     let (project_id, description, created_at, updated_at, revision) =
         super::standard_values(&rule.std);
     conn.prepare_cached(
@@ -128,7 +126,7 @@ pub fn insert_rule(conn: &Connection, rule: &Rule) -> Result<(), ApiError> {
 }
 
 /// The id of the group's rule that is the same rule as `rule`, if any.
-pub fn same_rule(conn: &Connection, rule: &Rule) -> Result<Option<String>, ApiError> {
+pub fn same_rule(conn: &Connection, rule: &Rule) -> Result<Option<String>, NetworkError> {
     Ok(conn
         .prepare_cached(
             "SELECT id FROM security_group_rules WHERE security_group_id = ?1 AND fingerprint = ?2",
@@ -141,7 +139,7 @@ pub fn same_rule(conn: &Connection, rule: &Rule) -> Result<Option<String>, ApiEr
 }
 
 /// The id of the project's default group, if made yet.
-pub fn default_of(conn: &Connection, project_id: &str) -> Result<Option<String>, ApiError> {
+pub fn default_of(conn: &Connection, project_id: &str) -> Result<Option<String>, NetworkError> {
     Ok(conn
         .prepare_cached("SELECT id FROM security_groups WHERE project_id = ?1 AND is_default")?
         .query_row([project_id], |row| row.get(0))
@@ -153,7 +151,7 @@ pub fn of_project(
     conn: &Connection,
     project: &str,
     ids: &[String],
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, NetworkError> {
     let mut statement = conn.prepare_cached(
         "SELECT id FROM security_groups
          WHERE project_id = ?1 AND id IN (SELECT value FROM json_each(?2))",

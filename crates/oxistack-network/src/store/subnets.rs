@@ -2,9 +2,9 @@ use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use oxistack_db::rusqlite::{Connection, Row, params};
-use oxistack_http::ApiError;
 
 use super::{FIRST_OWN_COLUMN as C, Prefilter, STANDARD_COLUMNS, Scope};
+use crate::errors::NetworkError;
 use crate::model::Subnet;
 
 /// A project sees its own subnets and those of shared and external networks.
@@ -15,19 +15,14 @@ pub fn list(
     conn: &Connection,
     scope: Scope<'_>,
     prefilter: &Prefilter,
-) -> Result<Vec<Subnet>, ApiError> {
+) -> Result<Vec<Subnet>, NetworkError> {
     let select = format!(
         "SELECT {STANDARD_COLUMNS}, r.name, r.network_id, r.cidr, r.gateway_ip, r.allocation_pools,
-            r.dns_nameservers, r.host_routes, r.enable_dhcp
+            r.dns_nameservers, r.host_routes, r.enable_dhcp,
+            (SELECT external FROM networks WHERE id = r.network_id)
          FROM subnets r"
     );
-    let mut subnets = super::select(conn, &select, VISIBLE, scope, prefilter, subnet_from_row)?;
-    let ids: Vec<String> = subnets.iter().map(|s| s.std.id.clone()).collect();
-    let mut tags = super::tags::of(conn, &ids)?;
-    for subnet in &mut subnets {
-        subnet.std.tags = tags.remove(&subnet.std.id).unwrap_or_default();
-    }
-    Ok(subnets)
+    super::select(conn, &select, VISIBLE, scope, prefilter, subnet_from_row)
 }
 
 fn subnet_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Subnet> {
@@ -41,11 +36,12 @@ fn subnet_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Subnet> {
         dns_nameservers: super::json(row, C + 5)?,
         host_routes: super::json(row, C + 6)?,
         enable_dhcp: row.get(C + 7)?,
+        external: row.get(C + 8)?,
     })
 }
 
 /// The subnets of a network, as the service sees them.
-pub fn of_network(conn: &Connection, network_id: &str) -> Result<Vec<Subnet>, ApiError> {
+pub fn of_network(conn: &Connection, network_id: &str) -> Result<Vec<Subnet>, NetworkError> {
     list(
         conn,
         Scope::All,
@@ -54,7 +50,7 @@ pub fn of_network(conn: &Connection, network_id: &str) -> Result<Vec<Subnet>, Ap
 }
 
 /// Writes `subnet` whole, inserting it if new.
-pub fn save(conn: &Connection, subnet: &Subnet) -> Result<(), ApiError> {
+pub fn save(conn: &Connection, subnet: &Subnet) -> Result<(), NetworkError> {
     let (project_id, description, created_at, updated_at, revision) =
         super::standard_values(&subnet.std);
     conn.prepare_cached(
@@ -89,7 +85,7 @@ pub fn save(conn: &Connection, subnet: &Subnet) -> Result<(), ApiError> {
 }
 
 /// The addresses of a subnet that ports hold.
-pub fn allocated(conn: &Connection, subnet_id: &str) -> Result<BTreeSet<Ipv4Addr>, ApiError> {
+pub fn allocated(conn: &Connection, subnet_id: &str) -> Result<BTreeSet<Ipv4Addr>, NetworkError> {
     let mut statement =
         conn.prepare_cached("SELECT ip_address FROM ip_allocations WHERE subnet_id = ?1")?;
     let rows = statement.query_map([subnet_id], |row| row.get::<_, String>(0))?;
@@ -97,8 +93,9 @@ pub fn allocated(conn: &Connection, subnet_id: &str) -> Result<BTreeSet<Ipv4Addr
     for text in rows {
         let text = text?;
         taken.insert(
-            text.parse()
-                .map_err(|_| ApiError::internal(format!("stored address {text} is not IPv4")))?,
+            text.parse().map_err(|_| {
+                NetworkError::Internal(format!("stored address {text} is not IPv4"))
+            })?,
         );
     }
     Ok(taken)
@@ -109,7 +106,7 @@ pub fn ports_using(
     conn: &Connection,
     subnet_id: &str,
     except_owners: &[&str],
-) -> Result<Vec<String>, ApiError> {
+) -> Result<Vec<String>, NetworkError> {
     let mut statement = conn.prepare_cached(
         "SELECT DISTINCT p.id FROM ip_allocations a JOIN ports p ON p.id = a.port_id
          WHERE a.subnet_id = ?1 AND p.device_owner NOT IN (SELECT value FROM json_each(?2))",

@@ -3,10 +3,11 @@
 use std::collections::HashMap;
 
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
+
+use crate::errors::NetworkError;
 
 /// The tags of each of `ids`, sorted.
-pub fn of(conn: &Connection, ids: &[String]) -> Result<HashMap<String, Vec<String>>, ApiError> {
+pub fn of(conn: &Connection, ids: &[String]) -> Result<HashMap<String, Vec<String>>, NetworkError> {
     super::grouped(
         conn,
         "SELECT resource_id, tag FROM tags
@@ -16,7 +17,7 @@ pub fn of(conn: &Connection, ids: &[String]) -> Result<HashMap<String, Vec<Strin
     )
 }
 
-pub fn replace(conn: &Connection, id: &str, tags: &[String]) -> Result<(), ApiError> {
+pub fn replace(conn: &Connection, id: &str, tags: &[String]) -> Result<(), NetworkError> {
     delete_all(conn, id)?;
     for tag in tags {
         add(conn, id, tag)?;
@@ -24,21 +25,21 @@ pub fn replace(conn: &Connection, id: &str, tags: &[String]) -> Result<(), ApiEr
     Ok(())
 }
 
-pub fn add(conn: &Connection, id: &str, tag: &str) -> Result<(), ApiError> {
+pub fn add(conn: &Connection, id: &str, tag: &str) -> Result<(), NetworkError> {
     conn.prepare_cached("INSERT OR IGNORE INTO tags (resource_id, tag) VALUES (?1, ?2)")?
         .execute([id, tag])?;
     Ok(())
 }
 
 /// Removes one tag; false if the resource did not have it.
-pub fn remove(conn: &Connection, id: &str, tag: &str) -> Result<bool, ApiError> {
+pub fn remove(conn: &Connection, id: &str, tag: &str) -> Result<bool, NetworkError> {
     Ok(conn
         .prepare_cached("DELETE FROM tags WHERE resource_id = ?1 AND tag = ?2")?
         .execute([id, tag])?
         > 0)
 }
 
-pub fn delete_all(conn: &Connection, id: &str) -> Result<(), ApiError> {
+pub fn delete_all(conn: &Connection, id: &str) -> Result<(), NetworkError> {
     conn.prepare_cached("DELETE FROM tags WHERE resource_id = ?1")?
         .execute([id])?;
     Ok(())

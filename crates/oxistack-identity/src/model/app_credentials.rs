@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use oxistack_db::rusqlite::{self, Connection, OptionalExtension, Row, params};
 
-use crate::model::Result;
+use super::{Result, run};
 
 #[derive(Debug, Clone)]
 pub struct AppCredential {
@@ -86,4 +86,14 @@ pub fn insert(conn: &Connection, credential: &AppCredential) -> rusqlite::Result
         ],
     )?;
     Ok(())
+}
+
+/// Deletes a credential (the tokens issued for it are revoked apart).
+pub fn delete(conn: &Connection, id: &str) -> Result<()> {
+    run(
+        conn,
+        "DELETE FROM application_credentials WHERE id = ?1",
+        [id],
+    )
+    .map(drop)
 }
