@@ -2240,6 +2240,18 @@ async fn the_host_shows_as_one_hypervisor_zone_and_set_of_services() {
     assert_eq!(uuids["services"][0]["id"].as_str().unwrap().len(), 36);
     assert_eq!(uuids["services"][0]["forced_down"], false);
 
+    // One host that neither resizes nor migrates: no migrations, for
+    // administrators only.
+    cloud
+        .get("/v2.1/os-migrations", "alice", "2.1")
+        .await
+        .error(403);
+    let migrations = cloud
+        .get("/v2.1/os-migrations", "admin", "2.1")
+        .await
+        .expect(200);
+    assert_eq!(migrations, json!({"migrations": []}));
+
     let old = cloud
         .get("/v2.1/os-hypervisors/detail", "admin", "2.1")
         .await

@@ -44,10 +44,13 @@ pub struct BootstrapReport {
     pub demo_project_id: String,
 }
 
-/// Roles every cloud has: Keystone's defaults, the `service` role, and
-/// the roles Octavia's policies know.
+/// Roles every cloud has: Keystone's defaults (since 2024.1 these include
+/// `manager`, between admin and member, which Tempest's dynamic
+/// credentials ask for), the `service` role, and the roles Octavia's
+/// policies know.
 const ROLES: &[&str] = &[
     "admin",
+    "manager",
     "member",
     "reader",
     "service",
@@ -58,7 +61,14 @@ const ROLES: &[&str] = &[
     "load-balancer_admin",
 ];
 
-const IMPLICATIONS: &[(&str, &str)] = &[("admin", "member"), ("member", "reader")];
+/// As keystone-manage bootstrap makes them: admin ⇒ manager ⇒ member ⇒
+/// reader. Clouds bootstrapped before `manager` existed keep their
+/// admin ⇒ member as well, which changes nothing anyone can do.
+const IMPLICATIONS: &[(&str, &str)] = &[
+    ("admin", "manager"),
+    ("manager", "member"),
+    ("member", "reader"),
+];
 
 impl IdentityService {
     pub fn bootstrap(&self, config: &Bootstrap) -> Result<BootstrapReport> {

@@ -31,7 +31,10 @@ async fn project_token_carries_implied_roles_and_catalog() {
     assert_eq!(reply.status, StatusCode::CREATED);
     assert!(reply.subject_token.as_ref().unwrap().len() >= 40);
     let token = &reply.body["token"];
-    assert_eq!(role_names(&reply.body), ["admin", "member", "reader"]);
+    assert_eq!(
+        role_names(&reply.body),
+        ["admin", "manager", "member", "reader"]
+    );
     assert_eq!(token["project"]["name"], "admin");
     assert_eq!(token["user"]["domain"]["id"], "default");
     assert_eq!(token["methods"], json!(["password"]));

@@ -159,7 +159,7 @@ async fn application_credential_expiry_is_naive_utc_as_keystone_writes_it() {
 async fn checking_an_implied_role_is_204_and_showing_it_200() {
     let cloud = cloud().await;
     let admin = cloud.admin().await;
-    let (prior, implied) = (cloud.role_id("admin").await, cloud.role_id("member").await);
+    let (prior, implied) = (cloud.role_id("admin").await, cloud.role_id("manager").await);
     let path = format!("/v3/roles/{prior}/implies/{implied}");
     let check = cloud.call(Method::HEAD, &path, Some(&admin), None).await;
     assert_eq!(check.status, StatusCode::NO_CONTENT);

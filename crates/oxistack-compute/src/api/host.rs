@@ -74,6 +74,15 @@ pub async fn aggregates(
     Ok(Json(json!({ "aggregates": names })).into_response())
 }
 
+/// `GET /os-migrations`.
+pub async fn migrations(
+    State(service): Service,
+    Caller(caller): Caller,
+) -> Result<Response, ApiError> {
+    let ids = service.migrations(&caller)?;
+    Ok(Json(json!({ "migrations": ids })).into_response())
+}
+
 /// `GET /os-services`, filtered by `binary` and `host`.
 pub async fn services(
     State(service): Service,

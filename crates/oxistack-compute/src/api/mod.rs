@@ -155,6 +155,7 @@ pub fn router(service: Arc<ComputeService>, validator: Arc<dyn TokenValidator>) 
         )
         .route("/v2.1/os-services", get(host::services))
         .route("/v2.1/os-aggregates", get(host::aggregates))
+        .route("/v2.1/os-migrations", get(host::migrations))
         .layer(Extension(Arc::new(flavor_pages::FlavorPages::default())))
         .layer(DefaultBodyLimit::max(MAX_JSON_BODY))
         .route_layer(axum::middleware::from_fn(move |request, next| {

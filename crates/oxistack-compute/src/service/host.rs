@@ -80,6 +80,13 @@ impl ComputeService {
         Ok(Vec::new())
     }
 
+    /// Migrations' ids: a single host that neither resizes nor migrates
+    /// servers has none (administrators list them before maintenance).
+    pub fn migrations(&self, caller: &AuthContext) -> Result<Vec<String>> {
+        authorize(caller, Action::ReadComputeHosts)?;
+        Ok(Vec::new())
+    }
+
     pub async fn hypervisors(
         &self,
         caller: &AuthContext,
