@@ -22,8 +22,11 @@ cargo build --workspace --all-targets --locked
 # After the build, clippy only checks: it reuses the build's dependencies.
 cargo clippy --workspace --all-targets --locked -- -D warnings
 cargo test --workspace --locked
+
+# The workspace build above made it; tempest.sh would otherwise build the
+# binary alone, with other features unified, all over again.
+export OXISTACK_BIN="$root/target/debug/oxistack"
 scripts/tempest.sh
 
-export OXISTACK_BIN="$root/target/debug/oxistack"
 export PATH="$venv/bin:$PATH"
 pytest -q -p no:cacheprovider tests/e2e "$@"

@@ -43,20 +43,6 @@ impl ContractError {
             source: source.into(),
         }
     }
-
-    /// A provider's refusal as its service layer phrases it, an
-    /// [`ApiError`], in the contract's terms; `what` names the provider
-    /// for a failure's log line. Providers whose service layer has a typed
-    /// error map that instead.
-    pub fn from_api_error(what: &'static str, error: ApiError) -> Self {
-        match error.status.as_u16() {
-            404 => ContractError::NotFound(error.message),
-            409 => ContractError::Conflict(error.message),
-            403 => ContractError::Forbidden(error.message),
-            status if (400..500).contains(&status) => ContractError::Invalid(error.message),
-            _ => ContractError::internal(what, error),
-        }
-    }
 }
 
 /// The one mapping to a client answer, for a consumer's HTTP boundary: the

@@ -2,9 +2,10 @@
 //! policy ([`oxistack_auth::policy`]); what is decided here is ownership and
 //! visibility, which the policy leaves to the services.
 
+use crate::ImageError;
+use crate::error::authorize;
 use oxistack_auth::policy::allows;
-use oxistack_auth::{Action, AuthContext, authorize};
-use oxistack_http::ApiError;
+use oxistack_auth::{Action, AuthContext};
 
 use crate::model::{Image, MemberStatus, Visibility};
 
@@ -33,19 +34,19 @@ pub fn require_owner(
     image: &Image,
     action: Action,
     verb: &str,
-) -> Result<(), ApiError> {
+) -> Result<(), ImageError> {
     authorize(caller, action)?;
     if owns(caller, image) || allows(caller, Action::ModifyOthersImage.rule()) {
         Ok(())
     } else {
-        Err(ApiError::forbidden(format!(
+        Err(ImageError::forbidden(format!(
             "You are not permitted to {verb} this image."
         )))
     }
 }
 
 /// Making an image public takes its own policy rule.
-pub fn require_publicize(caller: &AuthContext, visibility: Visibility) -> Result<(), ApiError> {
+pub fn require_publicize(caller: &AuthContext, visibility: Visibility) -> Result<(), ImageError> {
     match visibility {
         Visibility::Public => authorize(caller, Action::PublicizeImage),
         _ => Ok(()),
@@ -53,14 +54,15 @@ pub fn require_publicize(caller: &AuthContext, visibility: Visibility) -> Result
 }
 
 /// The 404 for an image that does not exist or that the caller may not see.
-pub fn image_not_found(id: &str) -> ApiError {
-    ApiError::not_found(format!("No image found with ID {id}."))
+pub fn image_not_found(id: &str) -> ImageError {
+    ImageError::not_found(format!("No image found with ID {id}."))
 }
 
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
     use oxistack_auth::{NamedRef, Scope};
+    use oxistack_http::ApiError;
 
     pub fn caller(project: &str, roles: &[&str]) -> AuthContext {
         let named = |n: &str| NamedRef {
@@ -124,46 +126,23 @@ pub(crate) mod tests {
     #[test]
     fn only_owner_members_and_admins_change_images() {
         let img = image(Visibility::Public);
-        let err = require_owner(
-            &caller("other", &["member"]),
-            &img,
-            Action::DeleteImage,
-            "delete",
-        )
-        .unwrap_err();
+        // Deleting `img` as `project` with `roles`, answered as Glance would.
+        let delete = |project: &str, roles: &[&str]| {
+            require_owner(&caller(project, roles), &img, Action::DeleteImage, "delete")
+                .map_err(ApiError::from)
+        };
+        let err = delete("other", &["member"]).unwrap_err();
         assert_eq!(
             (err.status.as_u16(), err.message.as_str()),
             (403, "You are not permitted to delete this image.")
         );
-        let err = require_owner(
-            &caller("owner", &["reader"]),
-            &img,
-            Action::DeleteImage,
-            "delete",
-        )
-        .unwrap_err();
+        let err = delete("owner", &["reader"]).unwrap_err();
         assert!(
             err.message.contains("image:delete_image"),
             "{}",
             err.message
         );
-        assert!(
-            require_owner(
-                &caller("owner", &["member"]),
-                &img,
-                Action::DeleteImage,
-                "delete"
-            )
-            .is_ok()
-        );
-        assert!(
-            require_owner(
-                &caller("other", &["admin"]),
-                &img,
-                Action::DeleteImage,
-                "delete"
-            )
-            .is_ok()
-        );
+        assert!(delete("owner", &["member"]).is_ok());
+        assert!(delete("other", &["admin"]).is_ok());
     }
 }

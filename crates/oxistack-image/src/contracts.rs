@@ -8,7 +8,7 @@ use futures_util::future::BoxFuture;
 use oxistack_auth::AuthContext;
 use oxistack_contracts::{ContractError, ImageSummary, Images};
 
-use crate::{Image, ImageService};
+use crate::{Image, ImageError, ImageService};
 
 impl Images for ImageService {
     fn find<'a>(
@@ -19,13 +19,29 @@ impl Images for ImageService {
         Box::pin(async move {
             let image = ImageService::find(self, &Arc::new(caller.clone()), id)
                 .await
-                .map_err(|e| ContractError::from_api_error("the image service", e))?;
+                .map_err(contract_error)?;
             Ok(image.map(summary))
         })
     }
 
     fn data_file(&self, id: &str) -> Option<PathBuf> {
         ImageService::data_file(self, id)
+    }
+}
+
+/// An image service error in the contract's terms: refusals keep their
+/// message, the service's own failures their cause.
+fn contract_error(error: ImageError) -> ContractError {
+    match error {
+        ImageError::NotFound(message) | ImageError::Gone(message) => {
+            ContractError::NotFound(message)
+        }
+        ImageError::Invalid(message) => ContractError::Invalid(message),
+        ImageError::Conflict(message) => ContractError::Conflict(message),
+        ImageError::Forbidden(message) => ContractError::Forbidden(message),
+        failure @ (ImageError::Storage(_) | ImageError::Internal { .. }) => {
+            ContractError::internal("the image service", failure)
+        }
     }
 }
 

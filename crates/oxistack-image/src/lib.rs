@@ -11,6 +11,7 @@
 mod access;
 mod api;
 mod contracts;
+mod error;
 mod files;
 mod model;
 mod page_cache;
@@ -22,6 +23,7 @@ mod store;
 mod wire;
 
 pub use api::router;
+pub use error::ImageError;
 pub use model::{Image, ImageStatus, Visibility};
 pub use service::ImageService;
 pub use store::MIGRATIONS;

@@ -4,8 +4,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::ImageError;
 use chrono::{DateTime, Utc};
-use oxistack_http::ApiError;
 use serde_json::Value;
 
 pub use oxistack_db::time::{parse_storage_time, storage_time};
@@ -275,10 +275,10 @@ pub fn classify(key: &str) -> Key<'_> {
 }
 
 /// The refusal for writing a read-only or reserved key.
-pub fn refuse_key(key: &str, kind: Key<'_>) -> ApiError {
+pub fn refuse_key(key: &str, kind: Key<'_>) -> ImageError {
     match kind {
-        Key::Reserved => ApiError::forbidden(format!("Attribute '{key}' is reserved.")),
-        _ => ApiError::forbidden(format!("Attribute '{key}' is read-only.")),
+        Key::Reserved => ImageError::forbidden(format!("Attribute '{key}' is reserved.")),
+        _ => ImageError::forbidden(format!("Attribute '{key}' is read-only.")),
     }
 }
 
@@ -290,7 +290,7 @@ pub fn set_attribute(
     image: &mut Image,
     attribute: Attribute,
     value: &Value,
-) -> Result<(), ApiError> {
+) -> Result<(), ImageError> {
     match attribute {
         Attribute::Name => image.name = optional_text("name", value)?,
         Attribute::Visibility => image.visibility = visibility_value(value)?,
@@ -317,15 +317,15 @@ pub fn set_attribute(
 
 /// Sets extra property `key`. Glance stores extra properties as strings
 /// and refuses anything else, so clients must convert numbers themselves.
-pub fn set_property(image: &mut Image, key: &str, value: &Value) -> Result<(), ApiError> {
+pub fn set_property(image: &mut Image, key: &str, value: &Value) -> Result<(), ImageError> {
     validate_property_key(key)?;
     let Value::String(text) = value else {
-        return Err(ApiError::bad_request(format!(
+        return Err(ImageError::invalid(format!(
             "Invalid value for property '{key}': extra properties must be strings, got {value}."
         )));
     };
     if text.len() > MAX_PROPERTY_VALUE {
-        return Err(ApiError::bad_request(format!(
+        return Err(ImageError::invalid(format!(
             "Invalid value for property '{key}': longer than {MAX_PROPERTY_VALUE} bytes."
         )));
     }
@@ -333,9 +333,9 @@ pub fn set_property(image: &mut Image, key: &str, value: &Value) -> Result<(), A
     Ok(())
 }
 
-pub fn validate_property_key(key: &str) -> Result<(), ApiError> {
+pub fn validate_property_key(key: &str) -> Result<(), ImageError> {
     if key.is_empty() || key.chars().count() > MAX_SHORT_TEXT {
-        return Err(ApiError::bad_request(format!(
+        return Err(ImageError::invalid(format!(
             "Invalid property name '{key}': it must have 1 to {MAX_SHORT_TEXT} characters."
         )));
     }
@@ -343,7 +343,7 @@ pub fn validate_property_key(key: &str) -> Result<(), ApiError> {
 }
 
 /// A tag from a JSON value: a string of at most 255 characters.
-pub fn tag_value(value: &Value) -> Result<String, ApiError> {
+pub fn tag_value(value: &Value) -> Result<String, ImageError> {
     match value {
         Value::String(tag) => validate_tag(tag).map(|()| tag.clone()),
         other => Err(invalid(
@@ -353,7 +353,7 @@ pub fn tag_value(value: &Value) -> Result<String, ApiError> {
     }
 }
 
-pub fn validate_tag(tag: &str) -> Result<(), ApiError> {
+pub fn validate_tag(tag: &str) -> Result<(), ImageError> {
     if tag.chars().count() > MAX_SHORT_TEXT {
         return Err(invalid(
             "tags",
@@ -372,11 +372,11 @@ pub fn is_image_id(text: &str) -> bool {
         })
 }
 
-fn invalid(field: &str, detail: &str) -> ApiError {
-    ApiError::bad_request(format!("Invalid value for '{field}': {detail}."))
+fn invalid(field: &str, detail: &str) -> ImageError {
+    ImageError::invalid(format!("Invalid value for '{field}': {detail}."))
 }
 
-fn optional_text(field: &str, value: &Value) -> Result<Option<String>, ApiError> {
+fn optional_text(field: &str, value: &Value) -> Result<Option<String>, ImageError> {
     match value {
         Value::Null => Ok(None),
         Value::String(text) if text.chars().count() <= MAX_SHORT_TEXT => Ok(Some(text.clone())),
@@ -391,13 +391,13 @@ fn optional_text(field: &str, value: &Value) -> Result<Option<String>, ApiError>
     }
 }
 
-fn boolean(field: &str, value: &Value) -> Result<bool, ApiError> {
+fn boolean(field: &str, value: &Value) -> Result<bool, ImageError> {
     value
         .as_bool()
         .ok_or_else(|| invalid(field, &format!("expected true or false, got {value}")))
 }
 
-fn size_requirement(field: &str, value: &Value) -> Result<i64, ApiError> {
+fn size_requirement(field: &str, value: &Value) -> Result<i64, ImageError> {
     match value.as_i64() {
         Some(n) if (0..=i64::from(i32::MAX)).contains(&n) => Ok(n),
         Some(_) => Err(invalid(
@@ -411,7 +411,7 @@ fn size_requirement(field: &str, value: &Value) -> Result<i64, ApiError> {
     }
 }
 
-fn visibility_value(value: &Value) -> Result<Visibility, ApiError> {
+fn visibility_value(value: &Value) -> Result<Visibility, ImageError> {
     value.as_str().and_then(Visibility::parse).ok_or_else(|| {
         let valid: Vec<_> = Visibility::ALL.iter().map(|v| v.as_str()).collect();
         invalid(
@@ -421,7 +421,7 @@ fn visibility_value(value: &Value) -> Result<Visibility, ApiError> {
     })
 }
 
-fn format_value(field: &str, valid: &[&str], value: &Value) -> Result<Option<String>, ApiError> {
+fn format_value(field: &str, valid: &[&str], value: &Value) -> Result<Option<String>, ImageError> {
     match value {
         Value::Null => Ok(None),
         Value::String(text) if valid.contains(&text.as_str()) => Ok(Some(text.clone())),
@@ -435,6 +435,7 @@ fn format_value(field: &str, valid: &[&str], value: &Value) -> Result<Option<Str
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oxistack_http::ApiError;
     use serde_json::json;
 
     fn image() -> Image {
@@ -452,7 +453,10 @@ mod tests {
         assert_eq!(classify("os_glance_import_task"), Key::Reserved);
         assert_eq!(classify("deleted"), Key::Reserved);
         assert_eq!(classify("hw_disk_bus"), Key::Property("hw_disk_bus"));
-        assert_eq!(refuse_key("size", Key::ReadOnly).status, 403);
+        assert_eq!(
+            ApiError::from(refuse_key("size", Key::ReadOnly)).status,
+            403
+        );
     }
 
     #[test]
@@ -460,7 +464,9 @@ mod tests {
         let mut img = image();
         set_attribute(&mut img, Attribute::DiskFormat, &json!("qcow2")).unwrap();
         assert_eq!(img.disk_format.as_deref(), Some("qcow2"));
-        let err = set_attribute(&mut img, Attribute::DiskFormat, &json!("qcow3")).unwrap_err();
+        let err = ApiError::from(
+            set_attribute(&mut img, Attribute::DiskFormat, &json!("qcow3")).unwrap_err(),
+        );
         assert_eq!(err.status, 400);
         assert!(err.message.contains("ploop"), "{}", err.message);
         assert_eq!(
@@ -479,8 +485,7 @@ mod tests {
         assert_eq!(img.min_ram, 512);
         for bad in [json!("512"), json!(-1), json!(1.5), json!(i64::MAX)] {
             assert_eq!(
-                set_attribute(&mut img, Attribute::MinRam, &bad)
-                    .unwrap_err()
+                ApiError::from(set_attribute(&mut img, Attribute::MinRam, &bad).unwrap_err())
                     .status,
                 400,
                 "{bad}"
@@ -495,14 +500,11 @@ mod tests {
         set_property(&mut img, "os_distro", &json!("ubuntu")).unwrap();
         assert_eq!(img.properties["os_distro"], "ubuntu");
         assert_eq!(
-            set_property(&mut img, "cores", &json!(4))
-                .unwrap_err()
-                .status,
+            ApiError::from(set_property(&mut img, "cores", &json!(4)).unwrap_err()).status,
             400
         );
         assert_eq!(
-            set_property(&mut img, &"k".repeat(256), &json!("v"))
-                .unwrap_err()
+            ApiError::from(set_property(&mut img, &"k".repeat(256), &json!("v")).unwrap_err())
                 .status,
             400
         );

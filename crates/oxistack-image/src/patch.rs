@@ -1,8 +1,8 @@
 //! Image updates: Glance's JSON-patch dialects, parsed and then applied to
 //! an image in memory, so that a patch with one bad operation changes nothing.
 
+use crate::ImageError;
 use oxistack_auth::AuthContext;
-use oxistack_http::ApiError;
 use serde_json::{Map, Value};
 
 use crate::access;
@@ -59,9 +59,9 @@ pub struct Change {
 
 /// Parses a PATCH body into changes, checking their form but not yet
 /// whether the image allows them.
-pub fn parse(body: &Value, dialect: Dialect) -> Result<Vec<Change>, ApiError> {
+pub fn parse(body: &Value, dialect: Dialect) -> Result<Vec<Change>, ImageError> {
     let Value::Array(operations) = body else {
-        return Err(ApiError::bad_request(
+        return Err(ImageError::invalid(
             "The request body must be a JSON array of patch operations.",
         ));
     };
@@ -69,7 +69,7 @@ pub fn parse(body: &Value, dialect: Dialect) -> Result<Vec<Change>, ApiError> {
         .iter()
         .map(|operation| {
             let Value::Object(operation) = operation else {
-                return Err(ApiError::bad_request(
+                return Err(ImageError::invalid(
                     "Each patch operation must be a JSON object.",
                 ));
             };
@@ -82,7 +82,7 @@ pub fn parse(body: &Value, dialect: Dialect) -> Result<Vec<Change>, ApiError> {
                 Op::Remove => None,
                 Op::Add | Op::Replace => {
                     Some(operation.get("value").cloned().ok_or_else(|| {
-                        ApiError::bad_request(format!(
+                        ImageError::invalid(format!(
                             "The operation on '{pointer}' requires a 'value'."
                         ))
                     })?)
@@ -93,38 +93,38 @@ pub fn parse(body: &Value, dialect: Dialect) -> Result<Vec<Change>, ApiError> {
         .collect()
 }
 
-fn rfc6902_op(operation: &Map<String, Value>) -> Result<(Op, &str), ApiError> {
+fn rfc6902_op(operation: &Map<String, Value>) -> Result<(Op, &str), ImageError> {
     let op = match operation.get("op") {
         Some(Value::String(name)) => Op::ALL
             .iter()
             .find(|(n, _)| n == name)
             .map(|(_, op)| *op)
             .ok_or_else(|| {
-                ApiError::bad_request(format!(
+                ImageError::invalid(format!(
                     "Invalid operation '{name}': it must be one of add, remove, replace."
                 ))
             })?,
         _ => {
-            return Err(ApiError::bad_request(
+            return Err(ImageError::invalid(
                 "Each patch operation needs an 'op': one of add, remove, replace.",
             ));
         }
     };
     match operation.get("path") {
         Some(Value::String(pointer)) => Ok((op, pointer)),
-        _ => Err(ApiError::bad_request(
+        _ => Err(ImageError::invalid(
             "Each patch operation needs a 'path' string.",
         )),
     }
 }
 
-fn legacy_op(operation: &Map<String, Value>) -> Result<(Op, &str), ApiError> {
+fn legacy_op(operation: &Map<String, Value>) -> Result<(Op, &str), ImageError> {
     let mut found = Op::ALL
         .iter()
         .filter_map(|(name, op)| operation.get(*name).map(|p| (*op, p)));
     match (found.next(), found.next()) {
         (Some((op, Value::String(pointer))), None) => Ok((op, pointer)),
-        _ => Err(ApiError::bad_request(
+        _ => Err(ImageError::invalid(
             "Each patch operation must have exactly one of 'add', 'remove' or 'replace', naming a path.",
         )),
     }
@@ -133,9 +133,9 @@ fn legacy_op(operation: &Map<String, Value>) -> Result<(Op, &str), ApiError> {
 /// Decodes the limited JSON pointers Glance accepts: `/name`, and
 /// `/tags/<position>` or `/tags/-`, which clients computing a JSON-patch
 /// diff of the tag list produce.
-fn decode_pointer(pointer: &str) -> Result<Vec<String>, ApiError> {
+fn decode_pointer(pointer: &str) -> Result<Vec<String>, ImageError> {
     let invalid =
-        |why: &str| ApiError::bad_request(format!("Invalid JSON pointer '{pointer}': {why}."));
+        |why: &str| ImageError::invalid(format!("Invalid JSON pointer '{pointer}': {why}."));
     let Some(rest) = pointer.strip_prefix('/') else {
         return Err(invalid("it must start with '/'"));
     };
@@ -175,7 +175,7 @@ pub fn apply(
     changes: &[Change],
     dialect: Dialect,
     caller: &AuthContext,
-) -> Result<(), ApiError> {
+) -> Result<(), ImageError> {
     // Positions in `/tags/<n>` refer to the list as the client holds it,
     // which changes with each operation: work on a list, store a set.
     let mut tags: Vec<String> = image.tags.iter().cloned().collect();
@@ -199,23 +199,23 @@ fn apply_to_attribute(
     attribute: Attribute,
     change: &Change,
     caller: &AuthContext,
-) -> Result<(), ApiError> {
+) -> Result<(), ImageError> {
     let name = &change.path[0];
     let Some(value) = &change.value else {
-        return Err(ApiError::forbidden(format!(
+        return Err(ImageError::forbidden(format!(
             "Attribute '{name}' cannot be removed."
         )));
     };
     match attribute {
         Attribute::Owner if !caller.is_admin() => {
-            return Err(ApiError::forbidden(
+            return Err(ImageError::forbidden(
                 "Only the cloud administrator may change an image's owner.",
             ));
         }
         Attribute::DiskFormat | Attribute::ContainerFormat
             if image.status != ImageStatus::Queued =>
         {
-            return Err(ApiError::forbidden(format!(
+            return Err(ImageError::forbidden(format!(
                 "Attribute '{name}' can only be changed while the image has no data (status 'queued')."
             )));
         }
@@ -228,16 +228,16 @@ fn apply_to_attribute(
     Ok(())
 }
 
-fn apply_to_tags(tags: &mut Vec<String>, change: &Change) -> Result<(), ApiError> {
+fn apply_to_tags(tags: &mut Vec<String>, change: &Change) -> Result<(), ImageError> {
     let Some(position) = change.path.get(1) else {
         // The whole list: only add or replace make sense.
         let Some(value) = &change.value else {
-            return Err(ApiError::forbidden(
+            return Err(ImageError::forbidden(
                 "Attribute 'tags' cannot be removed; replace it with [] instead.",
             ));
         };
         let Value::Array(items) = value else {
-            return Err(ApiError::bad_request(
+            return Err(ImageError::invalid(
                 "Invalid value for 'tags': expected a list of strings.",
             ));
         };
@@ -248,7 +248,7 @@ fn apply_to_tags(tags: &mut Vec<String>, change: &Change) -> Result<(), ApiError
         return Ok(());
     };
     let bad_position = || {
-        ApiError::bad_request(format!(
+        ImageError::invalid(format!(
             "Invalid JSON pointer '/tags/{position}': no such tag position."
         ))
     };
@@ -278,13 +278,13 @@ fn apply_to_property(
     name: &str,
     change: &Change,
     dialect: Dialect,
-) -> Result<(), ApiError> {
+) -> Result<(), ImageError> {
     let exists = image.properties.contains_key(name);
     match (change.op, &change.value) {
-        (Op::Add, _) if exists && dialect == Dialect::V2_0 => Err(ApiError::conflict(format!(
+        (Op::Add, _) if exists && dialect == Dialect::V2_0 => Err(ImageError::conflict(format!(
             "Property '{name}' already exists."
         ))),
-        (Op::Replace | Op::Remove, _) if !exists => Err(ApiError::conflict(format!(
+        (Op::Replace | Op::Remove, _) if !exists => Err(ImageError::conflict(format!(
             "Property '{name}' does not exist."
         ))),
         (_, Some(value)) => model::set_property(image, name, value),
@@ -299,6 +299,7 @@ fn apply_to_property(
 mod tests {
     use super::*;
     use crate::access::tests::caller;
+    use oxistack_http::ApiError;
     use serde_json::json;
 
     fn image() -> Image {
@@ -308,6 +309,7 @@ mod tests {
         image
     }
 
+    /// A patch applied, refused as Glance's clients see it.
     fn patch(image: &mut Image, body: Value) -> Result<(), ApiError> {
         let changes = parse(&body, Dialect::V2_1)?;
         apply(
@@ -316,6 +318,7 @@ mod tests {
             Dialect::V2_1,
             &caller("p", &["member", "reader"]),
         )
+        .map_err(ApiError::from)
     }
 
     #[test]
@@ -436,7 +439,9 @@ mod tests {
         let body = json!([{"replace": "/name", "value": "x"}, {"add": "/os_distro", "value": "y"}]);
         let changes = parse(&body, Dialect::V2_0).unwrap();
         assert_eq!(changes[0].op, Op::Replace);
-        let err = apply(&mut img, &changes, Dialect::V2_0, &caller("p", &["member"])).unwrap_err();
+        let err = ApiError::from(
+            apply(&mut img, &changes, Dialect::V2_0, &caller("p", &["member"])).unwrap_err(),
+        );
         assert_eq!(
             err.status, 409,
             "add of an existing property conflicts in v2.0"

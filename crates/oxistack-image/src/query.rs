@@ -1,7 +1,7 @@
 //! The image list's query string: filters, sorting and pagination, parsed
 //! and validated the way Glance does before anything is read.
 
-use oxistack_http::ApiError;
+use crate::ImageError;
 
 use crate::model::{self, MemberStatus, Visibility};
 
@@ -136,7 +136,7 @@ pub struct ListQuery {
 
 impl ListQuery {
     /// Parses the query string's `pairs`, in order.
-    pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ApiError> {
+    pub fn parse(pairs: &[(String, String)]) -> Result<ListQuery, ImageError> {
         let mut query = ListQuery {
             limit: DEFAULT_LIMIT,
             marker: None,
@@ -206,7 +206,7 @@ impl ListQuery {
                         .push(time_condition(key, Column::UpdatedAt, value)?)
                 }
                 "changes-since" => {
-                    return Err(ApiError::bad_request(
+                    return Err(ImageError::invalid(
                         "The 'changes-since' filter does not exist in the v2 API; use 'updated_at=gte:<time>'.",
                     ));
                 }
@@ -232,10 +232,10 @@ struct SortParams {
 }
 
 impl SortParams {
-    fn resolve(self) -> Result<Vec<(Column, SortDir)>, ApiError> {
+    fn resolve(self) -> Result<Vec<(Column, SortDir)>, ImageError> {
         let mut sort = match self.combined {
             Some(_) if !self.keys.is_empty() || !self.dirs.is_empty() => {
-                return Err(ApiError::bad_request(
+                return Err(ImageError::invalid(
                     "The 'sort' parameter cannot be combined with 'sort_key' or 'sort_dir'.",
                 ));
             }
@@ -245,7 +245,7 @@ impl SortParams {
                     let (key, dir) = item.split_once(':').unwrap_or((item, "desc"));
                     Ok((sort_key(key.trim())?, sort_dir(dir.trim())?))
                 })
-                .collect::<Result<Vec<_>, ApiError>>()?,
+                .collect::<Result<Vec<_>, ImageError>>()?,
             None => {
                 let keys = if self.keys.is_empty() {
                     vec![Column::CreatedAt]
@@ -257,7 +257,7 @@ impl SortParams {
                     1 => vec![self.dirs[0]; keys.len()],
                     n if n == keys.len() => self.dirs,
                     _ => {
-                        return Err(ApiError::bad_request(
+                        return Err(ImageError::invalid(
                             "The number of 'sort_dir' values must be one or match the number of 'sort_key' values.",
                         ));
                     }
@@ -279,54 +279,54 @@ impl SortParams {
     }
 }
 
-fn parse_limit(value: &str) -> Result<u32, ApiError> {
+fn parse_limit(value: &str) -> Result<u32, ImageError> {
     match value.parse::<u32>() {
         Ok(limit) if limit > 0 => Ok(limit.min(MAX_LIMIT)),
-        _ => Err(ApiError::bad_request(format!(
+        _ => Err(ImageError::invalid(format!(
             "Invalid limit '{value}': it must be a positive integer."
         ))),
     }
 }
 
-fn sort_key(value: &str) -> Result<Column, ApiError> {
+fn sort_key(value: &str) -> Result<Column, ImageError> {
     SORT_KEYS
         .into_iter()
         .find(|key| key.name() == value)
         .ok_or_else(|| {
             let valid: Vec<_> = SORT_KEYS.iter().map(|k| k.name()).collect();
-            ApiError::bad_request(format!(
+            ImageError::invalid(format!(
                 "Invalid sort key '{value}'. It must be one of: {}.",
                 valid.join(", ")
             ))
         })
 }
 
-fn sort_dir(value: &str) -> Result<SortDir, ApiError> {
+fn sort_dir(value: &str) -> Result<SortDir, ImageError> {
     match value {
         "asc" => Ok(SortDir::Asc),
         "desc" => Ok(SortDir::Desc),
-        _ => Err(ApiError::bad_request(format!(
+        _ => Err(ImageError::invalid(format!(
             "Invalid sort direction '{value}'. It must be 'asc' or 'desc'."
         ))),
     }
 }
 
-fn parse_member_status(value: &str) -> Result<Option<MemberStatus>, ApiError> {
+fn parse_member_status(value: &str) -> Result<Option<MemberStatus>, ImageError> {
     match value {
         "all" => Ok(None),
         _ => MemberStatus::parse(value).map(Some).ok_or_else(|| {
-            ApiError::bad_request(format!(
+            ImageError::invalid(format!(
                 "Invalid member_status '{value}'. It must be one of: pending, accepted, rejected, all."
             ))
         }),
     }
 }
 
-fn parse_visibility(value: &str) -> Result<VisibilityFilter, ApiError> {
+fn parse_visibility(value: &str) -> Result<VisibilityFilter, ImageError> {
     match value {
         "all" => Ok(VisibilityFilter::All),
         _ => Visibility::parse(value).map(VisibilityFilter::Only).ok_or_else(|| {
-            ApiError::bad_request(format!(
+            ImageError::invalid(format!(
                 "Invalid visibility '{value}'. It must be one of: public, private, shared, community, all."
             ))
         }),
@@ -334,11 +334,11 @@ fn parse_visibility(value: &str) -> Result<VisibilityFilter, ApiError> {
 }
 
 /// A boolean query value. Python clients send `True`, so case is ignored.
-fn boolean(key: &str, value: &str) -> Result<bool, ApiError> {
+fn boolean(key: &str, value: &str) -> Result<bool, ImageError> {
     match value.to_ascii_lowercase().as_str() {
         "true" => Ok(true),
         "false" => Ok(false),
-        _ => Err(ApiError::bad_request(format!(
+        _ => Err(ImageError::invalid(format!(
             "Invalid value '{value}' for '{key}': it must be 'true' or 'false'."
         ))),
     }
@@ -382,9 +382,9 @@ fn bound(
     column: Column,
     comparison: Comparison,
     value: &str,
-) -> Result<Condition, ApiError> {
+) -> Result<Condition, ImageError> {
     let n = value.parse::<i64>().map_err(|_| {
-        ApiError::bad_request(format!(
+        ImageError::invalid(format!(
             "Invalid value '{value}' for '{key}': it must be an integer."
         ))
     })?;
@@ -392,7 +392,7 @@ fn bound(
 }
 
 /// `created_at=gte:2026-11-24T19:00:00Z`; without an operator, equality.
-fn time_condition(key: &str, column: Column, value: &str) -> Result<Condition, ApiError> {
+fn time_condition(key: &str, column: Column, value: &str) -> Result<Condition, ImageError> {
     let operators = [
         ("eq", Comparison::Eq),
         ("neq", Comparison::Neq),
@@ -404,7 +404,7 @@ fn time_condition(key: &str, column: Column, value: &str) -> Result<Condition, A
     let (comparison, time) = match value.split_once(':') {
         Some((op, rest)) if op.chars().all(|c| c.is_ascii_alphabetic()) => {
             let comparison = operators.iter().find(|(name, _)| *name == op).map(|(_, c)| *c).ok_or_else(|| {
-                ApiError::bad_request(format!(
+                ImageError::invalid(format!(
                     "Invalid operator '{op}' for '{key}'. It must be one of: eq, neq, gt, gte, lt, lte."
                 ))
             })?;
@@ -413,7 +413,7 @@ fn time_condition(key: &str, column: Column, value: &str) -> Result<Condition, A
         _ => (Comparison::Eq, value),
     };
     let time = oxistack_http::time::parse_client_time(time).ok_or_else(|| {
-        ApiError::bad_request(format!(
+        ImageError::invalid(format!(
             "Invalid time '{time}' for '{key}': use ISO 8601, e.g. 2026-11-24T19:00:00Z."
         ))
     })?;
@@ -427,7 +427,9 @@ fn time_condition(key: &str, column: Column, value: &str) -> Result<Condition, A
 #[cfg(test)]
 mod tests {
     use super::*;
+    use oxistack_http::ApiError;
 
+    /// A query parsed, refused as Glance's clients see it.
     fn parse(query: &str) -> Result<ListQuery, ApiError> {
         let pairs: Vec<(String, String)> = query
             .split('&')
@@ -437,7 +439,7 @@ mod tests {
                 (k.to_owned(), v.to_owned())
             })
             .collect();
-        ListQuery::parse(&pairs)
+        ListQuery::parse(&pairs).map_err(ApiError::from)
     }
 
     #[test]

@@ -5,13 +5,14 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
+use crate::ImageError;
+use crate::error::authorize;
 use bytes::Bytes;
 use chrono::Utc;
 use futures_util::Stream;
-use oxistack_auth::{Action, AuthContext, authorize};
+use oxistack_auth::{Action, AuthContext};
 use oxistack_db::Db;
 use oxistack_db::rusqlite::Connection;
-use oxistack_http::ApiError;
 use serde_json::{Map, Value};
 
 use crate::access::{self, image_not_found};
@@ -41,9 +42,9 @@ pub enum Download {
 
 impl ImageService {
     /// Runs an image change in one transaction; cached list pages go stale.
-    async fn write<T, F>(&self, f: F) -> Result<T, ApiError>
+    async fn write<T, F>(&self, f: F) -> Result<T, ImageError>
     where
-        F: FnOnce(&oxistack_db::rusqlite::Transaction) -> Result<T, ApiError> + Send + 'static,
+        F: FnOnce(&oxistack_db::rusqlite::Transaction) -> Result<T, ImageError> + Send + 'static,
         T: Send + 'static,
     {
         let result = self.db.write(f).await;
@@ -77,12 +78,11 @@ impl ImageService {
                         store::save_image(tx, &image)?;
                     }
                 }
-                Ok::<_, ApiError>(ids)
+                Ok::<_, ImageError>(ids)
             })
-            .map_err(|e: ApiError| {
+            .map_err(|e: ImageError| {
                 std::io::Error::other(format!(
-                    "recovering interrupted image uploads failed (are the image migrations applied?): {}",
-                    e.message
+                    "recovering interrupted image uploads failed (are the image migrations applied?): {e}"
                 ))
             })?;
         for id in interrupted {
@@ -108,13 +108,13 @@ impl ImageService {
         &self,
         caller: &Arc<AuthContext>,
         body: Map<String, Value>,
-    ) -> Result<Image, ApiError> {
+    ) -> Result<Image, ImageError> {
         authorize(caller, Action::CreateImage)?;
         let id = match body.get("id") {
             None | Some(Value::Null) => uuid::Uuid::new_v4().to_string(),
             Some(Value::String(id)) if model::is_image_id(id) => id.clone(),
             Some(other) => {
-                return Err(ApiError::bad_request(format!(
+                return Err(ImageError::invalid(format!(
                     "Invalid value for 'id': {other} is not a UUID such as 0f1e2d3c-4b5a-4978-8695-a4b3c2d1e0f9."
                 )));
             }
@@ -131,12 +131,12 @@ impl ImageService {
         }
         match image.owner.as_deref() {
             None => {
-                return Err(ApiError::bad_request(
+                return Err(ImageError::invalid(
                     "An image needs an owner: use a project-scoped token or give 'owner'.",
                 ));
             }
             Some(owner) if !caller.is_admin() && caller.project_id() != Some(owner) => {
-                return Err(ApiError::forbidden(format!(
+                return Err(ImageError::forbidden(format!(
                     "You are not permitted to create images owned by '{owner}'."
                 )));
             }
@@ -145,12 +145,12 @@ impl ImageService {
         access::require_publicize(caller, image.visibility)?;
         self.write(move |tx| {
             store::insert_image(tx, &image)?;
-            Ok::<_, ApiError>(image)
+            Ok::<_, ImageError>(image)
         })
         .await
     }
 
-    pub async fn show(&self, caller: &Arc<AuthContext>, id: &str) -> Result<Image, ApiError> {
+    pub async fn show(&self, caller: &Arc<AuthContext>, id: &str) -> Result<Image, ImageError> {
         self.find(caller, id)
             .await?
             .ok_or_else(|| image_not_found(id))
@@ -161,7 +161,7 @@ impl ImageService {
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
-    ) -> Result<Option<Image>, ApiError> {
+    ) -> Result<Option<Image>, ImageError> {
         authorize(caller, Action::GetImage)?;
         let (caller, id) = (caller.clone(), id.to_owned());
         self.db
@@ -173,14 +173,14 @@ impl ImageService {
         &self,
         caller: &Arc<AuthContext>,
         query: ListQuery,
-    ) -> Result<Vec<Image>, ApiError> {
+    ) -> Result<Vec<Image>, ImageError> {
         authorize(caller, Action::ListImages)?;
         let caller = caller.clone();
         self.db
             .read(move |conn| {
                 let marker = match &query.marker {
                     Some(id) => Some(find_visible(conn, &caller, id)?.ok_or_else(|| {
-                        ApiError::bad_request(format!(
+                        ImageError::invalid(format!(
                             "Invalid marker: there is no image {id} you can see."
                         ))
                     })?),
@@ -201,7 +201,7 @@ impl ImageService {
         id: &str,
         changes: Vec<Change>,
         dialect: Dialect,
-    ) -> Result<Image, ApiError> {
+    ) -> Result<Image, ImageError> {
         self.modify(caller, id, "modify", move |image, caller| {
             patch::apply(image, &changes, dialect, caller)
         })
@@ -213,7 +213,7 @@ impl ImageService {
         caller: &Arc<AuthContext>,
         id: &str,
         tag: String,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ImageError> {
         model::validate_tag(&tag)?;
         self.modify(caller, id, "tag", move |image, _| {
             image.tags.insert(tag);
@@ -228,12 +228,12 @@ impl ImageService {
         caller: &Arc<AuthContext>,
         id: &str,
         tag: String,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ImageError> {
         self.modify(caller, id, "untag", move |image, _| {
             if image.tags.remove(&tag) {
                 Ok(())
             } else {
-                Err(ApiError::not_found(format!(
+                Err(ImageError::not_found(format!(
                     "Image {} has no tag '{tag}'.",
                     image.id
                 )))
@@ -250,7 +250,7 @@ impl ImageService {
         caller: &Arc<AuthContext>,
         id: &str,
         active: bool,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ImageError> {
         let (from, to, verb) = match active {
             true => (ImageStatus::Deactivated, ImageStatus::Active, "reactivate"),
             false => (ImageStatus::Active, ImageStatus::Deactivated, "deactivate"),
@@ -259,7 +259,7 @@ impl ImageService {
             if image.status == from {
                 image.status = to;
             } else if image.status != to {
-                return Err(ApiError::forbidden(format!(
+                return Err(ImageError::forbidden(format!(
                     "Image {} is {}: only {} images can be {verb}d.",
                     image.id,
                     image.status.as_str(),
@@ -272,13 +272,13 @@ impl ImageService {
         .map(drop)
     }
 
-    pub async fn delete(&self, caller: &Arc<AuthContext>, id: &str) -> Result<(), ApiError> {
+    pub async fn delete(&self, caller: &Arc<AuthContext>, id: &str) -> Result<(), ImageError> {
         let (caller, owned_id) = (caller.clone(), id.to_owned());
         self.write(move |tx| {
             let image = load_visible(tx, &caller, &owned_id)?;
             access::require_owner(&caller, &image, Action::DeleteImage, "delete")?;
             if image.protected {
-                return Err(ApiError::forbidden(format!(
+                return Err(ImageError::forbidden(format!(
                     "Image {owned_id} is protected and cannot be deleted."
                 )));
             }
@@ -301,7 +301,7 @@ impl ImageService {
         id: &str,
         announced_size: Option<i64>,
         body: S,
-    ) -> Result<(), ApiError>
+    ) -> Result<(), ImageError>
     where
         S: Stream<Item = Result<Bytes, E>> + Unpin,
         E: std::fmt::Display,
@@ -313,20 +313,20 @@ impl ImageService {
                 let mut image = load_visible(tx, &claim_caller, &claim_id)?;
                 access::require_owner(&claim_caller, &image, Action::ModifyImage, "upload data to")?;
                 if image.status != ImageStatus::Queued {
-                    return Err(ApiError::conflict(format!(
+                    return Err(ImageError::conflict(format!(
                         "Image {claim_id} is {}: data can only be uploaded to a queued image.",
                         image.status.as_str()
                     )));
                 }
                 if image.disk_format.is_none() || image.container_format.is_none() {
-                    return Err(ApiError::bad_request(
+                    return Err(ImageError::invalid(
                         "Set the image's disk_format and container_format before uploading its data.",
                     ));
                 }
                 image.status = ImageStatus::Saving;
                 image.updated_at = Utc::now();
                 store::save_image(tx, &image)?;
-                Ok::<_, ApiError>(image.disk_format)
+                Ok::<_, ImageError>(image.disk_format)
             })
             .await?;
         let claim = SavingClaim {
@@ -342,26 +342,27 @@ impl ImageService {
             Err(failure) => {
                 claim.release().await;
                 return Err(match failure {
-                    ReceiveError::Body(detail) => ApiError::bad_request(format!(
+                    ReceiveError::Body(detail) => ImageError::invalid(format!(
                         "The image data could not be received: {detail}"
                     )),
-                    ReceiveError::Disk(e) => ApiError::internal(format!("writing image {id}: {e}")),
+                    ReceiveError::Disk(e) => ImageError::internal(format!("writing image {id}"), e),
                 });
             }
         };
         let data = received.data.clone();
         if let Some(announced) = announced_size.filter(|announced| *announced != data.size) {
             claim.release().await;
-            return Err(ApiError::bad_request(format!(
+            return Err(ImageError::invalid(format!(
                 "The request announced {announced} bytes of image data (x-openstack-image-size) but sent {}.",
                 data.size
             )));
         }
         if let Err(e) = self.files.install(received, id).await {
             claim.release().await;
-            return Err(ApiError::internal(format!(
-                "installing data of image {id}: {e}"
-            )));
+            return Err(ImageError::internal(
+                format!("installing data of image {id}"),
+                e,
+            ));
         }
 
         let activate_id = id.to_owned();
@@ -381,7 +382,7 @@ impl ImageService {
                 image.os_hash_value = Some(data.sha512);
                 image.updated_at = Utc::now();
                 store::save_image(tx, &image)?;
-                Ok::<_, ApiError>(true)
+                Ok::<_, ImageError>(true)
             })
             .await;
         match activated {
@@ -391,11 +392,12 @@ impl ImageService {
             }
             Ok(false) => {
                 claim.keep();
-                self.files.remove(id).await.map_err(ApiError::internal)?;
-                Err(ApiError::new(
-                    axum::http::StatusCode::GONE,
-                    format!("Image {id} was deleted during the upload; its data was discarded."),
-                ))
+                self.files.remove(id).await.map_err(|e| {
+                    ImageError::internal(format!("discarding data of deleted image {id}"), e)
+                })?;
+                Err(ImageError::Gone(format!(
+                    "Image {id} was deleted during the upload; its data was discarded."
+                )))
             }
             Err(failure) => {
                 claim.release().await;
@@ -408,10 +410,10 @@ impl ImageService {
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
-    ) -> Result<Download, ApiError> {
+    ) -> Result<Download, ImageError> {
         let image = self.show(caller, id).await?;
         match image.status {
-            ImageStatus::Deactivated if !caller.is_admin() => Err(ApiError::forbidden(format!(
+            ImageStatus::Deactivated if !caller.is_admin() => Err(ImageError::forbidden(format!(
                 "Image {id} is deactivated: its data cannot be downloaded."
             ))),
             ImageStatus::Active | ImageStatus::Deactivated => match self.files.read(id).await {
@@ -421,9 +423,10 @@ impl ImageService {
                     checksum: image.checksum,
                 }),
                 Ok(None) => Ok(Download::Empty),
-                Err(e) => Err(ApiError::internal(format!(
-                    "opening data of image {id}: {e}"
-                ))),
+                Err(e) => Err(ImageError::internal(
+                    format!("opening data of image {id}"),
+                    e,
+                )),
             },
             ImageStatus::Queued | ImageStatus::Saving => Ok(Download::Empty),
         }
@@ -433,7 +436,7 @@ impl ImageService {
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
-    ) -> Result<Vec<Member>, ApiError> {
+    ) -> Result<Vec<Member>, ImageError> {
         authorize(caller, Action::GetImage)?;
         let (caller, id) = (caller.clone(), id.to_owned());
         self.db
@@ -443,7 +446,7 @@ impl ImageService {
                 if !manages_members(&caller, &image) {
                     members.retain(|member| caller.project_id() == Some(member.member_id.as_str()));
                 }
-                Ok::<_, ApiError>(members)
+                Ok::<_, ImageError>(members)
             })
             .await
     }
@@ -453,9 +456,9 @@ impl ImageService {
         caller: &Arc<AuthContext>,
         id: &str,
         member_id: String,
-    ) -> Result<Member, ApiError> {
+    ) -> Result<Member, ImageError> {
         if member_id.trim().is_empty() || member_id.chars().count() > 255 {
-            return Err(ApiError::bad_request(
+            return Err(ImageError::invalid(
                 "Invalid 'member': give a project id of 1 to 255 characters.",
             ));
         }
@@ -472,7 +475,7 @@ impl ImageService {
                 updated_at: now,
             };
             store::insert_member(tx, &member)?;
-            Ok::<_, ApiError>(member)
+            Ok::<_, ImageError>(member)
         })
         .await
     }
@@ -482,18 +485,15 @@ impl ImageService {
         caller: &Arc<AuthContext>,
         id: &str,
         member_id: &str,
-    ) -> Result<Member, ApiError> {
+    ) -> Result<Member, ImageError> {
         authorize(caller, Action::GetImage)?;
         let (caller, id, member_id) = (caller.clone(), id.to_owned(), member_id.to_owned());
         self.db
             .read(move |conn| {
                 // Outside of sharing, "not shared" is just "no such member".
-                let image = load_shared(conn, &caller, &id).map_err(|e: ApiError| {
-                    if e.status == 403 {
-                        member_not_found(&id, &member_id)
-                    } else {
-                        e
-                    }
+                let image = load_shared(conn, &caller, &id).map_err(|e| match e {
+                    ImageError::Forbidden(_) => member_not_found(&id, &member_id),
+                    other => other,
                 })?;
                 load_member(conn, &caller, &image, &member_id)
             })
@@ -506,21 +506,21 @@ impl ImageService {
         id: &str,
         member_id: &str,
         status: MemberStatus,
-    ) -> Result<Member, ApiError> {
+    ) -> Result<Member, ImageError> {
         let (caller, id, member_id) = (caller.clone(), id.to_owned(), member_id.to_owned());
         self.write(move |tx| {
             let image = load_shared(tx, &caller, &id)?;
             let mut member = load_member(tx, &caller, &image, &member_id)?;
             authorize(&caller, Action::ModifyImageMember)?;
             if caller.project_id() != Some(member_id.as_str()) && !caller.is_admin() {
-                return Err(ApiError::forbidden(
+                return Err(ImageError::forbidden(
                     "Only the project an image is shared with may accept or reject it.",
                 ));
             }
             member.status = status;
             member.updated_at = Utc::now();
             store::save_member(tx, &member)?;
-            Ok::<_, ApiError>(member)
+            Ok::<_, ImageError>(member)
         })
         .await
     }
@@ -530,7 +530,7 @@ impl ImageService {
         caller: &Arc<AuthContext>,
         id: &str,
         member_id: &str,
-    ) -> Result<(), ApiError> {
+    ) -> Result<(), ImageError> {
         let (caller, id, member_id) = (caller.clone(), id.to_owned(), member_id.to_owned());
         self.write(move |tx| {
             let image = load_shared(tx, &caller, &id)?;
@@ -549,9 +549,9 @@ impl ImageService {
         id: &str,
         verb: &'static str,
         change: F,
-    ) -> Result<Image, ApiError>
+    ) -> Result<Image, ImageError>
     where
-        F: FnOnce(&mut Image, &AuthContext) -> Result<(), ApiError> + Send + 'static,
+        F: FnOnce(&mut Image, &AuthContext) -> Result<(), ImageError> + Send + 'static,
     {
         let (caller, id) = (caller.clone(), id.to_owned());
         self.write(move |tx| {
@@ -560,7 +560,7 @@ impl ImageService {
             change(&mut image, &caller)?;
             image.updated_at = Utc::now();
             store::save_image(tx, &image)?;
-            Ok::<_, ApiError>(image)
+            Ok::<_, ImageError>(image)
         })
         .await
     }
@@ -571,7 +571,7 @@ fn find_visible(
     conn: &Connection,
     caller: &AuthContext,
     id: &str,
-) -> Result<Option<Image>, ApiError> {
+) -> Result<Option<Image>, ImageError> {
     let Some(image) = store::find_image(conn, id)? else {
         return Ok(None);
     };
@@ -579,15 +579,15 @@ fn find_visible(
     Ok(access::can_see(caller, &image, membership).then_some(image))
 }
 
-fn load_visible(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Image, ApiError> {
+fn load_visible(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Image, ImageError> {
     find_visible(conn, caller, id)?.ok_or_else(|| image_not_found(id))
 }
 
 /// A visible image that can have members: only shared ones do.
-fn load_shared(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Image, ApiError> {
+fn load_shared(conn: &Connection, caller: &AuthContext, id: &str) -> Result<Image, ImageError> {
     let image = load_visible(conn, caller, id)?;
     if image.visibility != Visibility::Shared {
-        return Err(ApiError::forbidden(format!(
+        return Err(ImageError::forbidden(format!(
             "Image {id} is {}: only shared images have members.",
             image.visibility.as_str()
         )));
@@ -607,7 +607,7 @@ fn load_member(
     caller: &AuthContext,
     image: &Image,
     member_id: &str,
-) -> Result<Member, ApiError> {
+) -> Result<Member, ImageError> {
     let visible = manages_members(caller, image) || caller.project_id() == Some(member_id);
     match store::find_member(conn, &image.id, member_id)? {
         Some(member) if visible => Ok(member),
@@ -615,8 +615,8 @@ fn load_member(
     }
 }
 
-fn member_not_found(image_id: &str, member_id: &str) -> ApiError {
-    ApiError::not_found(format!(
+fn member_not_found(image_id: &str, member_id: &str) -> ImageError {
+    ImageError::not_found(format!(
         "Project {member_id} is not a member of image {image_id}."
     ))
 }
@@ -701,7 +701,7 @@ async fn revert_upload(db: Db, pages: Arc<PageCache>, data_path: PathBuf, id: St
                 clear_data(&mut image);
                 store::save_image(tx, &image)?;
             }
-            Ok::<_, ApiError>(())
+            Ok::<_, ImageError>(())
         })
         .await;
     pages.invalidate();

@@ -3,10 +3,10 @@
 //! to [`oxistack_db::Db::read`] and [`oxistack_db::Db::write`], so a caller
 //! combines several of them into one transaction.
 
+use crate::ImageError;
 use oxistack_db::rusqlite::types::{Type, Value as SqlValue};
 use oxistack_db::rusqlite::{self, Connection, OptionalExtension, Row, params, params_from_iter};
 use oxistack_db::{Migration, is_unique_violation};
-use oxistack_http::ApiError;
 
 use crate::model::{self, Image, ImageStatus, Member, MemberStatus, Visibility};
 use crate::query::{Column, Condition, ListQuery, Operand, SortDir, VisibilityFilter};
@@ -70,7 +70,7 @@ pub struct Lister<'a> {
     pub project: Option<&'a str>,
 }
 
-pub fn find_image(conn: &Connection, id: &str) -> Result<Option<Image>, ApiError> {
+pub fn find_image(conn: &Connection, id: &str) -> Result<Option<Image>, ImageError> {
     let sql = format!("SELECT {IMAGE_COLUMNS} FROM images WHERE id = ?1");
     let image = conn
         .prepare_cached(&sql)?
@@ -85,7 +85,7 @@ pub fn find_image(conn: &Connection, id: &str) -> Result<Option<Image>, ApiError
     }
 }
 
-pub fn insert_image(conn: &Connection, image: &Image) -> Result<(), ApiError> {
+pub fn insert_image(conn: &Connection, image: &Image) -> Result<(), ImageError> {
     let sql = format!(
         "INSERT INTO images ({IMAGE_COLUMNS}) VALUES \
          (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)"
@@ -114,17 +114,17 @@ pub fn insert_image(conn: &Connection, image: &Image) -> Result<(), ApiError> {
         ],
     );
     match inserted {
-        Err(e) if is_unique_violation(&e) => Err(ApiError::conflict(format!(
+        Err(e) if is_unique_violation(&e) => Err(ImageError::conflict(format!(
             "An image with ID {} already exists.",
             image.id
         ))),
-        other => other.map(drop).map_err(ApiError::from),
+        other => other.map(drop).map_err(ImageError::from),
     }?;
     save_details(conn, image)
 }
 
 /// Writes every attribute, tag and property of `image` over the stored one.
-pub fn save_image(conn: &Connection, image: &Image) -> Result<(), ApiError> {
+pub fn save_image(conn: &Connection, image: &Image) -> Result<(), ImageError> {
     conn.prepare_cached(
         "UPDATE images SET name = ?2, status = ?3, visibility = ?4, protected = ?5, os_hidden = ?6,
             owner = ?7, checksum = ?8, os_hash_algo = ?9, os_hash_value = ?10, size = ?11,
@@ -159,14 +159,14 @@ pub fn save_image(conn: &Connection, image: &Image) -> Result<(), ApiError> {
 }
 
 /// Deletes the image with its tags, properties and members.
-pub fn delete_image(conn: &Connection, id: &str) -> Result<(), ApiError> {
+pub fn delete_image(conn: &Connection, id: &str) -> Result<(), ImageError> {
     conn.prepare_cached("DELETE FROM images WHERE id = ?1")?
         .execute([id])?;
     Ok(())
 }
 
 /// Ids of the images in `status`, for recovery after a crash.
-pub fn images_in_status(conn: &Connection, status: ImageStatus) -> Result<Vec<String>, ApiError> {
+pub fn images_in_status(conn: &Connection, status: ImageStatus) -> Result<Vec<String>, ImageError> {
     let mut stmt = conn.prepare("SELECT id FROM images WHERE status = ?1")?;
     let ids = stmt.query_map([status.as_str()], |row| row.get(0))?;
     Ok(ids.collect::<Result<_, _>>()?)
@@ -179,7 +179,7 @@ pub fn list_images(
     query: &ListQuery,
     lister: Lister<'_>,
     marker: Option<&Image>,
-) -> Result<Vec<Image>, ApiError> {
+) -> Result<Vec<Image>, ImageError> {
     let mut sql = Sql::new(&format!("SELECT {IMAGE_COLUMNS} FROM images i WHERE 1"));
     if !lister.admin {
         match lister.project {
@@ -363,7 +363,7 @@ pub fn membership(
     conn: &Connection,
     image_id: &str,
     project: Option<&str>,
-) -> Result<Option<MemberStatus>, ApiError> {
+) -> Result<Option<MemberStatus>, ImageError> {
     let Some(project) = project else {
         return Ok(None);
     };
@@ -374,7 +374,7 @@ pub fn find_member(
     conn: &Connection,
     image_id: &str,
     member_id: &str,
-) -> Result<Option<Member>, ApiError> {
+) -> Result<Option<Member>, ImageError> {
     let member = conn
         .prepare_cached(
             "SELECT image_id, member_id, status, created_at, updated_at FROM image_members
@@ -385,7 +385,7 @@ pub fn find_member(
     Ok(member)
 }
 
-pub fn members(conn: &Connection, image_id: &str) -> Result<Vec<Member>, ApiError> {
+pub fn members(conn: &Connection, image_id: &str) -> Result<Vec<Member>, ImageError> {
     let mut stmt = conn.prepare_cached(
         "SELECT image_id, member_id, status, created_at, updated_at FROM image_members
          WHERE image_id = ?1 ORDER BY created_at, member_id",
@@ -394,7 +394,7 @@ pub fn members(conn: &Connection, image_id: &str) -> Result<Vec<Member>, ApiErro
     Ok(members.collect::<Result<_, _>>()?)
 }
 
-pub fn insert_member(conn: &Connection, member: &Member) -> Result<(), ApiError> {
+pub fn insert_member(conn: &Connection, member: &Member) -> Result<(), ImageError> {
     let inserted = conn.execute(
         "INSERT INTO image_members (image_id, member_id, status, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5)",
@@ -408,7 +408,7 @@ pub fn insert_member(conn: &Connection, member: &Member) -> Result<(), ApiError>
     );
     match inserted {
         Ok(_) => Ok(()),
-        Err(e) if is_unique_violation(&e) => Err(ApiError::conflict(format!(
+        Err(e) if is_unique_violation(&e) => Err(ImageError::conflict(format!(
             "Project {} is already a member of image {}.",
             member.member_id, member.image_id
         ))),
@@ -416,7 +416,7 @@ pub fn insert_member(conn: &Connection, member: &Member) -> Result<(), ApiError>
     }
 }
 
-pub fn save_member(conn: &Connection, member: &Member) -> Result<(), ApiError> {
+pub fn save_member(conn: &Connection, member: &Member) -> Result<(), ImageError> {
     conn.execute(
         "UPDATE image_members SET status = ?3, updated_at = ?4 WHERE image_id = ?1 AND member_id = ?2",
         params![
@@ -429,7 +429,7 @@ pub fn save_member(conn: &Connection, member: &Member) -> Result<(), ApiError> {
     Ok(())
 }
 
-pub fn delete_member(conn: &Connection, image_id: &str, member_id: &str) -> Result<(), ApiError> {
+pub fn delete_member(conn: &Connection, image_id: &str, member_id: &str) -> Result<(), ImageError> {
     conn.execute(
         "DELETE FROM image_members WHERE image_id = ?1 AND member_id = ?2",
         [image_id, member_id],
@@ -437,7 +437,7 @@ pub fn delete_member(conn: &Connection, image_id: &str, member_id: &str) -> Resu
     Ok(())
 }
 
-fn save_details(conn: &Connection, image: &Image) -> Result<(), ApiError> {
+fn save_details(conn: &Connection, image: &Image) -> Result<(), ImageError> {
     let mut insert_tag =
         conn.prepare_cached("INSERT INTO image_tags (image_id, tag) VALUES (?1, ?2)")?;
     for tag in &image.tags {
@@ -454,12 +454,13 @@ fn save_details(conn: &Connection, image: &Image) -> Result<(), ApiError> {
 
 /// Loads the tags and properties of a whole page in two queries rather
 /// than two per image.
-fn load_details_of_page(conn: &Connection, images: &mut [Image]) -> Result<(), ApiError> {
+fn load_details_of_page(conn: &Connection, images: &mut [Image]) -> Result<(), ImageError> {
     if images.is_empty() {
         return Ok(());
     }
     let ids: Vec<&str> = images.iter().map(|i| i.id.as_str()).collect();
-    let ids = serde_json::to_string(&ids).map_err(ApiError::internal)?;
+    let ids = serde_json::to_string(&ids)
+        .map_err(|e| ImageError::internal("encoding a page's image ids", e))?;
     let position: std::collections::HashMap<String, usize> = images
         .iter()
         .enumerate()
@@ -488,7 +489,7 @@ fn load_details_of_page(conn: &Connection, images: &mut [Image]) -> Result<(), A
     Ok(())
 }
 
-fn load_details(conn: &Connection, image: &mut Image) -> Result<(), ApiError> {
+fn load_details(conn: &Connection, image: &mut Image) -> Result<(), ImageError> {
     let mut tags = conn.prepare_cached("SELECT tag FROM image_tags WHERE image_id = ?1")?;
     image.tags = tags
         .query_map([&image.id], |row| row.get(0))?

@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use oxistack_auth::AuthContext;
-use oxistack_image::{ImageService, ImageStatus};
+use oxistack_image::{ImageError, ImageService, ImageStatus};
 
 /// The image's id: fixed, so a start interrupted between creating the
 /// image and uploading its data finds it and finishes the upload.
@@ -35,7 +35,7 @@ pub async fn register(
     let admin = Arc::new(AuthContext::cloud_administrator(admin_project_id));
     let status = match images.show(&admin, CIRROS_IMAGE_ID).await {
         Ok(image) => image.status,
-        Err(error) if error.status == 404 => {
+        Err(ImageError::NotFound(_)) => {
             let body = serde_json::json!({
                 "id": CIRROS_IMAGE_ID,
                 "name": "cirros",
@@ -49,10 +49,10 @@ pub async fn register(
             images
                 .create(&admin, body)
                 .await
-                .map_err(|e| anyhow::anyhow!("creating the cirros image: {}", e.message))?
+                .map_err(|e| anyhow::anyhow!("creating the cirros image: {e}"))?
                 .status
         }
-        Err(error) => bail!("looking up the cirros image: {}", error.message),
+        Err(error) => bail!("looking up the cirros image: {error}"),
     };
     if status == ImageStatus::Queued {
         let data = tokio::fs::File::open(file)
@@ -63,7 +63,7 @@ pub async fn register(
         images
             .upload(&admin, CIRROS_IMAGE_ID, Some(size), stream)
             .await
-            .map_err(|e| anyhow::anyhow!("uploading the cirros image: {}", e.message))?;
+            .map_err(|e| anyhow::anyhow!("uploading the cirros image: {e}"))?;
         tracing::info!(file = %file.display(), "registered the public image cirros");
     }
     std::fs::write(marker, b"registered\n")

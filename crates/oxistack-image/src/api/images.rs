@@ -193,7 +193,8 @@ impl<S: Send + Sync> FromRequest<S> for PatchBody {
         let JsonBody(body) = JsonBody::<Value>::from_request(request, state)
             .await
             .map_err(IntoResponse::into_response)?;
-        let changes = patch::parse(&body, dialect).map_err(IntoResponse::into_response)?;
+        let changes = patch::parse(&body, dialect)
+            .map_err(|refused| ApiError::from(refused).into_response())?;
         Ok(PatchBody { dialect, changes })
     }
 }

@@ -3,6 +3,7 @@
 
 mod data;
 mod discovery;
+mod error;
 mod images;
 mod members;
 
@@ -95,6 +96,6 @@ fn image_id(id: &str) -> Result<&str, ApiError> {
     if model::is_image_id(id) {
         Ok(id)
     } else {
-        Err(crate::access::image_not_found(id))
+        Err(crate::access::image_not_found(id).into())
     }
 }
