@@ -8,6 +8,7 @@ mod error;
 pub mod field;
 mod json;
 pub mod microversion;
+pub mod page_cache;
 pub mod text;
 pub mod time;
 mod url;

@@ -8,14 +8,11 @@
 //! is stored under the generation read *before* its query ran, so a write
 //! that lands while the page is being built makes it stale at once.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bytes::Bytes;
 
-/// Pages kept at most; the cache is emptied when full rather than tracking
-/// recency, since a burst of distinct queries is rare.
+/// Pages kept at most.
 const MAX_PAGES: usize = 1024;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -25,10 +22,19 @@ pub struct PageKey {
     pub query: String,
 }
 
-#[derive(Default)]
+/// The shared page cache with the image data's generation beside it.
 pub struct PageCache {
     generation: AtomicU64,
-    pages: Mutex<HashMap<PageKey, (u64, Bytes)>>,
+    pages: oxistack_http::page_cache::PageCache<PageKey>,
+}
+
+impl Default for PageCache {
+    fn default() -> Self {
+        PageCache {
+            generation: AtomicU64::new(0),
+            pages: oxistack_http::page_cache::PageCache::new(MAX_PAGES),
+        }
+    }
 }
 
 impl PageCache {
@@ -42,21 +48,13 @@ impl PageCache {
         self.generation.fetch_add(1, Ordering::AcqRel);
     }
 
+    /// The page under `key`, if no image changed since it was built.
     pub fn get(&self, key: &PageKey) -> Option<Bytes> {
-        let current = self.generation();
-        let pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
-        match pages.get(key) {
-            Some((generation, body)) if *generation == current => Some(body.clone()),
-            _ => None,
-        }
+        self.pages.get(key, self.generation())
     }
 
     pub fn put(&self, key: PageKey, generation: u64, body: Bytes) {
-        let mut pages = self.pages.lock().unwrap_or_else(|e| e.into_inner());
-        if pages.len() >= MAX_PAGES {
-            pages.clear();
-        }
-        pages.insert(key, (generation, body));
+        self.pages.put(key, generation, body);
     }
 }
 

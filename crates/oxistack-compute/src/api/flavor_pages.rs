@@ -11,14 +11,10 @@
 //! A page is stored under the generation read before it was listed, so a
 //! change landing while it is built makes it stale at once.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-
-use axum::body::Bytes;
 use oxistack_http::microversion::Microversion;
+use oxistack_http::page_cache::PageCache;
 
-/// Pages kept at most; all are dropped when full (a burst of distinct
-/// queries is rare, tracking recency is not worth it).
+/// Pages kept at most.
 const MAX_PAGES: usize = 512;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -33,31 +29,26 @@ pub struct PageKey {
     pub query: Vec<(String, String)>,
 }
 
-#[derive(Default)]
-pub struct FlavorPages(Mutex<HashMap<PageKey, (u64, Bytes)>>);
+pub struct FlavorPages(PageCache<PageKey>);
 
-impl FlavorPages {
-    /// The page for `key` if it was built at `generation`.
-    pub fn get(&self, key: &PageKey, generation: u64) -> Option<Bytes> {
-        let pages = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        match pages.get(key) {
-            Some((built, body)) if *built == generation => Some(body.clone()),
-            _ => None,
-        }
+impl Default for FlavorPages {
+    fn default() -> Self {
+        FlavorPages(PageCache::new(MAX_PAGES))
     }
+}
 
-    pub fn put(&self, key: PageKey, generation: u64, body: Bytes) {
-        let mut pages = self.0.lock().unwrap_or_else(|e| e.into_inner());
-        if pages.len() >= MAX_PAGES {
-            pages.clear();
-        }
-        pages.insert(key, (generation, body));
+impl std::ops::Deref for FlavorPages {
+    type Target = PageCache<PageKey>;
+
+    fn deref(&self) -> &PageCache<PageKey> {
+        &self.0
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::body::Bytes;
 
     fn key(detail: bool) -> PageKey {
         PageKey {
