@@ -2296,3 +2296,25 @@ async fn the_host_shows_as_one_hypervisor_zone_and_set_of_services() {
         .await
         .error(403);
 }
+
+/// A server's background work runs under the cloud's supervisor: shutdown
+/// waits for a build under way instead of cutting it off in the middle.
+#[tokio::test]
+async fn shutdown_waits_for_a_build_under_way() {
+    let (cloud, network) = kubernetes_cloud();
+    cloud.driver.set_spawn_delay(Duration::from_millis(300));
+    let id = cloud
+        .create_server("alice", "2.37", server_body("slow", "1", &network))
+        .await;
+    let overran = cloud.tasks.shutdown(Duration::from_secs(10)).await;
+    assert!(overran.is_empty(), "{overran:?}");
+    assert_eq!(
+        cloud.driver.state(&id).await.unwrap(),
+        InstanceState::Running,
+        "shutdown returned before the build finished"
+    );
+    assert_eq!(
+        cloud.server(&id, "admin", "latest").await["status"],
+        "ACTIVE"
+    );
+}

@@ -162,7 +162,8 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             db.migrate(COMPUTE.service_type, oxistack_compute::MIGRATIONS)?;
             let driver = host::compute_driver(&config).await?;
             // The providers implement compute's contracts themselves.
-            let compute = ComputeService::new(db.clone(), driver, network.clone(), images.clone());
+            let compute =
+                ComputeService::new(db.clone(), driver, network.clone(), images.clone(), &tasks);
             mounted.push(Mounted {
                 kind: &COMPUTE,
                 router: oxistack_compute::router(compute.clone(), validator.clone()),

@@ -144,7 +144,14 @@ impl ComputeService {
     fn in_background(&self, id: &str, work: Work) {
         let service = self.arc();
         let id = id.to_owned();
-        tokio::spawn(async move { service.perform(&id, work).await });
+        // The work finishes even once shutdown began: it is short (a
+        // spawn, an ACPI stop with its timeout) and leaves the server in a
+        // recorded state; past the supervisor's deadline it is aborted
+        // and the next start's resume drives the server on.
+        self.tasks
+            .spawn(format!("server {id}"), |_stop| async move {
+                service.perform(&id, work).await
+            });
     }
 
     async fn perform(&self, id: &str, work: Work) {

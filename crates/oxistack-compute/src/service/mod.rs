@@ -65,6 +65,10 @@ pub struct ComputeService {
     flavor_generation: AtomicU64,
     /// The service itself, for work it hands to background tasks.
     this: Weak<ComputeService>,
+    /// Where the per-server background work runs, so shutdown waits for
+    /// it (an action cut off there is driven again by the next start's
+    /// resume).
+    tasks: oxistack_tasks::Supervisor,
 }
 
 impl ComputeService {
@@ -75,6 +79,7 @@ impl ComputeService {
         driver: Arc<dyn ComputeDriver>,
         networking: Arc<dyn Networking>,
         images: Arc<dyn Images>,
+        tasks: &oxistack_tasks::Supervisor,
     ) -> Arc<Self> {
         let host_name = driver.host().hostname;
         Arc::new_cyclic(|this| ComputeService {
@@ -86,6 +91,7 @@ impl ComputeService {
             locks: InstanceLocks::default(),
             flavor_generation: AtomicU64::new(0),
             this: this.clone(),
+            tasks: tasks.clone(),
         })
     }
 

@@ -721,6 +721,8 @@ pub struct Cloud {
     pub driver: Arc<FakeDriver>,
     pub networking: Arc<FakeNetworking>,
     pub images: Arc<FakeImages>,
+    /// Where the service's per-server work runs.
+    pub tasks: oxistack_tasks::Supervisor,
     _dir: Arc<tempfile::TempDir>,
 }
 
@@ -745,11 +747,13 @@ impl Cloud {
         images: Arc<FakeImages>,
         dir: Arc<tempfile::TempDir>,
     ) -> Cloud {
+        let tasks = oxistack_tasks::Supervisor::new();
         let service = ComputeService::new(
             db.clone(),
             driver.clone(),
             networking.clone(),
             images.clone(),
+            &tasks,
         );
         service.bootstrap().unwrap();
         let router = Router::new().nest("/compute", router(service.clone(), Arc::new(tokens())));
@@ -760,6 +764,7 @@ impl Cloud {
             driver,
             networking,
             images,
+            tasks,
             _dir: dir,
         }
     }
