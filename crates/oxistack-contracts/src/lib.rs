@@ -5,14 +5,20 @@
 //! directly on its service (the network crate's `NetworkService` is
 //! [`Networking`], the image crate's `ImageService` is [`Images`]); a
 //! consumer holds an `Arc<dyn Trait>` and the binary hands one to the
-//! other. Next: volumes for compute, ports for the load balancer.
+//! other. The load-balancer service uses networking through
+//! [`LoadBalancerNetworking`]; next: volumes for compute.
 
 mod error;
 mod images;
+mod loadbalancing;
 mod networking;
 
 pub use error::{BoxError, ContractError};
 pub use images::{ImageSummary, Images};
+pub use loadbalancing::{
+    DEVICE_OWNER_LOADBALANCER, ListenerOpening, LoadBalancerNetworking, VipPort, VipRequest,
+    vip_device_id,
+};
 pub use networking::{
     DEVICE_OWNER_COMPUTE, FixedIp, NetworkSummary, Networking, PortRequest, PortSummary,
     RemoteGroup, SecurityGroupDetail, SecurityGroupRuleDetail,

@@ -69,6 +69,9 @@ enum Command {
         #[command(subcommand)]
         action: ServiceAction,
     },
+    /// One load balancer's proxy, started by the load-balancer data plane.
+    #[command(hide = true)]
+    LbProxy(oxistack_lbproxy::ProxyArgs),
 }
 
 #[derive(Subcommand)]
@@ -146,6 +149,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Service {
             action: ServiceAction::Uninstall { unit_dir },
         } => systemd::uninstall(&unit_dir),
+        Command::LbProxy(args) => oxistack_lbproxy::run_proxy(args),
     }
 }
 
