@@ -30,9 +30,9 @@
 //! destination MAC names the receiving one (pairs default to the port's
 //! own MAC).
 //!
-//! Only instances' ports (`device_owner` `compute:*`) with port security
-//! on are filtered; routers', DHCP servers' and floating IPs' legs are
-//! trusted. Security group rules for IPv6 are ignored, as the data plane
+//! Only instances' ports (`device_owner` `compute:*`) and load balancers'
+//! legs (`Octavia`) with port security on are filtered; routers', DHCP
+//! servers' and floating IPs' legs are trusted. Security group rules for IPv6 are ignored, as the data plane
 //! carries no IPv6. Rules the API would have rejected (ports without a
 //! protocol that has them, an IPv6 prefix in an IPv4 rule) allow nothing.
 //!
@@ -54,7 +54,7 @@ use oxistack_netplane::{
 };
 
 use crate::naming;
-use crate::plan::INSTANCE_OWNER_PREFIX;
+use crate::plan::is_endpoint_port;
 
 /// The `inet` table holding the security groups.
 pub const SECURITY_GROUP_TABLE: &str = "oxistack-sg";
@@ -183,7 +183,8 @@ fn run_nft(namespace: &str, args: &[&str], script: &str) -> Result<(), DataPlane
     }
 }
 
-/// An instance's port the fabric filters, with what it may send from.
+/// An endpoint's port (an instance's or a load balancer's) the fabric
+/// filters, with what it may send from.
 struct FilteredPort<'a> {
     port: &'a Port,
     /// Names the port's chains and is the mark its frames carry from the
@@ -216,9 +217,7 @@ fn filtered_ports(state: &NetworkState) -> Vec<FilteredPort<'_>> {
     state
         .ports
         .iter()
-        .filter(|port| {
-            port.port_security_enabled && port.device_owner.starts_with(INSTANCE_OWNER_PREFIX)
-        })
+        .filter(|port| port.port_security_enabled && is_endpoint_port(port))
         .enumerate()
         .map(|(index, port)| {
             let mac = normalized_mac(&port.mac_address);

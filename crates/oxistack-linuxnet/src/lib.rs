@@ -10,6 +10,8 @@
 //!   routes and a NAT table.
 //! - `<prefix>-qdhcp-<network>` per network with DHCP: the DHCP port's
 //!   leg with the DHCP server and the metadata service on it.
+//! - `<prefix>-lb-<load balancer>` per load balancer: its ports' `o-`
+//!   legs (VIP and member subnets), where the load-balancer proxy serves.
 //! - `<prefix>-outside` (sandbox mode): a machine on the external LAN.
 //!
 //! [`LinuxDataPlane::apply`](NetworkDataPlane::apply) reads what exists
@@ -20,6 +22,7 @@ mod command;
 mod fabric;
 mod leases;
 mod links;
+mod loadbalancer;
 mod namespace;
 mod nat;
 mod nftables;
@@ -204,6 +207,15 @@ impl LinuxDataPlane {
             }
             collect(&mut errors, result);
         }
+        for load_balancer in &plan.load_balancers {
+            let result =
+                loadbalancer::reconcile(&self.runner, &fabric_namespace, &fabric, load_balancer)
+                    .await;
+            if let Err(error) = &result {
+                tracing::warn!(load_balancer = %load_balancer.id, %error, "load balancer not fully applied");
+            }
+            collect(&mut errors, result);
+        }
         fabric::reconcile_instance_ports(
             &self.runner,
             &fabric_namespace,
@@ -252,18 +264,22 @@ impl LinuxDataPlane {
         }
     }
 
-    /// Deletes router, DHCP and outside namespaces the plan has no use
+    /// Deletes router, DHCP, load balancer and outside namespaces the plan has no use
     /// for (their veths go with them).
     async fn remove_stale_namespaces(&self, plan: &Plan, errors: &mut Vec<DataPlaneError>) {
         let mut wanted: BTreeSet<String> =
             plan.routers.iter().map(|r| r.namespace.clone()).collect();
         wanted.extend(plan.dhcp.iter().map(|d| d.namespace.clone()));
+        wanted.extend(plan.load_balancers.iter().map(|lb| lb.namespace.clone()));
         if let Some(UplinkPlan::Sandbox(leg)) = &plan.uplink {
             wanted.insert(leg.inner_namespace.clone());
         }
         let outside = self.names.outside();
         for name in oxistack_netns::list(&self.names.common_prefix()) {
-            let ours = self.names.is_router(&name) || self.names.is_dhcp(&name) || name == outside;
+            let ours = self.names.is_router(&name)
+                || self.names.is_dhcp(&name)
+                || self.names.is_load_balancer(&name)
+                || name == outside;
             if ours && !wanted.contains(&name) {
                 collect(errors, namespace::delete(&self.runner, &name).await);
             }

@@ -104,7 +104,28 @@ pub(crate) async fn delete_device(
     }
 }
 
-/// A veth pair joining a namespace (router, DHCP server, outside LAN) to
+/// Deletes the devices of `inside` (namespace `namespace`) whose names
+/// start with one of `prefixes` but that no leg of `legs` has: their
+/// fabric ends go with the fabric's stale devices, but a leg whose fabric
+/// end vanished must go here.
+pub(crate) async fn remove_unplanned_legs(
+    runner: &Runner,
+    namespace: &str,
+    inside: &Links,
+    prefixes: &[&str],
+    legs: &[VethLeg],
+) -> Result<(), DataPlaneError> {
+    for name in inside.keys() {
+        let is_leg = prefixes.iter().any(|prefix| name.starts_with(prefix));
+        if is_leg && !legs.iter().any(|leg| &leg.inner_device == name) {
+            delete_device(runner, Cmd::ip(namespace), name).await?;
+        }
+    }
+    Ok(())
+}
+
+/// A veth pair joining a namespace (router, DHCP server, load balancer,
+/// outside LAN) to
 /// a network's bridge in the fabric namespace.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct VethLeg {

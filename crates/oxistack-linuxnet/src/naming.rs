@@ -2,7 +2,8 @@
 //! instance prefix, so several oxistack instances share a host without
 //! clashing; devices live inside those namespaces and take Neutron's
 //! names (`brq`, `tap`, `qr-`, `qg-`, `ns-` + the first 11 characters of
-//! the id), all within the kernel's 15-character limit.
+//! the id; `o-` for a load balancer's legs), all within the kernel's
+//! 15-character limit.
 
 /// Characters of an id a device name keeps, as Neutron's agents do.
 const ID_CHARS: usize = 11;
@@ -50,6 +51,12 @@ impl Namespaces {
     pub fn dhcp(&self, network_id: &str) -> String {
         format!("{}-qdhcp-{network_id}", self.prefix)
     }
+
+    /// A load balancer's ports (VIP and member-subnet legs), where the
+    /// load-balancer proxy serves it.
+    pub fn load_balancer(&self, load_balancer_id: &str) -> String {
+        format!("{}-lb-{load_balancer_id}", self.prefix)
+    }
 }
 
 /// A network's bridge, in the fabric namespace.
@@ -77,6 +84,15 @@ pub fn router_gateway_device(port_id: &str) -> String {
 pub fn dhcp_device(port_id: &str) -> String {
     format!("ns-{}", short(port_id))
 }
+
+/// A load balancer's leg (its VIP or a member-subnet port), inside the
+/// load balancer's namespace.
+pub fn load_balancer_device(port_id: &str) -> String {
+    format!("{LOAD_BALANCER_DEVICE_PREFIX}{}", short(port_id))
+}
+
+/// How [`load_balancer_device`] names start.
+pub(crate) const LOAD_BALANCER_DEVICE_PREFIX: &str = "o-";
 
 /// In sandbox mode, the outside namespace's leg on the external network.
 pub const OUTSIDE_LAN_DEVICE: &str = "lan0";
@@ -114,6 +130,11 @@ impl Namespaces {
     pub fn is_dhcp(&self, name: &str) -> bool {
         name.starts_with(&self.dhcp(""))
     }
+
+    /// Whether `name` is a load balancer's namespace of this instance.
+    pub fn is_load_balancer(&self, name: &str) -> bool {
+        name.starts_with(&self.load_balancer(""))
+    }
 }
 
 #[cfg(test)]
@@ -133,8 +154,12 @@ mod tests {
             assert_eq!(name.len(), 14, "{name}");
         }
         assert_eq!(port_device(id), "tap3f2a9c1e-7b");
+        assert_eq!(load_balancer_device(id), "o-3f2a9c1e-7b");
         let names = Namespaces::new("ox1234ab");
         assert_eq!(names.router(id), format!("ox1234ab-qrouter-{id}"));
         assert!(names.fabric().starts_with(&names.common_prefix()));
+        assert_eq!(names.load_balancer(id), format!("ox1234ab-lb-{id}"));
+        assert!(names.is_load_balancer(&names.load_balancer(id)));
+        assert!(!names.is_router(&names.load_balancer(id)));
     }
 }

@@ -1,6 +1,7 @@
 //! What the kernel should hold for a [`NetworkState`], worked out before
 //! anything is touched: bridges, instance devices, veth legs of routers,
-//! DHCP servers and the uplink, each with the names `naming` gives them.
+//! DHCP servers, load balancers and the uplink, each with the names
+//! `naming` gives them.
 //! Contradictions in the state become errors here, and the rest of the
 //! plan is still applied.
 
@@ -25,12 +26,18 @@ use crate::observe::StaticRoute;
 pub(crate) const UPLINK_PHYSICAL_NETWORK: &str = "public";
 
 /// `device_owner` prefix of instances' ports.
-pub(crate) const INSTANCE_OWNER_PREFIX: &str = "compute:";
+const INSTANCE_OWNER_PREFIX: &str = "compute:";
 
 /// Whether `port` belongs to an instance that exists: the ports that get
 /// a tap and that the metadata service answers for.
 pub(crate) fn is_bound_instance_port(port: &Port) -> bool {
     port.device_owner.starts_with(INSTANCE_OWNER_PREFIX) && !port.device_id.is_empty()
+}
+
+/// Whether the fabric filters `port` as a tenant's endpoint (security
+/// groups, anti-spoofing): an instance's port or a load balancer's.
+pub(crate) fn is_endpoint_port(port: &Port) -> bool {
+    port.device_owner.starts_with(INSTANCE_OWNER_PREFIX) || port.load_balancer_id().is_some()
 }
 
 #[derive(Debug)]
@@ -40,6 +47,7 @@ pub(crate) struct Plan {
     pub instance_ports: Vec<InstancePort>,
     pub routers: Vec<RouterPlan>,
     pub dhcp: Vec<DhcpPlan>,
+    pub load_balancers: Vec<LoadBalancerPlan>,
     /// Parts of the state that cannot be realised; returned after the
     /// rest has been applied.
     pub errors: Vec<DataPlaneError>,
@@ -93,6 +101,16 @@ pub(crate) struct DhcpPlan {
     pub leases: LeaseTable,
 }
 
+/// A load balancer's namespace: one leg per port, the VIP's subnet
+/// gateway as its default route.
+#[derive(Debug)]
+pub(crate) struct LoadBalancerPlan {
+    pub id: String,
+    pub namespace: String,
+    pub legs: Vec<VethLeg>,
+    pub routes: BTreeSet<StaticRoute>,
+}
+
 impl Plan {
     /// Every device name the fabric namespace should hold besides the
     /// bridges.
@@ -107,6 +125,7 @@ impl Plan {
                 .iter()
                 .flat_map(|r| &r.legs)
                 .chain(self.dhcp.iter().map(|d| &d.leg))
+                .chain(self.load_balancers.iter().flat_map(|lb| &lb.legs))
                 .map(|leg| leg.fabric_device.as_str()),
         );
         devices
@@ -171,12 +190,14 @@ pub(crate) fn plan(state: &NetworkState, names: &Namespaces, external: &External
         .iter()
         .filter_map(|network| dhcp_plan(state, network, names, &mut errors))
         .collect();
+    let load_balancers = load_balancer_plans(state, &networks, names, &mut errors);
     Plan {
         bridges,
         uplink,
         instance_ports,
         routers,
         dhcp,
+        load_balancers,
         errors,
     }
 }
@@ -309,13 +330,7 @@ fn router_plan(
                     inner_mac: Some(gateway.mac_address.clone()),
                     inner_addresses: addresses,
                 });
-                if let Some(via) = gateway.default_route {
-                    let destination = match via {
-                        IpAddr::V4(_) => IpNet::V4(Ipv4Net::default()),
-                        IpAddr::V6(_) => IpNet::V6(Default::default()),
-                    };
-                    routes.insert(StaticRoute { destination, via });
-                }
+                routes.extend(gateway.default_route.map(default_route));
                 let snat_address = gateway
                     .enable_snat
                     .then(|| {
@@ -358,6 +373,69 @@ fn router_plan(
         routes,
         nat,
     }
+}
+
+/// One namespace per load balancer holding its ports, each a veth leg
+/// with the port's MAC and its addresses with their subnets' prefixes.
+fn load_balancer_plans(
+    state: &NetworkState,
+    networks: &BTreeMap<&str, &Network>,
+    names: &Namespaces,
+    errors: &mut Vec<DataPlaneError>,
+) -> Vec<LoadBalancerPlan> {
+    let mut plans: BTreeMap<&str, LoadBalancerPlan> = BTreeMap::new();
+    for port in &state.ports {
+        let Some(id) = port.load_balancer_id() else {
+            continue;
+        };
+        let Some(network) = lookup(networks, &port.network_id, "port", &port.id, errors) else {
+            continue;
+        };
+        let plan = plans.entry(id).or_insert_with(|| LoadBalancerPlan {
+            id: id.to_owned(),
+            namespace: names.load_balancer(id),
+            legs: Vec::new(),
+            routes: BTreeSet::new(),
+        });
+        let subnets = port.fixed_ips.iter().filter_map(|fixed| {
+            Some((
+                fixed,
+                state.subnets.iter().find(|s| s.id == fixed.subnet_id)?,
+            ))
+        });
+        let is_vip = state
+            .load_balancers
+            .iter()
+            .any(|lb| lb.id == id && lb.vip_port_id == port.id);
+        if is_vip {
+            let gateway = subnets.clone().find_map(|(_, subnet)| subnet.gateway_ip);
+            plan.routes.extend(gateway.map(default_route));
+        }
+        plan.legs.push(VethLeg {
+            fabric_device: naming::port_device(&port.id),
+            bridge: naming::bridge(&network.id),
+            mtu: network.mtu,
+            up: port.admin_state_up,
+            inner_namespace: plan.namespace.clone(),
+            inner_device: naming::load_balancer_device(&port.id),
+            inner_mac: Some(port.mac_address.clone()),
+            inner_addresses: subnets
+                .filter_map(|(fixed, subnet)| {
+                    IpNet::new(fixed.ip_address, subnet.cidr.prefix_len()).ok()
+                })
+                .collect(),
+        });
+    }
+    plans.into_values().collect()
+}
+
+/// The default route of `via`'s family through it.
+fn default_route(via: IpAddr) -> StaticRoute {
+    let destination = match via {
+        IpAddr::V4(_) => IpNet::V4(Ipv4Net::default()),
+        IpAddr::V6(_) => IpNet::V6(Default::default()),
+    };
+    StaticRoute { destination, via }
 }
 
 /// A DHCP server for `network` if it has a DHCP port and a subnet with

@@ -2,6 +2,7 @@
 //! internal subnets, `qg-` on the external network, floating IPs as /32s
 //! on `qg-`), its routes and its NAT table.
 
+use std::collections::BTreeSet;
 use std::net::Ipv4Addr;
 
 use oxistack_netplane::DataPlaneError;
@@ -32,25 +33,19 @@ pub(crate) async fn reconcile(
     crate::namespace::ensure_loopback(runner, namespace, &inside).await?;
     crate::namespace::ensure_sysctls(runner, namespace, FORWARDING).await?;
 
-    // Legs the router lost: their fabric ends go with the fabric's stale
-    // devices, but a leg whose fabric end vanished must go here.
-    for name in inside.keys() {
-        let is_leg = name.starts_with("qr-") || name.starts_with("qg-");
-        if is_leg && !plan.legs.iter().any(|leg| &leg.inner_device == name) {
-            links::delete_device(runner, Cmd::ip(namespace), name).await?;
-        }
-    }
+    links::remove_unplanned_legs(runner, namespace, &inside, &["qr-", "qg-"], &plan.legs).await?;
     for leg in &plan.legs {
         ensure_veth_leg(runner, fabric_namespace, fabric, &inside, leg).await?;
     }
-    reconcile_routes(runner, namespace, plan).await?;
+    reconcile_routes(runner, namespace, &plan.routes).await?;
     reconcile_nat(runner, namespace, plan).await
 }
 
-async fn reconcile_routes(
+/// Makes the `proto static` routes of `namespace` exactly `routes`.
+pub(crate) async fn reconcile_routes(
     runner: &Runner,
     namespace: &str,
-    plan: &RouterPlan,
+    routes: &BTreeSet<StaticRoute>,
 ) -> Result<(), DataPlaneError> {
     let current = observe::static_routes(runner, namespace).await?;
     let route_cmd = |verb: &str, route: &StaticRoute| {
@@ -61,10 +56,10 @@ async fn reconcile_routes(
             .arg(route.via)
             .args(["proto", "static"])
     };
-    for stale in current.difference(&plan.routes) {
+    for stale in current.difference(routes) {
         runner.change(route_cmd("del", stale)).await?;
     }
-    for missing in plan.routes.difference(&current) {
+    for missing in routes.difference(&current) {
         runner.change(route_cmd("replace", missing)).await?;
     }
     Ok(())

@@ -3,7 +3,9 @@
 //! 172.24.4.0/24 whose LAN is the outside namespace (172.24.4.1), a
 //! tenant network 10.0.0.0/24 with DHCP (10.0.0.2), a router (gateway
 //! 172.24.4.10, interface 10.0.0.1, SNAT on) and two "VMs": namespaces
-//! behind a veth whose fabric end carries the port's tap name.
+//! behind a veth whose fabric end carries the port's tap name. The load
+//! balancer test adds a VIP port (10.0.0.20) and a member-subnet port on
+//! a third network.
 
 use std::collections::HashMap;
 use std::io::{Read, Write};
@@ -16,8 +18,9 @@ use futures_util::future::BoxFuture;
 use oxistack_linuxnet::{ExternalMode, LinuxDataPlane, LinuxNetConfig, naming, teardown};
 use oxistack_metadata::{InstanceMetadata, MetadataSource};
 use oxistack_netplane::{
-    FixedIp, FloatingIp, Network, NetworkDataPlane, NetworkState, Port, Router, RouterGateway,
-    RouterInterface, Segment, Subnet,
+    Direction, EtherType, FixedIp, FloatingIp, LoadBalancer, Network, NetworkDataPlane,
+    NetworkState, Port, PortMatch, Remote, Router, RouterGateway, RouterInterface, SecurityGroup,
+    SecurityGroupRule, Segment, Subnet,
 };
 
 const PUBLIC: &str = "net-public-0001";
@@ -375,6 +378,7 @@ fn state(floating: bool) -> NetworkState {
             router_id: floating.then(|| ROUTER.to_owned()),
         }],
         security_groups: vec![],
+        load_balancers: vec![],
     }
 }
 
@@ -720,4 +724,219 @@ async fn applying_again_changes_nothing_and_empty_state_removes_everything() {
     teardown(&instance.prefix, &sandbox()).unwrap();
     assert!(oxistack_netns::list(&names.common_prefix()).is_empty());
     teardown(&instance.prefix, &sandbox()).unwrap();
+}
+
+const LB: &str = "5b0c3f1e-9d2a-4c7b-8e6f-1a2b3c4d5e6f";
+const LB_VIP_PORT: &str = "port-lbvip-0001";
+const LB_MEMBER_PORT: &str = "port-lbmem-0001";
+const LB_VIP: Ipv4Addr = Ipv4Addr::new(10, 0, 0, 20);
+const LB_GROUP: &str = "sg-lb";
+const BACKENDS: &str = "net-backend-001";
+const BACKENDS_SUBNET: &str = "subnet-backend1";
+
+/// The fixture with a load balancer: its VIP on the private network, in
+/// a group opening TCP `open_port` to everyone (and everything out), and
+/// with `member_leg` a port on a backend network; with `floating`, the
+/// floating IP on the VIP.
+fn lb_state(open_port: u16, member_leg: bool, floating: bool) -> NetworkState {
+    let mut state = state(false);
+    let owner = oxistack_netplane::DEVICE_OWNER_LOADBALANCER;
+    let device = format!("lb-{LB}");
+    let mut vip = port(
+        LB_VIP_PORT,
+        PRIVATE,
+        owner,
+        &device,
+        "fa:16:3e:00:00:20",
+        PRIVATE_SUBNET,
+        LB_VIP,
+    );
+    vip.port_security_enabled = true;
+    vip.security_group_ids = vec![LB_GROUP.into()];
+    state.ports.push(vip);
+    state.networks.push(Network {
+        id: BACKENDS.into(),
+        name: "backends".into(),
+        admin_state_up: true,
+        mtu: TENANT_MTU,
+        segment: Segment::Vxlan { vni: 102 },
+        external: false,
+    });
+    state.subnets.push(Subnet {
+        id: BACKENDS_SUBNET.into(),
+        network_id: BACKENDS.into(),
+        cidr: "10.9.0.0/24".parse().unwrap(),
+        gateway_ip: Some("10.9.0.1".parse().unwrap()),
+        dns_nameservers: vec![],
+        host_routes: vec![],
+        enable_dhcp: false,
+    });
+    if member_leg {
+        state.ports.push(port(
+            LB_MEMBER_PORT,
+            BACKENDS,
+            owner,
+            &device,
+            "fa:16:3e:00:00:21",
+            BACKENDS_SUBNET,
+            Ipv4Addr::new(10, 9, 0, 5),
+        ));
+    }
+    state.ports.sort_by(|a, b| a.id.cmp(&b.id));
+    state.networks.sort_by(|a, b| a.id.cmp(&b.id));
+    state.subnets.sort_by(|a, b| a.id.cmp(&b.id));
+    state.load_balancers = vec![LoadBalancer {
+        id: LB.into(),
+        vip_port_id: LB_VIP_PORT.into(),
+    }];
+    let rule = |id: &str, direction, protocol, destination| SecurityGroupRule {
+        id: id.into(),
+        direction,
+        ethertype: EtherType::Ipv4,
+        protocol,
+        destination,
+        remote: Remote::Any,
+    };
+    state.security_groups = vec![SecurityGroup {
+        id: LB_GROUP.into(),
+        rules: vec![
+            rule("lb-out", Direction::Egress, None, PortMatch::Any),
+            rule(
+                "lb-listener",
+                Direction::Ingress,
+                Some(6),
+                PortMatch::Ports {
+                    min: open_port,
+                    max: open_port,
+                },
+            ),
+        ],
+    }];
+    if floating {
+        state.floating_ips[0].port_id = Some(LB_VIP_PORT.into());
+        state.floating_ips[0].fixed_ip_address = Some(IpAddr::V4(LB_VIP));
+        state.floating_ips[0].router_id = Some(ROUTER.into());
+    }
+    state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_load_balancer_serves_from_its_namespace_behind_its_group() {
+    let instance = Instance::new();
+    instance.add_vm(&VM1).await;
+    let served = lb_state(8080, true, true);
+    instance.apply(&served).await;
+    instance.configure_vm(&VM1).await;
+    let namespace = instance.names().load_balancer(LB);
+    let vip_device = naming::load_balancer_device(LB_VIP_PORT);
+    let member_device = naming::load_balancer_device(LB_MEMBER_PORT);
+
+    // The namespace holds both legs with the ports' MACs and addresses,
+    // lo up, and the default route via the VIP subnet's gateway only.
+    let links = ip(&["-n", &namespace, "-o", "addr", "show"]).await;
+    assert!(
+        links.contains(&format!("{vip_device}    inet 10.0.0.20/24")),
+        "{links}"
+    );
+    assert!(
+        links.contains(&format!("{member_device}    inet 10.9.0.5/24")),
+        "{links}"
+    );
+    assert!(links.contains("lo    inet 127.0.0.1/8"), "{links}");
+    let vip_link = ip(&["-n", &namespace, "link", "show", &vip_device]).await;
+    assert!(vip_link.contains("fa:16:3e:00:00:20"), "{vip_link}");
+    let routes = ip(&["-n", &namespace, "route", "show", "default"]).await;
+    assert_eq!(
+        routes.trim(),
+        format!("default via 10.0.0.1 dev {vip_device} proto static")
+    );
+
+    // What the proxy will do: listen inside the namespace. The group
+    // lets VM1 reach the open port and not another.
+    let open = listen(&namespace, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 8080))).await;
+    let closed = listen(&namespace, SocketAddr::from((Ipv4Addr::UNSPECIFIED, 8081))).await;
+    let vm1 = instance.vm_namespace(&VM1);
+    connect(&vm1, SocketAddr::from((LB_VIP, 8080)), EXPECTED)
+        .await
+        .expect("the listener's port is closed");
+    let (_, peer) = accept(&open, Duration::from_secs(2))
+        .await
+        .expect("no connection from VM1");
+    assert_eq!(peer.ip(), IpAddr::V4(VM1.ip));
+    assert!(
+        connect(
+            &vm1,
+            SocketAddr::from((LB_VIP, 8081)),
+            Duration::from_secs(1)
+        )
+        .await
+        .is_err(),
+        "a port the group does not open is reachable"
+    );
+
+    // From the LAN through the floating IP, which the router translates
+    // to the VIP as to an instance's address.
+    let outside = instance.names().outside();
+    connect(
+        &outside,
+        SocketAddr::from((FLOATING_ADDRESS, 8080)),
+        EXPECTED,
+    )
+    .await
+    .expect("the floating IP does not reach the load balancer");
+    let (_, peer) = accept(&open, Duration::from_secs(2))
+        .await
+        .expect("no connection through the floating IP");
+    assert_eq!(peer.ip(), IpAddr::V4(LAN_ADDRESS));
+
+    // Converged: applying again changes nothing.
+    let changes = instance.plane().kernel_changes();
+    instance.apply(&served).await;
+    assert_eq!(
+        instance.plane().kernel_changes(),
+        changes,
+        "a converged apply changed something"
+    );
+
+    // The opening moves to 8081: the other listener answers now.
+    instance.apply(&lb_state(8081, true, true)).await;
+    connect(&vm1, SocketAddr::from((LB_VIP, 8081)), EXPECTED)
+        .await
+        .expect("the new opening is closed");
+    accept(&closed, Duration::from_secs(2))
+        .await
+        .expect("no connection on the new opening");
+    assert!(
+        connect(
+            &vm1,
+            SocketAddr::from((LB_VIP, 8080)),
+            Duration::from_secs(1)
+        )
+        .await
+        .is_err(),
+        "the old opening is still open"
+    );
+
+    // A leg deleted behind the data plane's back comes back; a member
+    // leg no longer in the state goes.
+    ip(&["-n", &namespace, "link", "del", &vip_device]).await;
+    instance.apply(&lb_state(8081, false, true)).await;
+    let links = ip(&["-n", &namespace, "-o", "addr", "show"]).await;
+    assert!(
+        links.contains(&format!("{vip_device}    inet 10.0.0.20/24")),
+        "{links}"
+    );
+    assert!(!links.contains(&member_device), "{links}");
+    let routes = ip(&["-n", &namespace, "route", "show", "default"]).await;
+    assert!(routes.contains("via 10.0.0.1"), "{routes}");
+
+    // No ports left: no namespace, no fabric device.
+    drop((open, closed));
+    instance.apply(&state(false)).await;
+    assert!(!oxistack_netns::exists(&namespace));
+    let fabric = ip(&["-n", &instance.names().fabric(), "-o", "link", "show"]).await;
+    assert!(
+        !fabric.contains(&naming::port_device(LB_VIP_PORT)),
+        "{fabric}"
+    );
 }

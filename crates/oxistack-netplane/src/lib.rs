@@ -17,9 +17,9 @@ use futures_util::future::BoxFuture;
 
 pub use fake::FakeDataPlane;
 pub use state::{
-    AddressPair, Direction, EtherType, FixedIp, FloatingIp, Network, NetworkState, Port, PortMatch,
-    Remote, Route, Router, RouterGateway, RouterInterface, SecurityGroup, SecurityGroupRule,
-    Segment, Subnet,
+    AddressPair, Direction, EtherType, FixedIp, FloatingIp, LoadBalancer, Network, NetworkState,
+    Port, PortMatch, Remote, Route, Router, RouterGateway, RouterInterface, SecurityGroup,
+    SecurityGroupRule, Segment, Subnet,
 };
 
 /// `device_owner` of the port a network's DHCP server listens on.
@@ -30,6 +30,13 @@ pub const DEVICE_OWNER_ROUTER_INTERFACE: &str = "network:router_interface";
 pub const DEVICE_OWNER_ROUTER_GATEWAY: &str = "network:router_gateway";
 /// `device_owner` of the port reserving a floating IP's address.
 pub const DEVICE_OWNER_FLOATING_IP: &str = "network:floatingip";
+
+/// `device_owner` of a load balancer's ports, as Octavia sets it (the
+/// same as `oxistack_contracts::DEVICE_OWNER_LOADBALANCER`; the data
+/// plane depends on no contract).
+pub const DEVICE_OWNER_LOADBALANCER: &str = "Octavia";
+/// How a load balancer's ports' device_id starts: `lb-<load balancer id>`.
+pub const LOAD_BALANCER_DEVICE_PREFIX: &str = "lb-";
 
 /// Something that makes the host's network match a [`NetworkState`].
 pub trait NetworkDataPlane: Send + Sync + 'static {

@@ -6,6 +6,8 @@ use std::net::IpAddr;
 
 use ipnet::IpNet;
 
+use crate::{DEVICE_OWNER_LOADBALANCER, LOAD_BALANCER_DEVICE_PREFIX};
+
 /// Everything the data plane should realise.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct NetworkState {
@@ -15,6 +17,7 @@ pub struct NetworkState {
     pub routers: Vec<Router>,
     pub floating_ips: Vec<FloatingIp>,
     pub security_groups: Vec<SecurityGroup>,
+    pub load_balancers: Vec<LoadBalancer>,
 }
 
 /// A layer-2 network: one bridge.
@@ -64,9 +67,10 @@ pub struct Route {
     pub nexthop: IpAddr,
 }
 
-/// A port: an instance's NIC, a router's leg, a DHCP server's address or
-/// a floating IP's reservation, told apart by `device_owner` (see the
-/// `DEVICE_OWNER_*` constants; instances' ports are `compute:*`). An
+/// A port: an instance's NIC, a router's leg, a DHCP server's address, a
+/// floating IP's reservation or a load balancer's leg, told apart by
+/// `device_owner` (see the `DEVICE_OWNER_*` constants; instances' ports
+/// are `compute:*`). An
 /// instance's tap device is named `tap` + the first 11 characters of the
 /// port id, as Nova and Neutron name it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -89,6 +93,19 @@ pub struct Port {
     /// Further (address, MAC) pairs the port may send from, on top of its
     /// fixed IPs and MAC, e.g. a VIP moved between instances.
     pub allowed_address_pairs: Vec<AddressPair>,
+}
+
+impl Port {
+    /// The load balancer the port belongs to: the id in its device_id
+    /// `lb-<id>` when its device_owner is [`DEVICE_OWNER_LOADBALANCER`].
+    pub fn load_balancer_id(&self) -> Option<&str> {
+        if self.device_owner != DEVICE_OWNER_LOADBALANCER {
+            return None;
+        }
+        self.device_id
+            .strip_prefix(LOAD_BALANCER_DEVICE_PREFIX)
+            .filter(|id| !id.is_empty())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -139,6 +156,17 @@ pub struct RouterInterface {
     /// The router's address on the subnet, with the subnet's prefix
     /// (usually the subnet's gateway, e.g. `10.0.0.1/26`).
     pub address: IpNet,
+}
+
+/// A load balancer with ports on the networks: its ports (those whose
+/// [`Port::load_balancer_id`] is `id`: the VIP and one per member subnet)
+/// share one network namespace, where the load-balancer proxy serves.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoadBalancer {
+    pub id: String,
+    /// The VIP port: the gateway of its subnet is the namespace's default
+    /// route (ports on member subnets reach those subnets directly).
+    pub vip_port_id: String,
 }
 
 /// A floating IP: destination and source NAT in its router between the

@@ -1,7 +1,8 @@
-//! The networking service as compute uses it: [`Networking`] implemented
-//! on [`NetworkService`] by its compute-facing methods
-//! (service/compute.rs), with networking's errors put in the contract's
-//! terms once, here.
+//! The networking service as other services use it: [`Networking`] (for
+//! compute) and [`LoadBalancerNetworking`] (for load balancing)
+//! implemented on [`NetworkService`] by its methods in
+//! service/compute.rs and service/loadbalancing.rs, with networking's
+//! errors put in the contract's terms once, here.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -10,7 +11,8 @@ use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 use oxistack_auth::AuthContext;
 use oxistack_contracts::{
-    ContractError, NetworkSummary, Networking, PortRequest, PortSummary, SecurityGroupDetail,
+    ContractError, ListenerOpening, LoadBalancerNetworking, NetworkSummary, Networking,
+    PortRequest, PortSummary, SecurityGroupDetail, VipPort, VipRequest,
 };
 
 use crate::NetworkService;
@@ -152,8 +154,59 @@ impl Networking for NetworkService {
     }
 
     fn sync_host<'a>(&'a self) -> BoxFuture<'a, Result<(), ContractError>> {
-        self.reconcile_now()
-            .map(|result| result.map_err(|e| ContractError::internal("reconciling the network", e)))
-            .boxed()
+        sync_host(self)
     }
+}
+
+impl LoadBalancerNetworking for NetworkService {
+    fn create_vip<'a>(
+        &'a self,
+        caller: &'a AuthContext,
+        request: VipRequest,
+    ) -> BoxFuture<'a, Result<VipPort, ContractError>> {
+        contract(self.create_vip(caller, request))
+    }
+
+    fn set_openings<'a>(
+        &'a self,
+        load_balancer_id: &'a str,
+        openings: Vec<ListenerOpening>,
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
+        contract(self.set_openings(load_balancer_id, openings))
+    }
+
+    fn set_member_subnets<'a>(
+        &'a self,
+        load_balancer_id: &'a str,
+        subnet_ids: Vec<String>,
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
+        contract(self.set_member_subnets(load_balancer_id, subnet_ids))
+    }
+
+    fn release<'a>(
+        &'a self,
+        load_balancer_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
+        contract(self.release_load_balancer(load_balancer_id))
+    }
+
+    fn sync_host(&self) -> BoxFuture<'_, Result<(), ContractError>> {
+        sync_host(self)
+    }
+
+    fn subnet_network<'a>(
+        &'a self,
+        caller: &'a AuthContext,
+        subnet_id: &'a str,
+    ) -> BoxFuture<'a, Result<String, ContractError>> {
+        contract(self.subnet_network(caller, subnet_id))
+    }
+}
+
+/// Both contracts' `sync_host`: reconcile now and wait.
+fn sync_host(service: &NetworkService) -> BoxFuture<'_, Result<(), ContractError>> {
+    service
+        .reconcile_now()
+        .map(|result| result.map_err(|e| ContractError::internal("reconciling the network", e)))
+        .boxed()
 }

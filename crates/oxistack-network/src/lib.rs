@@ -14,20 +14,27 @@
 //! Neutron names the error with (`NetworkInUse`,
 //! `IpAddressGenerationFailure`, ...) and which the API renders as
 //! Neutron's JSON error.
+//!
+//! Those typed calls are public, as every service's are: one generic call
+//! per operation over [`Resource`] (list, get, create, update, delete,
+//! tags) with the kinds' models in [`model`] as results and their requests
+//! in [`wire`], plus the router, quota and compute-facing calls.
 
 mod api;
 mod contracts;
 mod errors;
 mod ipam;
 mod kind;
-mod model;
+pub mod model;
 mod rules;
 mod service;
 mod store;
-mod wire;
+pub mod wire;
 
 pub use api::router;
 pub use errors::NetworkError;
 pub use kind::Kind;
-pub use service::{NetworkDefaults, NetworkService, ReconcileError};
+pub use service::{
+    NetworkDefaults, NetworkService, ReconcileError, Resource, Shown, TagChange, Updatable,
+};
 pub use store::MIGRATIONS;

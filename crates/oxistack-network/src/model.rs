@@ -170,9 +170,14 @@ pub struct Port {
     pub port_security_enabled: bool,
     pub allowed_address_pairs: Vec<AddressPair>,
     pub binding: Binding,
-    /// Created by the compute service for a server (and so deleted with
-    /// it), rather than made by a user and passed in.
-    pub created_by_compute: bool,
+    /// Created by a service for its device (compute for a server, load
+    /// balancing for a load balancer), and so deleted with it, rather
+    /// than made by a user and passed in. Stored as `created_by_compute`,
+    /// the column's name from before load balancers.
+    pub created_by_service: bool,
+    /// A load balancer's leg on one of its members' subnets rather than
+    /// its VIP: the data plane gives only the VIP the default route.
+    pub load_balancer_member: bool,
 }
 
 impl Port {

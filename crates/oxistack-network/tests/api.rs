@@ -1223,9 +1223,15 @@ async fn lists_filter_select_sort_and_paginate() {
     let (network, _) = cloud
         .network_with_subnet("alice", "lbnet", "10.7.0.0/24")
         .await;
-    // A load balancer's VIP port, found as the seed finds it.
+    // A port found by its device, as the seed finds a load balancer's VIP
+    // (tests/loadbalancing.rs has the real one: only the load-balancer
+    // service makes ports with device owner Octavia).
     let vip = cloud
-        .create("alice", "port", json!({"network_id": network, "device_id": "lb-1234", "device_owner": "Octavia", "name": "octavia-lb-1234"}))
+        .create(
+            "alice",
+            "port",
+            json!({"network_id": network, "device_id": "lb-1234", "name": "octavia-lb-1234"}),
+        )
         .await;
     cloud
         .create(

@@ -14,7 +14,7 @@ use oxistack_contracts::{
 use oxistack_db::rusqlite::Connection;
 
 use super::access::scope;
-use super::{NetworkService, floating_ips, ports, security_groups};
+use super::{NetworkService, floating_ips, port_records, ports, security_groups};
 use crate::errors::{NetworkError, authorize, bad_request, conflict, invalid_input, missing};
 use crate::kind::Kind;
 use crate::model::{Direction, Network, Port};
@@ -180,7 +180,7 @@ impl NetworkService {
                 .into_iter()
                 .find(|port| port.std.id == port_id)
                 .ok_or_else(|| Kind::Port.not_found(&port_id))?;
-            release(conn, port)
+            port_records::detach(conn, port)
         })
         .await
     }
@@ -191,7 +191,7 @@ impl NetworkService {
         self.change(move |conn| {
             server_ports(conn, Scope::All, &device_id)?
                 .into_iter()
-                .try_for_each(|port| release(conn, port))
+                .try_for_each(|port| port_records::detach(conn, port))
         })
         .await
     }
@@ -486,18 +486,4 @@ fn floating_ip_at(
     )?
     .pop()
     .ok_or_else(|| Kind::FloatingIp.not_found(&address.to_string()))
-}
-
-/// Detaches a port from its server: compute's own ports are deleted, a
-/// user's port is unbound and kept. Either way no floating IP stays on it.
-fn release(conn: &Connection, mut port: Port) -> Result<(), NetworkError> {
-    if port.created_by_compute {
-        return ports::remove(conn, &port);
-    }
-    ports::disassociate_floating_ips(conn, &port.std.id)?;
-    port.device_id.clear();
-    port.device_owner.clear();
-    port.binding.host_id.clear();
-    port.std.touch();
-    store::ports::save(conn, &port)
 }

@@ -13,6 +13,7 @@ mod bootstrap;
 mod compute;
 mod dhcp;
 mod floating_ips;
+mod loadbalancing;
 mod networks;
 mod port_records;
 mod ports;
@@ -42,7 +43,7 @@ use crate::wire::{self, InterfaceInfo};
 pub use bootstrap::NetworkDefaults;
 pub(crate) use quotas::not_a_limit;
 pub use reconcile::ReconcileError;
-pub(crate) use resource::{Resource, Shown, Updatable};
+pub use resource::{Resource, Shown, Updatable};
 
 use access::scope;
 use reconcile::Reconciler;
@@ -98,7 +99,7 @@ impl NetworkService {
 
     /// A page of the resources of kind `R` the caller can see, as `query`
     /// asks.
-    pub(crate) async fn list<R: Resource>(
+    pub async fn list<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
         query: ListQuery,
@@ -138,12 +139,12 @@ impl NetworkService {
 
     /// Whether the caller may read the networking API at all: what the
     /// API's static answers (extensions, zones) ask of it.
-    pub(crate) fn may_read(&self, caller: &AuthContext) -> Result<(), NetworkError> {
+    pub fn may_read(&self, caller: &AuthContext) -> Result<(), NetworkError> {
         authorize(caller, Action::ReadNetworking)
     }
 
     /// The resource `id` of kind `R`, if the caller can see it.
-    pub(crate) async fn get<R: Resource>(
+    pub async fn get<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
@@ -159,7 +160,7 @@ impl NetworkService {
     }
 
     /// Creates one resource or several, all or none.
-    pub(crate) async fn create<R: Resource>(
+    pub async fn create<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
         requests: Vec<R::Create>,
@@ -189,7 +190,7 @@ impl NetworkService {
         .await
     }
 
-    pub(crate) async fn update<R: Updatable>(
+    pub async fn update<R: Updatable>(
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
@@ -204,7 +205,7 @@ impl NetworkService {
         .await
     }
 
-    pub(crate) async fn delete<R: Resource>(
+    pub async fn delete<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
@@ -214,7 +215,7 @@ impl NetworkService {
         self.change(move |conn| R::delete(conn, &caller, &id)).await
     }
 
-    pub(crate) async fn tags<R: Resource>(
+    pub async fn tags<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
@@ -225,7 +226,7 @@ impl NetworkService {
 
     /// Changes a resource's tags: `Replace` them all, `Add` some, or
     /// `Remove` one (404 if it does not have it). Returns the tags after.
-    pub(crate) async fn change_tags<R: Resource>(
+    pub async fn change_tags<R: Resource>(
         &self,
         caller: &Arc<AuthContext>,
         id: &str,
@@ -261,7 +262,7 @@ impl NetworkService {
             .await
     }
 
-    pub(crate) async fn add_router_interface(
+    pub async fn add_router_interface(
         &self,
         caller: &Arc<AuthContext>,
         router_id: &str,
@@ -273,7 +274,7 @@ impl NetworkService {
             .await
     }
 
-    pub(crate) async fn remove_router_interface(
+    pub async fn remove_router_interface(
         &self,
         caller: &Arc<AuthContext>,
         router_id: &str,
@@ -286,7 +287,7 @@ impl NetworkService {
     }
 
     /// Adds (`add == true`) or removes static routes of a router.
-    pub(crate) async fn change_extra_routes(
+    pub async fn change_extra_routes(
         &self,
         caller: &Arc<AuthContext>,
         router_id: &str,
@@ -325,7 +326,7 @@ impl NetworkService {
 
 /// How a request changes a resource's tags.
 #[derive(Debug, Clone)]
-pub(crate) enum TagChange {
+pub enum TagChange {
     Replace(Vec<String>),
     Add(Vec<String>),
     Remove(String),

@@ -1,7 +1,7 @@
 //! Port records made and removed below the port API's checks: the ports
 //! of the cloud's own devices (router legs, DHCP servers, floating IP
-//! reservations), the free MAC every new port needs, and removing a port
-//! with the floating IPs on it. The port API, DHCP, routers and floating
+//! reservations), the free MAC every new port needs, removing a port
+//! with the floating IPs on it, and detaching a port from its device. The port API, DHCP, routers and floating
 //! IPs all build on these, so they depend on nothing above the store.
 
 use oxistack_db::rusqlite::Connection;
@@ -39,7 +39,8 @@ pub fn service_port(
             profile: Map::new(),
             vnic_type: "normal".to_owned(),
         },
-        created_by_compute: false,
+        created_by_service: false,
+        load_balancer_member: false,
     })
 }
 
@@ -79,4 +80,20 @@ pub fn disassociate_floating_ips(conn: &Connection, port_id: &str) -> Result<(),
         store::floating_ips::save(conn, &floating_ip)?;
     }
     Ok(())
+}
+
+/// Detaches a port from its device (a server, a load balancer): the
+/// service's own ports are deleted, a user's port is unbound and kept.
+/// Either way no floating IP stays on it; a floating IP itself stays, as
+/// when Neutron deletes a port.
+pub fn detach(conn: &Connection, mut port: Port) -> Result<(), NetworkError> {
+    if port.created_by_service {
+        return remove(conn, &port);
+    }
+    disassociate_floating_ips(conn, &port.std.id)?;
+    port.device_id.clear();
+    port.device_owner.clear();
+    port.binding.host_id.clear();
+    port.std.touch();
+    store::ports::save(conn, &port)
 }

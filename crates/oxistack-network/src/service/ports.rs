@@ -1,6 +1,7 @@
 //! Ports: addresses, MACs, security groups, port security and bindings.
 
 use oxistack_auth::{Action, AuthContext};
+use oxistack_contracts::DEVICE_OWNER_LOADBALANCER;
 use oxistack_db::rusqlite::Connection;
 use oxistack_netplane::{
     DEVICE_OWNER_DHCP, DEVICE_OWNER_FLOATING_IP, DEVICE_OWNER_ROUTER_GATEWAY,
@@ -13,7 +14,7 @@ use super::access::{
 };
 use super::addresses::{self, Wanted};
 use super::port_records::free_mac;
-pub use super::port_records::{disassociate_floating_ips, remove};
+use super::port_records::remove;
 use super::{networks, quotas, security_groups};
 use crate::errors::{NetworkError, authorize, bad_request, conflict, invalid_input};
 use crate::ipam;
@@ -68,6 +69,7 @@ pub fn create(
         authorize(caller, Action::ActOnOtherProjectsNetworking)?;
     }
     let device_owner = access::text("device_owner", request.device_owner, NAME_MAX)?;
+    super::loadbalancing::refuse_owner(&device_owner)?;
     // Choosing addresses, MACs or a network device owner is for the
     // network's owner (and the administrator).
     let picks_details = request.mac_address.is_some()
@@ -162,7 +164,8 @@ pub fn create(
         port_security_enabled,
         allowed_address_pairs,
         binding,
-        created_by_compute: matches!(origin, Origin::Compute { .. }),
+        created_by_service: matches!(origin, Origin::Compute { .. }),
+        load_balancer_member: false,
     };
     store::ports::save(conn, &port)?;
     Ok(port)
@@ -266,6 +269,7 @@ pub fn update(
 ) -> Result<(), NetworkError> {
     let mut port = load(conn, caller, id)?;
     require_owner(caller, &port.std.project_id)?;
+    super::loadbalancing::refuse_rebinding(&port, &request)?;
     let network = networks::get(conn, &port.network_id)?;
     let owns_network = caller.project_id() == Some(network.std.project_id.as_str());
     let picks_addresses = request
@@ -411,6 +415,9 @@ pub fn delete(conn: &Connection, caller: &AuthContext, id: &str) -> Result<(), N
                 port.device_owner
             ),
         ));
+    }
+    if port.device_owner == DEVICE_OWNER_LOADBALANCER {
+        return Err(super::loadbalancing::port_in_use(&port, "deleted"));
     }
     remove(conn, &port)
 }

@@ -81,7 +81,7 @@ impl NetworkService {
         Ok(())
     }
 
-    pub(crate) async fn quota(
+    pub async fn quota(
         &self,
         caller: &Arc<AuthContext>,
         project: &str,
@@ -91,7 +91,7 @@ impl NetworkService {
         self.db.read(move |conn| limits(conn, &project)).await
     }
 
-    pub(crate) async fn quota_details(
+    pub async fn quota_details(
         &self,
         caller: &Arc<AuthContext>,
         project: &str,
@@ -116,13 +116,13 @@ impl NetworkService {
             .await
     }
 
-    pub(crate) fn quota_defaults(&self, caller: &AuthContext) -> Result<QuotaLimits, NetworkError> {
+    pub fn quota_defaults(&self, caller: &AuthContext) -> Result<QuotaLimits, NetworkError> {
         authorize(caller, Action::ReadNetworking)?;
         Ok(defaults())
     }
 
     /// Every project with limits of its own, and those limits.
-    pub(crate) async fn quotas(
+    pub async fn quotas(
         &self,
         caller: &Arc<AuthContext>,
     ) -> Result<Vec<(String, QuotaLimits)>, NetworkError> {
@@ -139,7 +139,7 @@ impl NetworkService {
 
     /// Sets some of a project's limits, by resource (`network`); -1 is
     /// unlimited.
-    pub(crate) async fn update_quota(
+    pub async fn update_quota(
         &self,
         caller: &Arc<AuthContext>,
         project: &str,
@@ -175,7 +175,7 @@ impl NetworkService {
     }
 
     /// Returns a project to the default limits.
-    pub(crate) async fn reset_quota(
+    pub async fn reset_quota(
         &self,
         caller: &Arc<AuthContext>,
         project: &str,

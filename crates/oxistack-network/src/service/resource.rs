@@ -19,7 +19,7 @@ use crate::wire::{self, *};
 
 /// One kind of resource: its model, the request that creates it, and how
 /// it is stored and shown.
-pub(crate) trait Resource: Sized + Send + 'static {
+pub trait Resource: Sized + Send + 'static {
     const KIND: Kind;
     type Create: DeserializeOwned + Send + 'static;
 
@@ -60,7 +60,7 @@ pub(crate) trait Resource: Sized + Send + 'static {
 
 /// A kind whose resources a request changes in place (all but security
 /// group rules, which are replaced).
-pub(crate) trait Updatable: Resource {
+pub trait Updatable: Resource {
     type Update: DeserializeOwned + Send + 'static;
 
     fn update(
@@ -354,7 +354,7 @@ impl Resource for Rule {
 
 /// A resource as a caller sees it (administrators see more): what lists
 /// hold, and what the API serializes.
-pub(crate) struct Shown<R> {
+pub struct Shown<R> {
     pub resource: R,
     pub admin: bool,
 }

@@ -81,17 +81,24 @@ pub fn create(
         ));
     }
     quotas::check(conn, &project, Kind::SecurityGroup)?;
+    let description = access::text("description", request.description, DESCRIPTION_MAX)?;
+    insert_group(conn, Standard::new(&project, description), name)
+}
+
+/// Saves a new group (not a `default` one) with the rules Neutron gives a
+/// new group: everything out, nothing in, until told otherwise.
+pub fn insert_group(
+    conn: &Connection,
+    std: Standard,
+    name: String,
+) -> Result<SecurityGroup, NetworkError> {
     let group = SecurityGroup {
-        std: Standard::new(
-            &project,
-            access::text("description", request.description, DESCRIPTION_MAX)?,
-        ),
+        std,
         name,
         is_default: false,
         rules: Vec::new(),
     };
     store::security_groups::save(conn, &group)?;
-    // As in Neutron, a new group lets everything out until told otherwise.
     for ethertype in [EtherType::Ipv4, EtherType::Ipv6] {
         insert_rule(conn, &group, Direction::Egress, ethertype, None)?;
     }

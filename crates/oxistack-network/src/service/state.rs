@@ -133,6 +133,7 @@ pub fn desired(conn: &Connection) -> Result<plane::NetworkState, NetworkError> {
                 routes: r.routes.iter().map(route).collect(),
             })
             .collect(),
+        load_balancers: Vec::new(),
         floating_ips: floating_ips
             .iter()
             .map(|f| {
@@ -155,12 +156,25 @@ pub fn desired(conn: &Connection) -> Result<plane::NetworkState, NetworkError> {
             })
             .collect(),
     };
+    // A load balancer's VIP is its port that is not a member-subnet leg.
+    for port in &state.ports {
+        let is_member = ports_by_id
+            .get(port.id.as_str())
+            .is_some_and(|p| p.load_balancer_member);
+        if let Some(id) = port.load_balancer_id().filter(|_| !is_member) {
+            state.load_balancers.push(plane::LoadBalancer {
+                id: id.to_owned(),
+                vip_port_id: port.id.clone(),
+            });
+        }
+    }
     state.networks.sort_by(|a, b| a.id.cmp(&b.id));
     state.subnets.sort_by(|a, b| a.id.cmp(&b.id));
     state.ports.sort_by(|a, b| a.id.cmp(&b.id));
     state.routers.sort_by(|a, b| a.id.cmp(&b.id));
     state.floating_ips.sort_by(|a, b| a.id.cmp(&b.id));
     state.security_groups.sort_by(|a, b| a.id.cmp(&b.id));
+    state.load_balancers.sort_by(|a, b| a.id.cmp(&b.id));
     Ok(state)
 }
 

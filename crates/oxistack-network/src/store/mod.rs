@@ -29,7 +29,8 @@ use crate::model::{Standard, parse_storage_time, storage_time};
 /// that are only ever read whole are JSON columns; what is searched or
 /// must be unique (addresses, MACs, rules, group membership) has columns
 /// and indexes.
-pub const MIGRATIONS: &[Migration] = &["
+pub const MIGRATIONS: &[Migration] = &[
+    "
     CREATE TABLE networks (
         id TEXT PRIMARY KEY,
         project_id TEXT NOT NULL,
@@ -209,7 +210,11 @@ pub const MIGRATIONS: &[Migration] = &["
     CREATE TABLE network_bootstrap (
         done_at TEXT NOT NULL
     );
-"];
+",
+    // Load balancers: which of a load balancer's ports are legs on its
+    // members' subnets (the others are VIPs, which get the default route).
+    "ALTER TABLE ports ADD COLUMN load_balancer_member INTEGER NOT NULL DEFAULT 0;",
+];
 
 /// Whose resources a query returns.
 #[derive(Debug, Clone, Copy)]

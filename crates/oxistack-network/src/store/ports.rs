@@ -18,6 +18,7 @@ pub fn list(
         "SELECT {STANDARD_COLUMNS}, r.name, r.network_id, r.mac_address, r.admin_state_up,
             r.device_id, r.device_owner, r.port_security_enabled, r.allowed_address_pairs,
             r.binding_host_id, r.binding_profile, r.binding_vnic_type, r.created_by_compute,
+            r.load_balancer_member,
             {}, (SELECT json_group_array(security_group_id) FROM (SELECT security_group_id
                 FROM port_security_groups WHERE port_id = r.id ORDER BY position))
          FROM ports r",
@@ -42,9 +43,10 @@ fn port_from_row(row: &Row<'_>) -> oxistack_db::rusqlite::Result<Port> {
             profile: super::json(row, C + 9)?,
             vnic_type: row.get(C + 10)?,
         },
-        created_by_compute: row.get(C + 11)?,
-        fixed_ips: super::json(row, C + 12)?,
-        security_groups: super::json(row, C + 13)?,
+        created_by_service: row.get(C + 11)?,
+        load_balancer_member: row.get(C + 12)?,
+        fixed_ips: super::json(row, C + 13)?,
+        security_groups: super::json(row, C + 14)?,
     })
 }
 
@@ -57,8 +59,9 @@ pub fn save(conn: &Connection, port: &Port) -> Result<(), NetworkError> {
             "INSERT INTO ports (id, project_id, description, created_at, updated_at, revision_number,
                 name, network_id, mac_address, admin_state_up, device_id, device_owner,
                 port_security_enabled, allowed_address_pairs, binding_host_id, binding_profile,
-                binding_vnic_type, created_by_compute)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18)
+                binding_vnic_type, created_by_compute, load_balancer_member)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18,
+                ?19)
              ON CONFLICT (id) DO UPDATE SET description = excluded.description,
                 updated_at = excluded.updated_at, revision_number = excluded.revision_number,
                 name = excluded.name, mac_address = excluded.mac_address,
@@ -69,7 +72,8 @@ pub fn save(conn: &Connection, port: &Port) -> Result<(), NetworkError> {
                 binding_host_id = excluded.binding_host_id,
                 binding_profile = excluded.binding_profile,
                 binding_vnic_type = excluded.binding_vnic_type,
-                created_by_compute = excluded.created_by_compute",
+                created_by_compute = excluded.created_by_compute,
+                load_balancer_member = excluded.load_balancer_member",
         )?
         .execute(params![
             port.std.id,
@@ -89,7 +93,8 @@ pub fn save(conn: &Connection, port: &Port) -> Result<(), NetworkError> {
             port.binding.host_id,
             super::to_json(&port.binding.profile),
             port.binding.vnic_type,
-            port.created_by_compute,
+            port.created_by_service,
+            port.load_balancer_member,
         ]);
     match saved {
         Err(e) if is_unique_violation(&e) => {
