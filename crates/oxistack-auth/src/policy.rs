@@ -22,6 +22,23 @@ pub enum Rule {
     Member,
     /// The cloud administrator.
     Admin,
+    /// Octavia's `load-balancer:read`: its observer or member roles, a
+    /// global observer, its admin, or the default `reader`/`member`/`admin`
+    /// roles (Octavia's defaults allow them too).
+    LoadBalancerRead,
+    /// Octavia's `load-balancer:write`: its member or admin roles, or the
+    /// default `member`/`admin`.
+    LoadBalancerWrite,
+    /// Octavia's `load-balancer:read-global`: every project's load
+    /// balancers, for its global observer and admins.
+    LoadBalancerReadGlobal,
+    /// Octavia's `load-balancer:read-quota`: readers, and its quota admin.
+    LoadBalancerReadQuota,
+    /// Octavia's `load-balancer:write-quota`: its quota admin and admins.
+    LoadBalancerWriteQuota,
+    /// Octavia's `context_is_admin`: `admin` or `load-balancer_admin`
+    /// (flavors, availability zones, other projects' quotas).
+    LoadBalancerAdmin,
 }
 
 /// Every operation the APIs perform that policy decides on.
@@ -131,6 +148,22 @@ pub enum Action {
     SetRouterMode,
     /// Change or reset a project's networking quotas.
     ManageNetworkQuotas,
+    // Load balancer
+    /// List and show load balancers and everything under them, their
+    /// statuses and statistics; list providers, flavors and zones.
+    ReadLoadBalancers,
+    /// Create, change, fail over and delete load balancers and everything
+    /// under them.
+    WriteLoadBalancers,
+    /// See every project's load balancers.
+    ReadAllLoadBalancers,
+    /// Show a project's load-balancer quotas.
+    ReadLoadBalancerQuotas,
+    /// Change or reset load-balancer quotas.
+    WriteLoadBalancerQuotas,
+    /// Manage flavors, flavor profiles, availability zones and their
+    /// profiles; list amphorae.
+    ManageLoadBalancing,
 }
 
 impl Action {
@@ -170,6 +203,13 @@ impl Action {
                 Rule::Admin
             }
             ManageNetworkQuotas => Rule::Admin,
+            // Load balancer
+            ReadLoadBalancers => Rule::LoadBalancerRead,
+            WriteLoadBalancers => Rule::LoadBalancerWrite,
+            ReadAllLoadBalancers => Rule::LoadBalancerReadGlobal,
+            ReadLoadBalancerQuotas => Rule::LoadBalancerReadQuota,
+            WriteLoadBalancerQuotas => Rule::LoadBalancerWriteQuota,
+            ManageLoadBalancing => Rule::LoadBalancerAdmin,
         }
     }
 
@@ -235,6 +275,13 @@ impl Action {
             SetRouterGatewayDetails => "network:create_router:external_gateway_info:details",
             SetRouterMode => "network:create_router:distributed",
             ManageNetworkQuotas => "network:update_quota",
+            // Load balancer
+            ReadLoadBalancers => "os_load-balancer_api:loadbalancer:get_one",
+            WriteLoadBalancers => "os_load-balancer_api:loadbalancer:post",
+            ReadAllLoadBalancers => "os_load-balancer_api:loadbalancer:get_all-global",
+            ReadLoadBalancerQuotas => "os_load-balancer_api:quota:get_one",
+            WriteLoadBalancerQuotas => "os_load-balancer_api:quota:put",
+            ManageLoadBalancing => "os_load-balancer_api:flavor:post",
         }
     }
 }
@@ -246,6 +293,28 @@ pub fn allows(caller: &AuthContext, rule: Rule) -> bool {
         Rule::Reader => caller.has_role("reader") || caller.has_role("member") || caller.is_admin(),
         Rule::Member => caller.has_role("member") || caller.is_admin(),
         Rule::Admin => caller.is_admin(),
+        Rule::LoadBalancerRead => {
+            allows(caller, Rule::Reader)
+                || allows(caller, Rule::LoadBalancerReadGlobal)
+                || caller.has_role("load-balancer_observer")
+                || caller.has_role("load-balancer_member")
+        }
+        Rule::LoadBalancerWrite => {
+            allows(caller, Rule::Member)
+                || allows(caller, Rule::LoadBalancerAdmin)
+                || caller.has_role("load-balancer_member")
+        }
+        Rule::LoadBalancerReadGlobal => {
+            allows(caller, Rule::LoadBalancerAdmin)
+                || caller.has_role("load-balancer_global_observer")
+        }
+        Rule::LoadBalancerReadQuota => {
+            allows(caller, Rule::LoadBalancerRead) || allows(caller, Rule::LoadBalancerWriteQuota)
+        }
+        Rule::LoadBalancerWriteQuota => {
+            allows(caller, Rule::LoadBalancerAdmin) || caller.has_role("load-balancer_quota_admin")
+        }
+        Rule::LoadBalancerAdmin => caller.is_admin() || caller.has_role("load-balancer_admin"),
     }
 }
 
@@ -300,6 +369,46 @@ mod tests {
     fn only_admin_manages_identity() {
         assert!(authorize(&caller(&["member", "reader"]), Action::ListUsers).is_err());
         assert!(authorize(&caller(&["admin", "member", "reader"]), Action::ListUsers).is_ok());
+    }
+
+    #[test]
+    fn octavia_roles_and_the_default_roles() {
+        let may = |roles: &[&str], action| authorize(&caller(roles), action).is_ok();
+        for reader in [
+            &["reader"][..],
+            &["load-balancer_observer"],
+            &["load-balancer_global_observer"],
+            &["load-balancer_member"],
+        ] {
+            assert!(may(reader, Action::ReadLoadBalancers), "{reader:?}");
+        }
+        assert!(!may(
+            &["load-balancer_observer"],
+            Action::WriteLoadBalancers
+        ));
+        assert!(!may(&["reader"], Action::WriteLoadBalancers));
+        assert!(may(&["load-balancer_member"], Action::WriteLoadBalancers));
+        assert!(may(&["member", "reader"], Action::WriteLoadBalancers));
+        assert!(may(
+            &["load-balancer_global_observer"],
+            Action::ReadAllLoadBalancers
+        ));
+        assert!(!may(&["member", "reader"], Action::ReadAllLoadBalancers));
+        assert!(may(
+            &["load-balancer_quota_admin"],
+            Action::WriteLoadBalancerQuotas
+        ));
+        assert!(!may(
+            &["load-balancer_member"],
+            Action::WriteLoadBalancerQuotas
+        ));
+        assert!(may(&["load-balancer_admin"], Action::ManageLoadBalancing));
+        assert!(!may(
+            &["load-balancer_quota_admin"],
+            Action::ManageLoadBalancing
+        ));
+        let err = authorize(&caller(&["reader"]), Action::WriteLoadBalancers).unwrap_err();
+        assert_eq!(err.status, 403);
     }
 
     #[test]

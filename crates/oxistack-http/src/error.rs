@@ -99,6 +99,10 @@ pub enum ErrorStyle {
     Nova,
     /// `{"NeutronError": {"type": "NetworkNotFound", "message": "...", "detail": ""}}`
     Neutron,
+    /// WSME's fault document, as Octavia answers:
+    /// `{"faultcode": "Client", "faultstring": "...", "debuginfo": null}`
+    /// (`"Server"` for a 5xx).
+    Octavia,
 }
 
 /// Nova's name for an error status, the key its error document uses.
@@ -157,6 +161,11 @@ impl ErrorStyle {
                     "message": message,
                     "detail": "",
                 }
+            }),
+            ErrorStyle::Octavia => serde_json::json!({
+                "faultcode": if status.is_server_error() { "Server" } else { "Client" },
+                "faultstring": message,
+                "debuginfo": null,
             }),
         }
     }
@@ -267,6 +276,16 @@ mod tests {
         assert_eq!(body["NeutronError"]["type"], "NetworkInUse");
         let (_, body) = call(router(ErrorStyle::Neutron), "/missing").await;
         assert_eq!(body["NeutronError"]["type"], "NotFound");
+    }
+
+    #[tokio::test]
+    async fn octavia_errors_are_wsme_faults() {
+        let (status, body) = call(router(ErrorStyle::Octavia), "/missing").await;
+        assert_eq!(status, StatusCode::NOT_FOUND);
+        assert_eq!(
+            body,
+            serde_json::json!({"faultcode": "Client", "faultstring": "No thing 42.", "debuginfo": null})
+        );
     }
 
     #[tokio::test]

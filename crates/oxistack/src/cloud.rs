@@ -1,5 +1,6 @@
 //! Wires the services together on one listener, the way DevStack lays
-//! them out under one host: /identity, /image, /networking, /compute.
+//! them out under one host: /identity, /image, /networking, /compute,
+//! /load-balancer.
 //!
 //! `up` starts each enabled service into one list of [`Mounted`]
 //! services; the catalog, the listener's routes and the start-up summary
@@ -16,6 +17,7 @@ use oxistack_compute::ComputeService;
 use oxistack_db::Db;
 use oxistack_identity::{Bootstrap, BootstrapReport, CatalogService, IdentityService};
 use oxistack_image::ImageService;
+use oxistack_loadbalancer::LoadBalancerService;
 use oxistack_network::{NetworkDefaults, NetworkService};
 use oxistack_tasks::{CancellationToken, Supervisor};
 use tower::Layer;
@@ -64,6 +66,14 @@ const NETWORK: ServiceKind = ServiceKind {
     name: "neutron",
     product: "Neutron",
     path: "/networking",
+    catalog_suffix: "",
+};
+
+const LOAD_BALANCER: ServiceKind = ServiceKind {
+    service_type: "load-balancer",
+    name: "octavia",
+    product: "Octavia",
+    path: "/load-balancer",
     catalog_suffix: "",
 };
 
@@ -173,6 +183,23 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         }
         _ => None,
     };
+    let load_balancer = match (services.load_balancer, &network) {
+        (true, Some(network)) => {
+            db.migrate(
+                LOAD_BALANCER.service_type,
+                oxistack_loadbalancer::MIGRATIONS,
+            )?;
+            let plane = host::load_balancer_plane(&config)?;
+            let load_balancer =
+                LoadBalancerService::new(db.clone(), network.clone(), plane, &tasks);
+            mounted.push(Mounted {
+                kind: &LOAD_BALANCER,
+                router: oxistack_loadbalancer::router(load_balancer.clone(), validator.clone()),
+            });
+            Some(load_balancer)
+        }
+        _ => None,
+    };
 
     let report = identity
         .bootstrap(&Bootstrap {
@@ -221,6 +248,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         control::Reconcilers {
             network: network.clone(),
             compute: compute.clone(),
+            load_balancer: load_balancer.clone(),
         },
         &tasks,
     )?;
@@ -233,6 +261,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         restore_host(
             network.clone(),
             compute.clone(),
+            load_balancer.clone(),
             outside,
             restore_tasks,
             stop,
@@ -280,8 +309,10 @@ type MarkSlash = fn(axum::extract::Request) -> axum::extract::Request;
 type App = tower::util::MapRequest<tower_http::normalize_path::NormalizePath<Router>, MarkSlash>;
 
 /// Brings the host back in line with the database after a start: the
-/// network first (so instances' taps exist), then the servers a previous
-/// run left unfinished or the host lost. In sandbox mode the API is also
+/// network first (so instances' taps and load balancers' namespaces
+/// exist), then the load balancers' proxies (adopted where they still
+/// run), then the servers a previous run left unfinished or the host
+/// lost. In sandbox mode the API is also
 /// served inside the LAN namespace, at the same address, so clients
 /// there (`oxistack outside -- openstack ...`) reach it as people on the
 /// LAN reach a DevStack host. A shutdown interrupts it between steps, and
@@ -289,6 +320,7 @@ type App = tower::util::MapRequest<tower_http::normalize_path::NormalizePath<Rou
 async fn restore_host(
     network: Option<Arc<NetworkService>>,
     compute: Option<Arc<ComputeService>>,
+    load_balancer: Option<Arc<LoadBalancerService>>,
     outside: Option<(String, std::net::SocketAddr, App)>,
     tasks: Supervisor,
     stop: CancellationToken,
@@ -297,6 +329,12 @@ async fn restore_host(
         && let Err(error) = network.reconcile_now().await
     {
         tracing::warn!(%error, "the first network reconciliation failed; it is retried on the next change or `oxistack reconcile`");
+    }
+    if let Some(load_balancer) = &load_balancer
+        && !stop.is_cancelled()
+        && let Err(error) = load_balancer.reconcile_now().await
+    {
+        tracing::warn!(%error, "the first load-balancer reconciliation failed; it is retried");
     }
     if let Some((namespace, address, app)) = outside
         && !stop.is_cancelled()

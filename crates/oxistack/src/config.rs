@@ -48,6 +48,7 @@ struct ServicesFile {
     image: Option<bool>,
     compute: Option<bool>,
     network: Option<bool>,
+    load_balancer: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -108,6 +109,8 @@ pub struct Services {
     pub image: bool,
     pub compute: bool,
     pub network: bool,
+    /// Octavia's API and the proxies; needs the network.
+    pub load_balancer: bool,
 }
 
 /// The configuration in force, every default filled in.
@@ -203,9 +206,13 @@ impl Config {
             image: services.image.unwrap_or(true),
             compute: services.compute.unwrap_or(true),
             network: services.network.unwrap_or(true),
+            load_balancer: services.load_balancer.unwrap_or(true),
         };
         if services.compute && !(services.image && services.network) {
             bail!("invalid config: services.compute needs services.image and services.network");
+        }
+        if services.load_balancer && !services.network {
+            bail!("invalid config: services.load_balancer needs services.network");
         }
         let instance_prefix = match file.instance_prefix {
             Some(prefix) => {
@@ -347,6 +354,7 @@ mod tests {
             Ipv4Addr::new(172, 24, 4, 254)
         );
         assert!(config.services.image && config.services.compute && config.services.network);
+        assert!(config.services.load_balancer);
         assert_eq!(config.compute_driver, ComputeDriverKind::Qemu);
         assert_eq!(config.dataplane, DataPlaneKind::Linux);
         assert_eq!(config.accelerator, Accel::Auto);
@@ -386,6 +394,13 @@ mod tests {
         assert!(
             parse("[services]\nnetwork = false").is_err(),
             "compute without network"
+        );
+        let err = parse("[services]\ncompute = false\nnetwork = false")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("load_balancer"), "{err}");
+        assert!(
+            parse("[services]\ncompute = false\nnetwork = false\nload_balancer = false").is_ok()
         );
         for prefix in ["", "toolongprefix", "Upper", "9lives", "a-b"] {
             let err = parse(&format!("instance_prefix = \"{prefix}\""))

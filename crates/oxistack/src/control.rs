@@ -1,7 +1,7 @@
 //! The running cloud's control socket: a Unix socket in the state
 //! directory (0600, so only its owner may use it) through which
 //! `oxistack reconcile` asks the cloud to bring the host in line with the
-//! database now. One request per connection: the command's name on a
+//! database now: the network, the instances, then the load balancers. One request per connection: the command's name on a
 //! line; the answer is one line of JSON.
 
 use std::os::unix::fs::PermissionsExt;
@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use oxistack_compute::ComputeService;
+use oxistack_loadbalancer::LoadBalancerService;
 use oxistack_network::NetworkService;
 use oxistack_tasks::Supervisor;
 use serde::{Deserialize, Serialize};
@@ -32,12 +33,15 @@ struct ReconcileReport {
     network_ms: Option<f64>,
     compute_ms: Option<f64>,
     instances_acted_on: usize,
+    #[serde(default)]
+    load_balancer_ms: Option<f64>,
 }
 
 /// The services a reconciliation drives.
 pub struct Reconcilers {
     pub network: Option<Arc<NetworkService>>,
     pub compute: Option<Arc<ComputeService>>,
+    pub load_balancer: Option<Arc<LoadBalancerService>>,
 }
 
 /// Listens on the control socket, as a task of `tasks`, until shutdown; a
@@ -113,6 +117,14 @@ async fn reconcile(reconcilers: &Reconcilers) -> ReconcileReport {
         }
         report.compute_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
     }
+    if let Some(load_balancer) = &reconcilers.load_balancer {
+        let started = Instant::now();
+        if let Err(error) = load_balancer.reconcile_now().await {
+            report.error = Some(format!("load balancers: {error}"));
+            return report;
+        }
+        report.load_balancer_ms = Some(started.elapsed().as_secs_f64() * 1000.0);
+    }
     report
 }
 
@@ -140,10 +152,11 @@ pub async fn request_reconcile(config: &Config) -> anyhow::Result<()> {
     }
     let ms = |value: Option<f64>| value.map_or("-".to_owned(), |ms| format!("{ms:.1} ms"));
     println!(
-        "reconciled: network {}, compute {} ({} instances acted on)",
+        "reconciled: network {}, compute {} ({} instances acted on), load balancers {}",
         ms(report.network_ms),
         ms(report.compute_ms),
-        report.instances_acted_on
+        report.instances_acted_on,
+        ms(report.load_balancer_ms)
     );
     Ok(())
 }

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use ipnet::IpNet;
+use oxistack_lbplane::{FakeLoadBalancerPlane, LoadBalancerDataPlane};
+use oxistack_lbproxy::ProcessPlane;
 use oxistack_linuxnet::naming::Namespaces;
 use oxistack_linuxnet::{ExternalMode, LinuxDataPlane, LinuxNetConfig};
 use oxistack_metadata::MetadataSource;
@@ -27,6 +29,12 @@ pub fn pid_file(config: &Config) -> PathBuf {
 
 fn instances_dir(config: &Config) -> PathBuf {
     config.state_dir.join("instances")
+}
+
+/// Where the load balancers' proxies keep their configuration, pid,
+/// status and log, one directory each.
+fn load_balancers_dir(config: &Config) -> PathBuf {
+    config.state_dir.join("loadbalancers")
 }
 
 fn namespaces(config: &Config) -> Namespaces {
@@ -72,6 +80,27 @@ pub fn network_dataplane(
             metadata,
         })
         .context("the network data plane cannot start")?,
+    })
+}
+
+/// The load balancers' data plane: with the Linux network data plane, a
+/// proxy process per load balancer in the namespace the network data
+/// plane makes for its VIP port, started from this very binary
+/// (`oxistack lb-proxy`); else a fake that serves nothing.
+pub fn load_balancer_plane(config: &Config) -> anyhow::Result<Arc<dyn LoadBalancerDataPlane>> {
+    Ok(match config.dataplane {
+        DataPlaneKind::Fake => Arc::new(FakeLoadBalancerPlane::new()),
+        DataPlaneKind::Linux => {
+            let program = std::env::current_exe()
+                .context("cannot find the oxistack binary to start proxies from")?;
+            let names = namespaces(config);
+            Arc::new(ProcessPlane::new(
+                load_balancers_dir(config),
+                program,
+                vec!["lb-proxy".into()],
+                move |id| names.load_balancer(id),
+            ))
+        }
     })
 }
 
@@ -131,7 +160,8 @@ pub fn outside(config: &Config, command: &[OsString]) -> anyhow::Result<()> {
 }
 
 /// `oxistack teardown`: what a host reboot does to oxistack. Stops the
-/// running cloud, stops every instance's QEMU process and removes every
+/// running cloud, stops every instance's QEMU process and every load
+/// balancer's proxy, and removes every
 /// namespace (and with them bridges, taps, veths and nftables tables);
 /// the state directory stays, so `oxistack up` brings it all back.
 /// Guests are first suspended to disk, as libvirt-guests does on a host
@@ -155,6 +185,10 @@ pub fn teardown(config: &Config, hard: bool) -> anyhow::Result<()> {
     let killed = saved
         + unsaved
         + QemuDriver::kill_all(&instances).context("cannot stop the instances' QEMU processes")?;
+    // The proxies go with the namespaces they serve in; their directories
+    // stay, and the next start serves the same load balancers again.
+    oxistack_lbproxy::stop_all(&load_balancers_dir(config))
+        .context("cannot stop the load balancers' proxies")?;
     let prefix = &config.instance_prefix;
     let before = oxistack_netns::list(&namespaces(config).common_prefix()).len();
     oxistack_linuxnet::teardown(prefix, &external_mode(config))

@@ -1,0 +1,328 @@
+//! Octavia's request bodies, as typed requests, and (in [`documents`]) its
+//! response documents. Numbers are read wide and strings as they come, so
+//! that the service refuses out-of-range values and bad enums with
+//! Octavia's own words rather than a parser's; unknown attributes are
+//! refused, as WSME does.
+
+pub mod documents;
+
+use std::collections::BTreeMap;
+
+use oxistack_http::field::{not_null, nullable};
+use serde::Deserialize;
+
+/// A text attribute that may be given as `null` (Octavia stores it unset).
+type Text = Option<String>;
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancerCreate {
+    pub name: Text,
+    pub description: Text,
+    pub admin_state_up: Option<bool>,
+    pub vip_address: Text,
+    pub vip_port_id: Text,
+    pub vip_subnet_id: Text,
+    pub vip_network_id: Text,
+    pub vip_qos_policy_id: Text,
+    pub additional_vips: Option<Vec<serde_json::Value>>,
+    pub project_id: Text,
+    pub tenant_id: Text,
+    pub listeners: Option<Vec<ListenerCreate>>,
+    pub pools: Option<Vec<PoolCreate>>,
+    pub provider: Text,
+    pub tags: Option<Vec<String>>,
+    pub flavor_id: Text,
+    pub availability_zone: Text,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoadBalancerUpdate {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Text>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Text>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub vip_qos_policy_id: Option<Text>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub admin_state_up: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerCreate {
+    pub name: Text,
+    pub description: Text,
+    pub admin_state_up: Option<bool>,
+    pub protocol: Text,
+    pub protocol_port: Option<i64>,
+    pub connection_limit: Option<i64>,
+    pub default_tls_container_ref: Text,
+    pub sni_container_refs: Option<Vec<String>>,
+    pub project_id: Text,
+    pub tenant_id: Text,
+    pub default_pool_id: Text,
+    pub default_pool: Option<PoolCreate>,
+    pub l7policies: Option<Vec<serde_json::Value>>,
+    pub insert_headers: Option<BTreeMap<String, String>>,
+    pub loadbalancer_id: Text,
+    pub timeout_client_data: Option<i64>,
+    pub timeout_member_connect: Option<i64>,
+    pub timeout_member_data: Option<i64>,
+    pub timeout_tcp_inspect: Option<i64>,
+    pub tags: Option<Vec<String>>,
+    pub client_ca_tls_container_ref: Text,
+    pub client_authentication: Text,
+    pub client_crl_container_ref: Text,
+    pub allowed_cidrs: Option<Vec<String>>,
+    pub tls_ciphers: Text,
+    pub tls_versions: Option<Vec<String>>,
+    pub alpn_protocols: Option<Vec<String>>,
+    pub hsts_max_age: Option<i64>,
+    pub hsts_include_subdomains: Option<bool>,
+    pub hsts_preload: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ListenerUpdate {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Text>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Text>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub admin_state_up: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub connection_limit: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub default_tls_container_ref: Option<Text>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub sni_container_refs: Option<Option<Vec<String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub default_pool_id: Option<Text>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub insert_headers: Option<Option<BTreeMap<String, String>>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub timeout_client_data: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub timeout_member_connect: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub timeout_member_data: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub timeout_tcp_inspect: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub tags: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub allowed_cidrs: Option<Option<Vec<String>>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionPersistenceRequest {
+    #[serde(rename = "type")]
+    pub kind: Text,
+    pub cookie_name: Text,
+    pub persistence_timeout: Option<i64>,
+    pub persistence_granularity: Text,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolCreate {
+    pub name: Text,
+    pub description: Text,
+    pub admin_state_up: Option<bool>,
+    pub listener_id: Text,
+    pub loadbalancer_id: Text,
+    pub protocol: Text,
+    pub lb_algorithm: Text,
+    pub session_persistence: Option<SessionPersistenceRequest>,
+    pub project_id: Text,
+    pub tenant_id: Text,
+    pub healthmonitor: Option<MonitorCreate>,
+    pub members: Option<Vec<MemberCreate>>,
+    pub tags: Option<Vec<String>>,
+    pub tls_container_ref: Text,
+    pub ca_tls_container_ref: Text,
+    pub crl_container_ref: Text,
+    pub tls_enabled: Option<bool>,
+    pub tls_ciphers: Text,
+    pub tls_versions: Option<Vec<String>>,
+    pub alpn_protocols: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PoolUpdate {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Text>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Text>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub admin_state_up: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub lb_algorithm: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub session_persistence: Option<Option<SessionPersistenceRequest>>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberCreate {
+    pub name: Text,
+    pub admin_state_up: Option<bool>,
+    pub address: Text,
+    pub protocol_port: Option<i64>,
+    pub weight: Option<i64>,
+    pub backup: Option<bool>,
+    pub subnet_id: Text,
+    pub project_id: Text,
+    pub tenant_id: Text,
+    pub monitor_port: Option<i64>,
+    pub monitor_address: Text,
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemberUpdate {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Text>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub admin_state_up: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub weight: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub backup: Option<bool>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub monitor_port: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub monitor_address: Option<Text>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorCreate {
+    pub name: Text,
+    #[serde(rename = "type")]
+    pub kind: Text,
+    pub delay: Option<i64>,
+    pub timeout: Option<i64>,
+    pub max_retries: Option<i64>,
+    pub max_retries_down: Option<i64>,
+    pub http_method: Text,
+    pub url_path: Text,
+    pub expected_codes: Text,
+    pub admin_state_up: Option<bool>,
+    pub project_id: Text,
+    pub tenant_id: Text,
+    pub pool_id: Text,
+    pub tags: Option<Vec<String>>,
+    pub http_version: Option<f64>,
+    pub domain_name: Text,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MonitorUpdate {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Text>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub delay: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub timeout: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub max_retries: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub max_retries_down: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub http_method: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub url_path: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub expected_codes: Option<String>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub admin_state_up: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub tags: Option<Vec<String>>,
+}
+
+/// `PUT /pools/{id}/members`: the whole set of members.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MembersReplace {
+    pub members: Vec<MemberCreate>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyCreate {
+    pub name: Text,
+    pub description: Text,
+    pub admin_state_up: Option<bool>,
+    pub project_id: Text,
+    pub tenant_id: Text,
+    pub action: Text,
+    pub redirect_pool_id: Text,
+    pub redirect_url: Text,
+    pub redirect_prefix: Text,
+    pub redirect_http_code: Option<i64>,
+    pub position: Option<i64>,
+    pub listener_id: Text,
+    pub rules: Option<Vec<RuleCreate>>,
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyUpdate {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Text>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Text>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub admin_state_up: Option<bool>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub action: Option<String>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub redirect_pool_id: Option<Text>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub redirect_url: Option<Text>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub redirect_prefix: Option<Text>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub redirect_http_code: Option<Option<i64>>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub position: Option<i64>,
+    #[serde(default, deserialize_with = "not_null")]
+    pub tags: Option<Vec<String>>,
+}
+
+/// A rule as created, and as replaced by an update (Octavia validates an
+/// updated rule as a whole).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RuleCreate {
+    #[serde(rename = "type")]
+    pub kind: Text,
+    pub compare_type: Text,
+    pub key: Text,
+    pub value: Text,
+    pub invert: Option<bool>,
+    pub admin_state_up: Option<bool>,
+    pub project_id: Text,
+    pub tenant_id: Text,
+    pub tags: Option<Vec<String>>,
+}
+
+/// A flavor, availability zone or profile as sent: its attributes are
+/// checked per catalog by the service.
+#[derive(Debug, Clone, Deserialize)]
+pub struct CatalogBody(pub serde_json::Map<String, serde_json::Value>);
