@@ -13,8 +13,12 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use oxistack_lbplane::{Algorithm, Member, Pool, SessionPersistence};
+
+/// The longest pause before a member that refused is tried again.
+const TURN_AROUND: Duration = Duration::from_secs(1);
 
 /// The sticky tables are cleared when they grow past this many entries,
 /// so a flood of client addresses cannot exhaust memory.
@@ -216,6 +220,24 @@ impl RuntimePool {
         }
         let ticket = self.next.fetch_add(1, Ordering::Relaxed);
         Some(weighted_pick(&choices, ticket as u64))
+    }
+
+    /// After member `refused` refused a connection: the member to try next
+    /// ([`Self::redispatch`]). A member tried already is tried again only
+    /// after haproxy's turn-around, the connect timeout but at most a
+    /// second, so a server that is restarting gets the time to listen.
+    pub async fn after_refusal(
+        &self,
+        tried: &mut Vec<String>,
+        refused: String,
+        connect_timeout: Duration,
+    ) -> Option<&PoolMember> {
+        tried.push(refused);
+        let next = self.redispatch(tried)?;
+        if tried.contains(&next.config.id) {
+            tokio::time::sleep(connect_timeout.min(TURN_AROUND)).await;
+        }
+        Some(next)
     }
 
     /// Fewest open connections relative to weight; ties rotate.

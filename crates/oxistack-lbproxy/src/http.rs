@@ -32,10 +32,8 @@ use crate::l7::{self, RequestHead};
 use crate::traffic::{Activity, ConnectionGuard, CountedStream};
 
 /// How many times a request a member refused is tried again, as
-/// Octavia configures haproxy (`retries 3`), and the pause before each
-/// further try (times the tries so far).
+/// Octavia configures haproxy (`retries 3`).
 pub const RETRIES: usize = 3;
-pub const RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 /// The cookie an HTTP_COOKIE pool sets to name the member that served.
 pub const SERVER_COOKIE: &str = "SRV";
@@ -198,9 +196,8 @@ async fn handle(
             // redispatch`).
             Ok(Err(error)) if error.is_connect() && resendable && tried.len() < RETRIES => {
                 tracing::debug!(member = %member_id, %address, "member refused, trying another: {error}");
-                tried.push(member_id);
-                tokio::time::sleep(RETRY_PAUSE * tried.len() as u32).await;
-                let Some(next) = pool.redispatch(&tried) else {
+                let next = pool.after_refusal(&mut tried, member_id, config.member_connect());
+                let Some(next) = next.await else {
                     counters.request_error();
                     return Ok(plain(StatusCode::SERVICE_UNAVAILABLE));
                 };

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio::net::TcpStream;
 
 use crate::engine::{self, ListenerShared};
-use crate::http::{RETRIES, RETRY_PAUSE};
+use crate::http::RETRIES;
 use crate::traffic::{ActiveStream, Activity, ConnectionGuard, CountedStream};
 
 pub async fn relay(
@@ -50,9 +50,9 @@ pub async fn relay(
                 return;
             }
         }
-        tried.push(member.config.id.clone());
-        tokio::time::sleep(RETRY_PAUSE * tried.len() as u32).await;
-        let Some(next) = pool.redispatch(&tried) else {
+        let refused = member.config.id.clone();
+        let next = pool.after_refusal(&mut tried, refused, config.member_connect());
+        let Some(next) = next.await else {
             shared.counters.request_error();
             return;
         };

@@ -501,3 +501,51 @@ async fn a_member_refusing_connections_is_retried_on_another() {
     assert_eq!(engine.observe().listeners["h"].request_errors, 0);
     engine.stop();
 }
+
+/// A pool's only member refusing for a moment (its server restarting)
+/// costs no request either: it is tried again after a turn-around, as
+/// haproxy does, and answers then.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarting_member_is_tried_again_after_a_turn_around() {
+    let port = free_port("127.0.0.1");
+    let restarting = oxistack_lbplane::Member {
+        id: "restarting".into(),
+        address: "127.0.0.1".parse().unwrap(),
+        protocol_port: port,
+        weight: 1,
+        backup: false,
+        monitor_address: None,
+        monitor_port: None,
+    };
+    let vip = "127.0.0.30";
+    let listen_port = free_port(vip);
+    let mut listener = http_listener("h", Protocol::Http, listen_port, "hp");
+    listener.timeouts.member_connect_ms = 400;
+    let lb = load_balancer(
+        "lb",
+        vip,
+        vec![listener],
+        vec![pool("hp", Protocol::Http, vec![restarting])],
+    );
+    let engine = Engine::new();
+    engine.apply(&lb).unwrap();
+    let server = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port))
+            .await
+            .unwrap();
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 1024];
+        let _ = stream.read(&mut request).await.unwrap();
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok")
+            .await
+            .unwrap();
+    });
+    let address: SocketAddr = format!("{vip}:{listen_port}").parse().unwrap();
+    let reply = get_once(address, "/").await.unwrap();
+    assert_eq!(reply.status, StatusCode::OK);
+    assert_eq!(reply.body, "ok");
+    server.await.unwrap();
+    engine.stop();
+}

@@ -549,10 +549,27 @@ async fn a_batch_member_update_matches_by_address_and_port() {
             ]})),
         )
         .await;
+    // An existing member twice is Octavia's 400; a new one twice its 409.
+    assert_fault(
+        &dup,
+        400,
+        "Validation failure: Member must be updated only once in the same request.",
+    );
+    let dup = cloud
+        .call(
+            Method::PUT,
+            "alice",
+            &members,
+            Some(json!({"members": [
+                {"address": "10.0.1.9", "protocol_port": 80},
+                {"address": "10.0.1.9", "protocol_port": 80},
+            ]})),
+        )
+        .await;
     assert_fault(
         &dup,
         409,
-        "Another member on this pool is already using ip 10.0.1.1 on protocol_port 80",
+        "Another member on this pool is already using ip 10.0.1.9 on protocol_port 80",
     );
 }
 

@@ -171,5 +171,6 @@ pub async fn reset_quota(
     Path(project): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     service.set_quota(&caller, &project, None).await?;
-    Ok(StatusCode::NO_CONTENT)
+    // Octavia's delete answers 202 with no body.
+    Ok(StatusCode::ACCEPTED)
 }

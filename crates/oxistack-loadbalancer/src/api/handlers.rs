@@ -20,7 +20,7 @@ use crate::wire::documents::Document;
 use crate::wire::{
     CatalogBody, ListenerCreate, ListenerUpdate, LoadBalancerCreate, LoadBalancerUpdate,
     MemberCreate, MemberUpdate, MembersReplace, MonitorCreate, MonitorUpdate, PolicyCreate,
-    PolicyUpdate, PoolCreate, PoolUpdate, RuleCreate,
+    PolicyUpdate, PoolCreate, PoolUpdate, RuleCreate, RuleUpdate,
 };
 
 type Pairs = Query<Vec<(String, String)>>;
@@ -455,7 +455,7 @@ pub async fn update_rule(
     Path((policy_id, id)): Path<(String, String)>,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let request: RuleCreate = body(value, "rule")?;
+    let request: RuleUpdate = body(value, "rule")?;
     let document = service
         .update_rule(&caller, &policy_id, &id, request)
         .await?;

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use oxistack_auth::{Action, AuthContext};
 use oxistack_db::rusqlite::Connection;
+use oxistack_http::field::Lenient;
 use oxistack_list::{Item, ListQuery, Page};
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::loadbalancers::PROVIDERS;
@@ -172,10 +174,13 @@ fn merge(
     }
     for (key, value) in body {
         let checked = match (key.as_str(), &value) {
-            ("enabled", Value::Bool(_)) => value,
-            ("enabled", other) => {
-                return Err(LbError::field(&key, other, "Value should be a boolean"));
-            }
+            // As WSME reads a boolean: "true", 1, ... too.
+            ("enabled", other) => match Lenient::<bool>::deserialize(other) {
+                Ok(Lenient(enabled)) => Value::Bool(enabled),
+                Err(_) => {
+                    return Err(LbError::field(&key, other, "Value should be a boolean"));
+                }
+            },
             (_, Value::String(text)) => {
                 validate::text(&key, Some(text))?;
                 value

@@ -16,7 +16,7 @@ use crate::model::{
     renumber,
 };
 use crate::wire::documents::{self, Document};
-use crate::wire::{PolicyCreate, PolicyUpdate, RuleCreate};
+use crate::wire::{PolicyCreate, PolicyUpdate, RuleCreate, RuleUpdate};
 
 const ACTIONS: &[&str] = &[
     "REDIRECT_PREFIX",
@@ -423,7 +423,7 @@ impl LoadBalancerService {
         caller: &Arc<AuthContext>,
         policy_id: &str,
         id: &str,
-        request: RuleCreate,
+        request: RuleUpdate,
     ) -> Result<Document, LbError> {
         let (policy_id, id) = (policy_id.to_owned(), id.to_owned());
         self.change(
@@ -442,14 +442,14 @@ impl LoadBalancerService {
                         COMPARE_TYPES,
                     )?;
                 }
-                if request.key.is_some() {
-                    rule.key = request.key;
+                if let Some(key) = request.key {
+                    rule.key = key;
                 }
                 if let Some(value) = request.value {
                     rule.value = value;
                 }
                 if let Some(invert) = request.invert {
-                    rule.invert = invert;
+                    rule.invert = invert.unwrap_or(false);
                 }
                 if let Some(up) = request.admin_state_up {
                     rule.admin_state_up = up;

@@ -220,6 +220,7 @@ impl LoadBalancerService {
         {
             return Err(LbError::unsupported("additional VIPs"));
         }
+        vip_security_groups(request.vip_sg_ids.as_deref())?;
         let now = now();
         let lb = LoadBalancer {
             id: uuid::Uuid::new_v4().to_string(),
@@ -309,6 +310,7 @@ impl LoadBalancerService {
             "vip_qos_policy_id",
             request.vip_qos_policy_id.clone().flatten().as_deref(),
         )?;
+        vip_security_groups(request.vip_sg_ids.clone().flatten().as_deref())?;
         self.change(caller, Locate::new(Kind::LoadBalancer, id), move |tree| {
             lock_load_balancer(tree, PENDING_UPDATE, &[ACTIVE])?;
             let lb = &mut tree.lb;
@@ -423,5 +425,18 @@ fn lock_load_balancer(tree: &mut Tree, to: &str, from: &[&str]) -> Result<(), Lb
     }
     tree.lb.provisioning_status = to.to_owned();
     tree.lb.updated_at = Some(now());
+    Ok(())
+}
+
+/// Security groups of the VIP's own choosing (`vip_sg_ids`): the VIP port
+/// has the load balancer's security group, built from its listeners, so
+/// any given is refused as a provider refuses an option it lacks.
+fn vip_security_groups(ids: Option<&[String]>) -> Result<(), LbError> {
+    if let Some(ids) = ids.filter(|ids| !ids.is_empty()) {
+        for id in ids {
+            validate::uuid("vip_sg_ids", Some(id))?;
+        }
+        return Err(LbError::unsupported("vip_sg_ids"));
+    }
     Ok(())
 }

@@ -58,11 +58,12 @@ fn apply_update(member: &mut Member, request: MemberUpdate) -> Result<(), LbErro
     if let Some(up) = request.admin_state_up {
         member.admin_state_up = up;
     }
+    // A `null` weight or backup is reset to Octavia's default.
     if let Some(weight) = request.weight {
-        member.weight = validate::weight(weight)?;
+        member.weight = validate::weight(weight.unwrap_or(1))?;
     }
     if let Some(backup) = request.backup {
-        member.backup = backup;
+        member.backup = backup.unwrap_or(false);
     }
     if let Some(port) = request.monitor_port {
         member.monitor_port = port
@@ -82,15 +83,19 @@ fn apply_update(member: &mut Member, request: MemberUpdate) -> Result<(), LbErro
 }
 
 impl LoadBalancerService {
-    /// Checks that the subnets members name exist and the caller sees
-    /// them: Octavia's `Subnet <id> not found.` (a 400) otherwise.
+    /// Refuses SR-IOV members; checks that the subnets members name exist and the caller sees
+    /// them: Octavia's `NotFound`, `Subnet <id> not found.`, otherwise.
     pub(crate) async fn check_member_subnets<'a>(
         &self,
         caller: &AuthContext,
         members: impl Iterator<Item = &'a MemberCreate>,
     ) -> Result<(), LbError> {
         let mut seen: Vec<&str> = Vec::new();
-        for subnet in members.filter_map(|m| m.subnet_id.as_deref()) {
+        let members: Vec<&MemberCreate> = members.collect();
+        for member in &members {
+            sriov(member)?;
+        }
+        for subnet in members.iter().filter_map(|m| m.subnet_id.as_deref()) {
             if seen.contains(&subnet) {
                 continue;
             }
@@ -98,7 +103,7 @@ impl LoadBalancerService {
             match self.networking.subnet_network(caller, subnet).await {
                 Ok(_) => seen.push(subnet),
                 Err(ContractError::NotFound(_)) => {
-                    return Err(LbError::Invalid(format!("Subnet {subnet} not found.")));
+                    return Err(LbError::Missing(format!("Subnet {subnet} not found.")));
                 }
                 Err(other) => return Err(other.into()),
             }
@@ -160,22 +165,46 @@ impl LoadBalancerService {
         self.check_member_subnets(caller, members.iter()).await?;
         let pool_id = pool_id.to_owned();
         self.change(caller, Locate::new(Kind::Pool, &pool_id), move |tree| {
+            let unchanged = tree.clone();
             let birth = lock_for_child(tree)?;
             let now = birth.now.clone();
             let wanted: Vec<Member> = members
                 .iter()
                 .map(|m| validate::member(m, &pool_id, &birth))
                 .collect::<Result<_, _>>()?;
+            let live = |m: &Member| m.pool_id == pool_id && m.provisioning_status != PENDING_DELETE;
+            let exists = |member: &Member| {
+                tree.members.iter().any(|m| {
+                    live(m)
+                        && m.address == member.address
+                        && m.protocol_port == member.protocol_port
+                })
+            };
+            let repeated = |i: usize, member: &Member| {
+                wanted[..i].iter().any(|m| {
+                    (&m.address, m.protocol_port) == (&member.address, member.protocol_port)
+                })
+            };
+            // Octavia refuses an existing member updated twice first, then
+            // (as its database does) a new one created twice.
             for (i, member) in wanted.iter().enumerate() {
-                let key = (&member.address, member.protocol_port);
-                if wanted[..i]
-                    .iter()
-                    .any(|m| (&m.address, m.protocol_port) == key)
-                {
+                if repeated(i, member) && exists(member) {
+                    return Err(LbError::Validation(
+                        "Member must be updated only once in the same request.".into(),
+                    ));
+                }
+            }
+            for (i, member) in wanted.iter().enumerate() {
+                if repeated(i, member) {
                     return Err(duplicate(member));
                 }
             }
-            let live = |m: &Member| m.pool_id == pool_id && m.provisioning_status != PENDING_DELETE;
+            let deletes = !additive_only && tree.members.iter().any(&live);
+            if wanted.is_empty() && !deletes {
+                // Octavia's no-op: nothing changes, nothing is marked.
+                *tree = unchanged;
+                return Ok(());
+            }
             let mut kept = Vec::new();
             for (member, request) in wanted.into_iter().zip(members) {
                 let existing = tree.members.iter_mut().find(|m| {
@@ -236,13 +265,22 @@ impl LoadBalancerService {
     }
 }
 
+/// SR-IOV ports for members: Octavia's amphorae may, the proxy cannot.
+fn sriov(request: &MemberCreate) -> Result<(), LbError> {
+    if request.request_sriov == Some(true) {
+        return Err(LbError::unsupported("request_sriov"));
+    }
+    Ok(())
+}
+
 /// A batch entry for a member that exists: what it may change.
 fn batch_update(request: MemberCreate) -> MemberUpdate {
     MemberUpdate {
-        name: Some(request.name),
+        // Only what is sent: a name left out is kept.
+        name: request.name.map(Some),
         admin_state_up: Some(request.admin_state_up.unwrap_or(true)),
-        weight: Some(request.weight.unwrap_or(1)),
-        backup: Some(request.backup.unwrap_or(false)),
+        weight: Some(request.weight),
+        backup: Some(request.backup),
         monitor_port: Some(request.monitor_port),
         monitor_address: Some(request.monitor_address),
         tags: request.tags,

@@ -11,7 +11,8 @@ use oxistack_auth::AuthContext;
 use super::validate::{self, Birth};
 use super::{LbError, LoadBalancerService, Locate, lock_for_child};
 use crate::model::{
-    Kind, L7Policy, Listener, PENDING_CREATE, PENDING_DELETE, PENDING_UPDATE, Record, Tree,
+    HealthMonitor, Kind, L7Policy, Listener, PENDING_CREATE, PENDING_DELETE, PENDING_UPDATE,
+    Record, Tree,
 };
 use crate::wire::documents::{self, Document};
 use crate::wire::{
@@ -175,9 +176,135 @@ fn update_text(
     Ok(())
 }
 
+/// A text that sets nothing: left out, `null` or empty.
+fn unset(value: &Option<Option<String>>) -> bool {
+    value
+        .as_ref()
+        .and_then(|v| v.as_deref())
+        .is_none_or(str::is_empty)
+}
+
+/// The certificate references given (neither `null` nor empty).
+fn given_refs<'a>(values: impl IntoIterator<Item = &'a Option<Option<String>>>) -> Vec<String> {
+    values
+        .into_iter()
+        .filter(|v| !unset(v))
+        .filter_map(|v| v.clone().flatten())
+        .collect()
+}
+
+/// A listener's client authentication and HSTS attributes, as Octavia
+/// checks them on a change. Without a certificate store no listener can
+/// verify clients or terminate TLS, so clearing them changes nothing and
+/// a reference is refused as on create; the TLS lists and ciphers matter
+/// only to TLS listeners, which cannot be created here.
+fn listener_tls_update(listener: &mut Listener, request: &ListenerUpdate) -> Result<(), LbError> {
+    let refs = given_refs([
+        &request.client_ca_tls_container_ref,
+        &request.client_crl_container_ref,
+    ]);
+    if !refs.is_empty() {
+        return Err(validate::unretrievable(&refs));
+    }
+    if let Some(Some(mode)) = &request.client_authentication {
+        let mode = validate::one_of(
+            "client_authentication",
+            Some(mode),
+            &["MANDATORY", "NONE", "OPTIONAL"],
+        )?;
+        if mode != "NONE" {
+            return Err(LbError::Validation(format!(
+                "Client authentication setting {mode} requires a client CA container reference."
+            )));
+        }
+    }
+    let max_age = request.hsts_max_age.flatten();
+    let enables = [request.hsts_include_subdomains, request.hsts_preload]
+        .into_iter()
+        .any(|v| v.flatten().unwrap_or(false));
+    if enables && max_age.is_none() && listener.hsts_max_age.is_none() {
+        return Err(LbError::Validation(
+            "Cannot enable hsts_include_subdomains or hsts_preload if hsts_max_age was not set \
+             as well."
+                .into(),
+        ));
+    }
+    if max_age.is_some() && listener.protocol != "TERMINATED_HTTPS" {
+        return Err(validate::hsts_protocol());
+    }
+    if request.hsts_max_age == Some(None) {
+        listener.hsts_max_age = None;
+    }
+    if let Some(v) = request.hsts_include_subdomains {
+        listener.hsts_include_subdomains = v.unwrap_or(false);
+    }
+    if let Some(v) = request.hsts_preload {
+        listener.hsts_preload = v.unwrap_or(false);
+    }
+    Ok(())
+}
+
+/// A pool's TLS attributes on a change: without a certificate store no
+/// pool can speak TLS to its members, so clearing them (or `false`)
+/// changes nothing and a reference (or enabling TLS) is refused as on
+/// create, with Octavia's order of checks.
+fn pool_tls_update(request: &PoolUpdate) -> Result<(), LbError> {
+    let tls = given_refs([&request.tls_container_ref]);
+    if !tls.is_empty() {
+        return Err(validate::unretrievable(&tls));
+    }
+    if !unset(&request.crl_container_ref) && unset(&request.ca_tls_container_ref) {
+        return Err(LbError::Validation(
+            "A CA reference is required to specify a certificate revocation list.".into(),
+        ));
+    }
+    let refs = given_refs([&request.ca_tls_container_ref, &request.crl_container_ref]);
+    if !refs.is_empty() || request.tls_enabled.flatten() == Some(true) {
+        return Err(validate::unretrievable(&refs));
+    }
+    Ok(())
+}
+
 fn update_tags(target: &mut Vec<String>, value: Option<Vec<String>>) -> Result<(), LbError> {
     if let Some(tags) = value {
         *target = validate::tags(Some(&tags))?;
+    }
+    Ok(())
+}
+
+/// A monitor's `domain_name` and `http_version` changed (`null` clears
+/// either), with Octavia's checks of the two against the stored ones.
+fn monitor_domain_update(
+    monitor: &mut HealthMonitor,
+    domain: Option<Option<String>>,
+    version: Option<Option<f64>>,
+) -> Result<(), LbError> {
+    let new_domain = domain
+        .clone()
+        .flatten()
+        .map(|d| validate::domain_name(&d))
+        .transpose()?;
+    let new_version = version.flatten().map(validate::http_version).transpose()?;
+    let any_version = new_version.or(monitor.http_version);
+    if new_domain.is_some() && any_version.is_none() {
+        return Err(LbError::Validation(
+            "'http_version' must be specified when 'domain_name' is provided.".into(),
+        ));
+    }
+    if let Some(v) = any_version
+        && (new_domain.is_some() || monitor.domain_name.is_some())
+        && v < 1.1
+    {
+        return Err(LbError::option(
+            format!("http_version {}", validate::python_float(v)),
+            "health monitors HTTP 1.1 domain name health check",
+        ));
+    }
+    if domain.is_some() {
+        monitor.domain_name = new_domain;
+    }
+    if version.is_some() {
+        monitor.http_version = new_version;
     }
     Ok(())
 }
@@ -240,6 +367,7 @@ impl LoadBalancerService {
         self.change(caller, Locate::new(Kind::Listener, &id), move |tree| {
             let now = lock_for_child(tree)?.now;
             let mut listener = tree.listener(&id).cloned().expect("located");
+            listener_tls_update(&mut listener, &request)?;
             update_text(&mut listener.name, "name", request.name)?;
             update_text(
                 &mut listener.description,
@@ -372,6 +500,7 @@ impl LoadBalancerService {
         self.change(caller, Locate::new(Kind::Pool, &id), move |tree| {
             let now = lock_for_child(tree)?.now;
             let mut pool = tree.pool(&id).cloned().expect("located");
+            pool_tls_update(&request)?;
             update_text(&mut pool.name, "name", request.name)?;
             update_text(&mut pool.description, "description", request.description)?;
             if let Some(up) = request.admin_state_up {
@@ -380,10 +509,16 @@ impl LoadBalancerService {
             if let Some(algorithm) = request.lb_algorithm {
                 pool.lb_algorithm = validate::algorithm(&algorithm)?;
             }
-            if let Some(persistence) = request.session_persistence {
-                pool.session_persistence =
-                    validate::session_persistence(persistence.as_ref(), &pool.protocol)?;
+            if let Some(persistence) = &request.session_persistence {
+                pool.session_persistence = validate::session_persistence(
+                    persistence.as_ref(),
+                    &pool.protocol,
+                    validate::Given::Update {
+                        current: pool.session_persistence.as_ref(),
+                    },
+                )?;
             }
+
             update_tags(&mut pool.tags, request.tags)?;
             let at = tree.pools.iter().position(|p| p.id == id).expect("located");
             tree.pools[at] = pool;
@@ -439,6 +574,7 @@ impl LoadBalancerService {
                 ("url_path", request.url_path.is_some()),
                 ("expected_codes", request.expected_codes.is_some()),
             ] {
+                // Octavia refuses them, `null` included, on other types.
                 if given && !http {
                     return Err(LbError::option(
                         field,
@@ -453,22 +589,24 @@ impl LoadBalancerService {
             if let Some(v) = request.timeout {
                 monitor.timeout = validate::seconds("timeout", v)?;
             }
-            validate::delay_covers_timeout(monitor.delay, monitor.timeout)?;
             if let Some(v) = request.max_retries {
                 monitor.max_retries = validate::retries("max_retries", v)?;
             }
+            // A `null` resets these to Octavia's defaults.
             if let Some(v) = request.max_retries_down {
-                monitor.max_retries_down = validate::retries("max_retries_down", v)?;
+                monitor.max_retries_down = validate::retries("max_retries_down", v.unwrap_or(3))?;
             }
             if let Some(v) = request.http_method {
-                monitor.http_method = Some(validate::http_method(&v)?);
+                monitor.http_method = Some(validate::http_method(v.as_deref().unwrap_or("GET"))?);
             }
             if let Some(v) = request.url_path {
-                monitor.url_path = Some(validate::url_path(&v)?);
+                monitor.url_path = Some(validate::url_path(v.as_deref().unwrap_or("/"))?);
             }
             if let Some(v) = request.expected_codes {
-                monitor.expected_codes = Some(validate::expected_codes(&v)?);
+                monitor.expected_codes =
+                    Some(validate::expected_codes(v.as_deref().unwrap_or("200"))?);
             }
+            monitor_domain_update(&mut monitor, request.domain_name, request.http_version)?;
             if let Some(up) = request.admin_state_up {
                 monitor.admin_state_up = up;
             }

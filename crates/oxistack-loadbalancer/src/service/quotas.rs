@@ -7,6 +7,8 @@
 use std::sync::Arc;
 
 use oxistack_auth::{Action, AuthContext};
+use oxistack_http::field::Lenient;
+use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use oxistack_db::rusqlite::Connection;
@@ -26,19 +28,49 @@ pub const RESOURCES: &[&str] = &[
     "l7rule",
 ];
 
+/// The spellings Octavia accepts and renders besides [`RESOURCES`]' (its
+/// `_type_to_db_map`): gophercloud and Terraform send these.
+const ALIASES: &[(&str, &str)] = &[
+    ("loadbalancer", "load_balancer"),
+    ("healthmonitor", "health_monitor"),
+];
+
+/// The defaults, under both spellings, as Octavia renders them.
 pub fn defaults() -> Map<String, Value> {
-    RESOURCES
-        .iter()
-        .map(|r| (r.to_string(), json!(-1)))
-        .collect()
+    with_aliases(
+        RESOURCES
+            .iter()
+            .map(|r| (r.to_string(), json!(-1)))
+            .collect(),
+    )
 }
 
-fn effective(own: Option<Value>) -> Map<String, Value> {
+fn with_aliases(mut quota: Map<String, Value>) -> Map<String, Value> {
+    for (alias, resource) in ALIASES {
+        if let Some(value) = quota.get(*resource).cloned() {
+            quota.insert((*alias).to_owned(), value);
+        }
+    }
+    quota
+}
+
+/// A project's quota document: its limits (the defaults where it set
+/// none) under both spellings, and its id.
+fn effective(project: &str, own: Option<Value>) -> Map<String, Value> {
     let mut quota = defaults();
     if let Some(Value::Object(own)) = own {
         quota.extend(own);
     }
+    let mut quota = with_aliases(quota);
+    quota.insert("project_id".into(), json!(project));
     quota
+}
+
+/// A limit as WSME's `IntegerType` reads it: a number or a string of one.
+fn limit(key: &str, value: &Value) -> Result<i64, LbError> {
+    Lenient::<i64>::deserialize(value)
+        .map(|Lenient(limit)| limit)
+        .map_err(|_| LbError::field(key, value, "Value should be an integer"))
 }
 
 /// Octavia's `read-quota-global`: global observers, quota admins, admins.
@@ -103,7 +135,7 @@ impl LoadBalancerService {
         }
         let project = project.to_owned();
         self.db
-            .read(move |conn| Ok(effective(store::quota(conn, &project)?)))
+            .read(move |conn| Ok(effective(&project, store::quota(conn, &project)?)))
             .await
     }
 
@@ -121,11 +153,7 @@ impl LoadBalancerService {
                 Ok(store::quotas(conn)?
                     .into_iter()
                     .filter(|(project, _)| all || caller.project_id() == Some(project))
-                    .map(|(project, own)| {
-                        let mut quota = effective(Some(own));
-                        quota.insert("project_id".into(), json!(project));
-                        quota
-                    })
+                    .map(|(project, own)| effective(&project, Some(own)))
                     .collect())
             })
             .await
@@ -142,18 +170,17 @@ impl LoadBalancerService {
         authorize(caller, Action::WriteLoadBalancerQuotas)?;
         let mut checked = Map::new();
         for (key, value) in changes.iter().flatten() {
-            if !RESOURCES.contains(&key.as_str()) {
+            let resource = ALIASES
+                .iter()
+                .find(|(alias, _)| alias == key)
+                .map_or(key.as_str(), |(_, resource)| resource);
+            if !RESOURCES.contains(&resource) {
                 return Err(LbError::Invalid(format!(
                     "Unknown attribute for argument quota: {key}"
                 )));
             }
-            let limit = value
-                .as_i64()
-                .ok_or_else(|| LbError::field(key, value, "Value should be an integer"))?;
-            checked.insert(
-                key.clone(),
-                json!(validate::int(key, limit, -1, i64::from(i32::MAX))?),
-            );
+            let limit = validate::int(key, limit(key, value)?, -1, i64::from(i32::MAX))?;
+            checked.insert(resource.to_owned(), json!(limit));
         }
         let project = project.to_owned();
         let reset = changes.is_none();
@@ -166,7 +193,7 @@ impl LoadBalancerService {
                 own.extend(checked);
                 let record = (!reset).then(|| Value::Object(own.clone()));
                 store::set_quota(tx, &project, record.as_ref())?;
-                Ok(effective(Some(Value::Object(own))))
+                Ok(effective(&project, Some(Value::Object(own))))
             })
             .await
     }

@@ -250,9 +250,32 @@ fn serveable_listener(request: &ListenerCreate, protocol: &str) -> Result<(), Lb
     }
 }
 
+/// Octavia's `check_hsts_options`: HSTS needs a maximum age, and only a
+/// TLS-terminating listener sends it.
+fn hsts(protocol: &str, max_age: Option<i64>, options: bool) -> Result<(), LbError> {
+    if options && max_age.is_none() {
+        return Err(LbError::Validation(
+            "HSTS configuration options hsts_include_subdomains and hsts_preload only make \
+             sense if hsts_max_age is set as well."
+                .into(),
+        ));
+    }
+    if max_age.is_some() && protocol != "TERMINATED_HTTPS" {
+        return Err(hsts_protocol());
+    }
+    Ok(())
+}
+
+pub fn hsts_protocol() -> LbError {
+    LbError::Validation(
+        "The HSTS feature can only be used for listeners using the TERMINATED_HTTPS protocol."
+            .into(),
+    )
+}
+
 /// Octavia's `CertificateRetrievalException`: this cloud has no
 /// certificate store (Barbican), so no reference can be fetched.
-fn unretrievable(refs: &[String]) -> LbError {
+pub fn unretrievable(refs: &[String]) -> LbError {
     LbError::Invalid(format!(
         "Could not retrieve certificate: {}",
         python_list(refs)
@@ -269,6 +292,11 @@ pub fn listener(request: &ListenerCreate, lb_id: &str, birth: &Birth) -> Result<
     let protocol = one_of("protocol", request.protocol.as_deref(), LISTENER_PROTOCOLS)?;
     let protocol_port = port("protocol_port", request.protocol_port)?;
     serveable_listener(request, &protocol)?;
+    hsts(
+        &protocol,
+        request.hsts_max_age,
+        request.hsts_include_subdomains.unwrap_or(false) || request.hsts_preload.unwrap_or(false),
+    )?;
     uuid("default_pool_id", request.default_pool_id.as_deref())?;
     let insert = request.insert_headers.clone().unwrap_or_default();
     insert_headers(&protocol, &insert)?;
@@ -346,14 +374,49 @@ pub fn listener(request: &ListenerCreate, lb_id: &str, birth: &Birth) -> Result<
     })
 }
 
+/// How a pool's session persistence is given: with the pool, or as a
+/// change of the pool's `current` one.
+#[derive(Clone, Copy)]
+pub enum Given<'a> {
+    Create,
+    Update {
+        current: Option<&'a SessionPersistence>,
+    },
+}
+
+/// A pool's session persistence as created or changed: a change may leave
+/// out the type, which it keeps from the pool's current persistence, as
+/// Octavia's PUT does.
 pub fn session_persistence(
     request: Option<&SessionPersistenceRequest>,
     protocol: &str,
+    given: Given,
 ) -> Result<Option<SessionPersistence>, LbError> {
     let Some(request) = request else {
         return Ok(None);
     };
-    let kind = one_of("type", request.kind.as_deref(), PERSISTENCE)?;
+    if protocol != "UDP"
+        && (request.persistence_timeout.is_some_and(|t| t != 0)
+            || request
+                .persistence_granularity
+                .as_deref()
+                .is_some_and(|g| !g.is_empty()))
+    {
+        // Octavia's words differ between its POST and its PUT.
+        let which = match given {
+            Given::Create => "UDP and SCTP",
+            Given::Update { .. } => "UDP",
+        };
+        return Err(LbError::Validation(format!(
+            "persistence_timeout and persistence_granularity is only for {which} protocol pools."
+        )));
+    }
+    let current = match given {
+        Given::Create => None,
+        Given::Update { current } => current,
+    };
+    let kind = request.kind.as_deref().or(current.map(|s| s.kind.as_str()));
+    let kind = one_of("type", kind, PERSISTENCE)?;
     match (&request.cookie_name, kind.as_str()) {
         (Some(_), "APP_COOKIE") if protocol == "UDP" => {
             return Err(LbError::Validation(
@@ -427,7 +490,11 @@ pub fn pool(request: &PoolCreate, lb_id: &str, birth: &Birth) -> Result<Pool, Lb
         project_id: birth.project_id.clone(),
         created_at: birth.now.clone(),
         updated_at: None,
-        session_persistence: session_persistence(request.session_persistence.as_ref(), &protocol)?,
+        session_persistence: session_persistence(
+            request.session_persistence.as_ref(),
+            &protocol,
+            Given::Create,
+        )?,
         protocol,
         lb_algorithm,
         tags: tags(request.tags.as_deref())?,
@@ -539,13 +606,74 @@ pub fn seconds(field: &str, value: i64) -> Result<u32, LbError> {
     Ok(int(field, value, 0, i64::from(u32::MAX))? as u32)
 }
 
-pub fn delay_covers_timeout(delay: u32, timeout: u32) -> Result<(), LbError> {
-    if delay < timeout {
-        return Err(LbError::Validation(format!(
-            "The request delay value {delay} should be larger than the request timeout value {timeout}."
-        )));
+/// Octavia's `DOMAIN_NAME_REGEX` (at most 253 characters but a trailing
+/// dot; labels of 1 to 63 letters, digits, `-` and `_`, not starting or
+/// ending with `-`, `_` only first), within WSME's 1 to 255 characters.
+pub fn domain_name(value: &str) -> Result<String, LbError> {
+    let name = value.strip_suffix('.').unwrap_or(value);
+    let label_ok = |label: &str| {
+        (1..=63).contains(&label.len())
+            && label
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+            && !label[1..].contains('_')
+    };
+    if (1..=253).contains(&name.len()) && name.split('.').all(label_ok) {
+        Ok(value.to_owned())
+    } else {
+        Err(LbError::field(
+            "domain_name",
+            value,
+            &format!(
+                "Value should match the pattern {}",
+                r"^(?=.{1,253}\.?$)(?:(?!-|[^.]+_)[A-Za-z0-9-_]{1,63}(?<!-)(?:\.|$))+$"
+            ),
+        ))
     }
-    Ok(())
+}
+
+/// How Python prints a float, as Octavia's messages show them (`1.0`).
+pub fn python_float(value: f64) -> String {
+    if value.fract() == 0.0 && value.is_finite() {
+        format!("{value:.1}")
+    } else {
+        value.to_string()
+    }
+}
+
+pub fn http_version(version: f64) -> Result<f64, LbError> {
+    if version == 1.0 || version == 1.1 {
+        Ok(version)
+    } else {
+        Err(LbError::field(
+            "http_version",
+            python_float(version),
+            "Value should be one of: 1.0, 1.1",
+        ))
+    }
+}
+
+/// Octavia's checks of a monitor's `domain_name` and `http_version`
+/// together (the monitor's, after a change): a domain needs HTTP/1.1.
+pub fn domain_and_version(domain: Option<&str>, version: Option<f64>) -> Result<(), LbError> {
+    if let Some(version) = version {
+        http_version(version)?;
+    }
+    if let Some(domain) = domain {
+        domain_name(domain)?;
+    }
+    match (domain, version) {
+        (Some(_), None) => Err(LbError::Validation(
+            "'http_version' must be specified when 'domain_name' is provided.".into(),
+        )),
+        (Some(_), Some(version)) if version < 1.1 => Err(LbError::option(
+            format!("http_version {}", python_float(version)),
+            "health monitors HTTP 1.1 domain name health check",
+        )),
+        _ => Ok(()),
+    }
 }
 
 pub fn monitor(
@@ -590,22 +718,7 @@ pub fn monitor(
     if matches!(kind.as_str(), "SCTP") {
         return Err(LbError::unsupported(format!("health monitor type {kind}")));
     }
-    delay_covers_timeout(delay, timeout)?;
-    if request.domain_name.is_some() && request.http_version.is_none() {
-        return Err(LbError::Validation(
-            "'http_version' must be specified when 'domain_name' is provided.".into(),
-        ));
-    }
-    if let Some(version) = request.http_version
-        && version != 1.0
-        && version != 1.1
-    {
-        return Err(LbError::field(
-            "http_version",
-            version,
-            "Value should be one of: 1.0, 1.1",
-        ));
-    }
+    domain_and_version(request.domain_name.as_deref(), request.http_version)?;
     let http_field =
         |value: &Option<String>, default: &str, check: fn(&str) -> Result<String, LbError>| {
             if http {
