@@ -247,6 +247,10 @@ pub struct Observation {
     pub members: BTreeMap<String, MemberHealth>,
     /// Counters by listener id.
     pub listeners: BTreeMap<String, ListenerStats>,
+    /// Load balancers whose proxy should run but does not (it died): the
+    /// next application starts them again.
+    #[serde(default)]
+    pub stopped: Vec<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

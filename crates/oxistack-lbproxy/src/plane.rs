@@ -227,7 +227,12 @@ impl LoadBalancerDataPlane for ProcessPlane {
     fn observe(&self) -> BoxFuture<'_, Result<Observation, LbPlaneError>> {
         Box::pin(async move {
             let mut observation = Observation::default();
-            for (_, dir) in self.proxy_dirs() {
+            for (id, dir) in self.proxy_dirs() {
+                // A dead proxy's last status is stale: it says it died.
+                if live_pid(&dir).is_none() {
+                    observation.stopped.push(id);
+                    continue;
+                }
                 // A proxy that has not written its status yet reports
                 // nothing.
                 let Ok(bytes) = std::fs::read(dir.join(STATUS_FILE)) else {

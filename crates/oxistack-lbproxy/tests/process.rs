@@ -218,6 +218,10 @@ async fn proxies_start_reload_restart_and_stop_with_their_load_balancers() {
         })
         .await
     );
+    // Its death shows in what the plane observes, with no stale status.
+    let observed = plane.observe().await.unwrap();
+    assert_eq!(observed.stopped, ["lb1"]);
+    assert!(observed.listeners.is_empty(), "{observed:?}");
     plane
         .apply(&state(vec![a.member(), b.member()]))
         .await

@@ -100,3 +100,33 @@ async fn quotas_are_unlimited_until_set_and_then_enforced() {
         -1
     );
 }
+
+/// A proxy that dies is started again from the desired state without
+/// any request: the health poll sees it stopped and asks for a pass.
+#[tokio::test]
+async fn a_dead_proxy_is_started_again_by_the_health_poll() {
+    let cloud = cloud();
+    let reply = cloud
+        .call(
+            Method::POST,
+            "alice",
+            "/v2/lbaas/loadbalancers",
+            Some(json!({"loadbalancer": {"vip_subnet_id": SUBNET}})),
+        )
+        .await;
+    assert_eq!(reply.status, 201, "{}", reply.body);
+    cloud.settle().await;
+    // Past the passes the create asked for.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let before = cloud.plane.applications();
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(cloud.plane.applications(), before, "passes without a cause");
+    cloud.plane.crash();
+    for _ in 0..50 {
+        if cloud.plane.applications() > before {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the dead proxy was not started again");
+}

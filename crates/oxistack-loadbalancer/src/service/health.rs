@@ -12,7 +12,8 @@
 //!
 //! Objects the data plane has not served yet (`PENDING_CREATE`) or that
 //! are going (`PENDING_DELETE`) keep their status. A supervised task polls
-//! the plane every second and writes only what changed.
+//! the plane every second and writes only what changed; when the plane
+//! says a proxy died, the poll asks for a pass, which starts it again.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -171,6 +172,11 @@ impl LoadBalancerService {
             .observe()
             .await
             .map_err(|e| LbError::Internal(format!("observing the data plane: {e}")))?;
+        if !observation.stopped.is_empty() {
+            // A proxy died: a pass starts it again from the desired state.
+            tracing::warn!(load_balancers = ?observation.stopped, "load-balancer proxies stopped; restarting them");
+            self.reconciler.request();
+        }
         let changed: Vec<String> = trees
             .into_iter()
             .filter_map(|mut tree| {
