@@ -7,10 +7,13 @@ on the same load balancer. The tests run in file order; the last ones
 kill oxistack, simulate a host reboot and delete everything.
 """
 
+import json
 import os
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 from pathlib import Path
 
 import pytest
@@ -50,9 +53,12 @@ openstack floating ip show $FLOATINGIP_ID -c floating_ip_address -f value
 SERVER_1 = "Welcome to server 1"
 SERVER_2 = "This is server 2"
 
-# A responder on c-1's port 81 that keeps the last request it got.
+# A web server on a guest's port 8000.
+WEB_SERVER = "mkdir -p /tmp/www && echo server {number} > /tmp/www/index.html && sudo httpd -p 8000 -h /tmp/www"
+
+# A responder on c-1's port 81 that keeps every request it got.
 RECORDING_RESPONDER = (
-    "(while true; do echo -e \"HTTP/1.0 200 OK\\r\\n\\r\\nrecorded\" | sudo nc -l -p 81 > /tmp/request; done)"
+    "(while true; do echo -e \"HTTP/1.0 200 OK\\r\\n\\r\\nrecorded\" | sudo nc -l -p 81 >> /tmp/requests; done)"
     " </dev/null >/dev/null 2>&1 &"
 )
 
@@ -170,17 +176,71 @@ def test_another_project_cannot_see_the_load_balancer(seeded):
     assert as_json(cloud, "loadbalancer", "list", **demo) == []
 
 
+def test_a_change_while_pending_update_gets_409(seeded):
+    """As Octavia: while a change is under way (PENDING_UPDATE) the load
+    balancer refuses another with 409 and keeps what it had. The API is
+    called directly: the CLI starts too slowly to catch the window."""
+    cloud = seeded.cloud
+    token = cloud.openstack("token", "issue", "-f", "value", "-c", "id", **KUBE).stdout.strip()
+    lb = load_balancer(cloud)
+
+    def call(method, path, body):
+        request = urllib.request.Request(
+            f"{cloud.url}/load-balancer/v2/lbaas{path}", json.dumps(body).encode(),
+            {"x-auth-token": token, "content-type": "application/json"}, method=method)
+        try:
+            with urllib.request.urlopen(request) as reply:
+                return reply.status, json.loads(reply.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
+
+    status, created = call("POST", "/listeners", {"listener": {
+        "loadbalancer_id": lb["id"], "protocol": "TCP", "protocol_port": 9999, "name": "pending"}})
+    assert status == 201, created
+    status, refused = call("PUT", f"/loadbalancers/{lb['id']}", {"loadbalancer": {"description": "changed"}})
+    assert status == 409 and "PENDING_UPDATE" in refused["faultstring"], refused
+    wait_active(cloud)
+    assert load_balancer(cloud)["description"] == lb["description"]
+    cloud.openstack("loadbalancer", "listener", "delete", "pending", **KUBE)
+    wait_active(cloud)
+
+
+def start_web_servers(seeded):
+    """busybox httpd on port 8000 of both guests, answering "server N".
+    The seed's responders are nc loops that serve one connection at a time
+    and take a while under TCG to listen again: a health monitor's checks
+    and a load would find them busy by themselves. These serve the
+    listener on port 82 (pool webpool) that the health-monitor and kill -9
+    tests use."""
+    cloud = seeded.cloud
+    cloud.openstack("security", "group", "rule", "create", "kubesg", "--proto", "tcp", "--dst-port", "8000", **KUBE)
+    for fip, number in ((seeded.fip1, 1), (seeded.fip2, 2)):
+        guest(cloud, fip, WEB_SERVER.format(number=number))
+    cloud.openstack("loadbalancer", "listener", "create", "--protocol", "HTTP", "--protocol-port", "82",
+                    "--name", "weblistener", "testlb", **KUBE)
+    wait_active(cloud)
+    cloud.openstack("loadbalancer", "pool", "create", "--lb-algorithm", "ROUND_ROBIN", "--listener",
+                    "weblistener", "--protocol", "HTTP", "--name", "webpool", **KUBE)
+    wait_active(cloud)
+    for address in (seeded.fixed1, seeded.fixed2):
+        cloud.openstack("loadbalancer", "member", "create", "--subnet-id", "kubesubnet", "--address", address,
+                        "--protocol-port", "8000", "webpool", **KUBE)
+        wait_active(cloud)
+    assert {"server 1", "server 2"} <= set(bodies(cloud, seeded.lb_fip, 4, port=82))
+
+
 def test_health_monitor_takes_a_member_out_and_back(seeded):
     cloud = seeded.cloud
+    start_web_servers(seeded)
     cloud.openstack(
-        "loadbalancer", "healthmonitor", "create", "--name", "testhm", "--delay", "1", "--timeout", "1",
-        "--max-retries", "1", "--max-retries-down", "2", "--type", "HTTP", "--url-path", "/", "testpool",
+        "loadbalancer", "healthmonitor", "create", "--name", "webhm", "--delay", "1", "--timeout", "1",
+        "--max-retries", "1", "--max-retries-down", "2", "--type", "HTTP", "--url-path", "/", "webpool",
         **KUBE,
     )
     wait_active(cloud)
 
     def member_status(address):
-        members = as_json(cloud, "loadbalancer", "member", "list", "testpool", **KUBE)
+        members = as_json(cloud, "loadbalancer", "member", "list", "webpool", **KUBE)
         return [m["operating_status"] for m in members if m["address"] == address][0]
 
     def wait_member(address, status, timeout):
@@ -190,24 +250,20 @@ def test_health_monitor_takes_a_member_out_and_back(seeded):
             time.sleep(0.5)
 
     wait_member(seeded.fixed2, "ONLINE", 15)
-    # Server 2's responder stops: its member is taken out within delay x
+    # Server 2's web server stops: its member is taken out within delay x
     # max_retries_down (plus the time the status takes to be read), and
     # every request goes to server 1. Octavia reports a member failing its
     # checks as ERROR (its OFFLINE means administratively down).
-    # (The bracket keeps grep from finding itself.)
-    cloud.outside(
-        f"ssh -i kubekey cirros@{seeded.fip2} "
-        r"""'sudo kill $(ps | grep "serve[r] 2" | awk "{print \$1}"); sudo killall nc'"""
-    )
+    guest(cloud, seeded.fip2, "sudo killall httpd")
     wait_member(seeded.fixed2, "ERROR", 2 * 1 + 8)
-    assert set(bodies(cloud, seeded.lb_fip, 4)) == {SERVER_1}
+    assert set(bodies(cloud, seeded.lb_fip, 6, port=82, pause=0.1)) == {"server 1"}
     assert load_balancer(cloud)["operating_status"] == "DEGRADED"
 
     # It comes back: ONLINE again, and traffic returns to it.
-    restart = [line for line in RESPONDERS.format(fip1="", fip2=seeded.fip2).splitlines() if SERVER_2 in line]
-    cloud.outside(restart[0])
+    guest(cloud, seeded.fip2, WEB_SERVER.format(number=2))
     wait_member(seeded.fixed2, "ONLINE", 15)
-    assert {SERVER_1, SERVER_2} <= set(bodies(cloud, seeded.lb_fip, 6))
+    assert {"server 1", "server 2"} <= set(bodies(cloud, seeded.lb_fip, 6, port=82, pause=0.1))
+    assert load_balancer(cloud)["operating_status"] == "ONLINE"
 
 
 def test_tcp_listener(seeded):
@@ -230,7 +286,9 @@ def test_source_ip_keeps_one_client_on_one_member(seeded):
     cloud = seeded.cloud
     cloud.openstack("loadbalancer", "pool", "set", "--lb-algorithm", "SOURCE_IP", "tcppool", **KUBE)
     wait_active(cloud)
-    answers = bodies(cloud, seeded.lb_fip, 6, port=8080)
+    # A second apart: a member whose nc loop has not started listening
+    # again would refuse, and the request would go to the other member.
+    answers = bodies(cloud, seeded.lb_fip, 6, port=8080, pause=1)
     assert len(set(answers)) == 1 and "FAILED" not in answers, answers
 
 
@@ -248,7 +306,7 @@ def test_x_forwarded_for_reaches_the_member(seeded):
                     "--protocol-port", "81", "xffpool", **KUBE)
     wait_active(cloud)
     assert bodies(cloud, seeded.lb_fip, 1, port=81) == ["recorded"]
-    request = guest(cloud, seeded.fip1, "cat /tmp/request").stdout
+    request = guest(cloud, seeded.fip1, "cat /tmp/requests").stdout
     # The client is the LAN's machine, 172.24.4.1; the floating IP's NAT
     # keeps its address.
     assert "x-forwarded-for: 172.24.4.1" in request.lower(), request
@@ -316,10 +374,11 @@ def test_kill_9_of_oxistack_loses_no_request(seeded):
     cloud = seeded.cloud
     before = proxy_processes(cloud)
     assert before, "no proxy process runs"
-    # A bounded load from the LAN runs while oxistack is killed and started.
+    # A bounded load from the LAN runs while oxistack is killed and started,
+    # against the web servers (port 82, monitored).
     counter = cloud.workdir / "load.out"
     script = (
-        f"for i in $(seq 150); do curl -s -m 5 -o /dev/null -w '%{{http_code}}\\n' http://{seeded.lb_fip}/ "
+        f"for i in $(seq 150); do curl -s -m 5 -o /dev/null -w '%{{http_code}}\\n' http://{seeded.lb_fip}:82/ "
         f"|| echo FAILED; sleep 0.05; done > {counter}"
     )
     background = cloud_background(cloud, script)
