@@ -1,9 +1,9 @@
 //! Keeping networking and the data plane in line with the database,
 //! through the shared coalescing reconciler (`oxistack_tasks::Reconciler`).
 //! A pass reads every tree in one snapshot; for the trees with pending
-//! changes it brings the host's network up to date (`sync_host`, so a new
-//! VIP's namespace exists) and sets each one's openings and member-subnet
-//! ports; it applies the whole state to the data plane, releases the
+//! changes it sets each one's openings and member-subnet ports and brings
+//! the host's network up to date (`sync_host`, so a new VIP's namespace,
+//! ports and security-group rules exist); it applies the whole state to the data plane, releases the
 //! ports of the load balancers being deleted, and only then settles what
 //! was pending: `PENDING_CREATE`/`PENDING_UPDATE` become `ACTIVE`,
 //! `PENDING_DELETE` objects are deleted.
@@ -72,9 +72,6 @@ impl Pass {
     /// whole state, which it converges to idempotently.
     async fn follow(&self, trees: &[Tree]) -> Result<(), LbError> {
         let pending: Vec<&Tree> = trees.iter().filter(|t| t.is_pending()).collect();
-        if !pending.is_empty() {
-            self.networking.sync_host().await?;
-        }
         for tree in pending
             .iter()
             .filter(|t| t.lb.provisioning_status != PENDING_DELETE)
@@ -86,6 +83,11 @@ impl Pass {
             self.networking
                 .set_member_subnets(id, state::member_subnets(tree))
                 .await?;
+        }
+        // After the openings and ports are recorded, so that once this
+        // pass marks the tree ACTIVE its traffic is let through.
+        if !pending.is_empty() {
+            self.networking.sync_host().await?;
         }
         self.plane
             .apply(&state::plane_state(trees))
