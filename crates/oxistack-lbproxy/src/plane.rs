@@ -15,7 +15,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs::OpenOptions;
 use std::io;
-use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -92,21 +92,28 @@ impl ProcessPlane {
         if changed {
             write_atomic(&config_path, &config).map_err(io_error(&config_path))?;
         }
-        match live_pid(&lb_dir) {
+        let namespace = (self.namespace_of)(&lb.id);
+        let running = live_pid(&lb_dir);
+        match running {
+            // Its namespace was deleted (and perhaps made again) behind
+            // its back: it serves nobody any more, and a new one will.
+            Some(pid) if !is_in_namespace(pid, &namespace) => {
+                tracing::warn!(lb = %lb.id, pid, %namespace, "proxy outside its namespace; replacing it");
+                signal(pid, Signal::SIGKILL).map_err(io_error(&lb_dir))?;
+            }
             Some(pid) if changed => {
                 tracing::info!(lb = %lb.id, pid, "reconfiguring load-balancer proxy");
                 signal(pid, Signal::SIGHUP).map_err(io_error(&lb_dir))?;
+                return Ok(true);
             }
-            Some(_) => {}
-            None => {
-                let namespace = (self.namespace_of)(&lb.id);
-                if !oxistack_netns::exists(&namespace) {
-                    return Ok(false);
-                }
-                self.start(&lb_dir, &namespace)?;
-                tracing::info!(lb = %lb.id, %namespace, "started load-balancer proxy");
-            }
+            Some(_) => return Ok(true),
+            None => {}
         }
+        if !oxistack_netns::exists(&namespace) {
+            return Ok(false);
+        }
+        self.start(&lb_dir, &namespace)?;
+        tracing::info!(lb = %lb.id, %namespace, "started load-balancer proxy");
         Ok(true)
     }
 
@@ -311,6 +318,15 @@ fn proxy_dirs(dir: &Path) -> Vec<(String, PathBuf)> {
         .collect();
     dirs.sort();
     dirs
+}
+
+/// Whether process `pid` lives in the network namespace named
+/// `namespace` (same nsfs device and inode), not in one whose name was
+/// removed.
+fn is_in_namespace(pid: i32, namespace: &str) -> bool {
+    let identity = |path: &Path| std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()));
+    let current = identity(Path::new(&format!("/proc/{pid}/ns/net")));
+    current.is_some() && current == identity(&oxistack_netns::path(namespace))
 }
 
 /// The pid of the live proxy serving `lb_dir`, if any.

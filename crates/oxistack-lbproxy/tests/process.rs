@@ -229,6 +229,33 @@ async fn proxies_start_reload_restart_and_stop_with_their_load_balancers() {
     assert_ne!(pid(&lb_dir), first_pid);
     first_answer(&namespace, address).await;
 
+    // Its namespace deleted and made again behind its back (as
+    // `oxistack reconcile` makes it again): the proxy left in the old one
+    // is replaced by one in the new.
+    let before = pid(&lb_dir);
+    ip(&["netns", "delete", &namespace]);
+    ip(&["netns", "add", &namespace]);
+    ip(&["-n", &namespace, "link", "set", "lo", "up"]);
+    ip(&[
+        "-n",
+        &namespace,
+        "addr",
+        "add",
+        &format!("{VIP}/32"),
+        "dev",
+        "lo",
+    ]);
+    let (a, b) = (
+        backend_in(&namespace, "a").await,
+        backend_in(&namespace, "b").await,
+    );
+    plane
+        .apply(&state(vec![a.member(), b.member()]))
+        .await
+        .unwrap();
+    assert_ne!(pid(&lb_dir), before);
+    first_answer(&namespace, address).await;
+
     // A load balancer whose namespace is missing is reported, the others
     // still served.
     let mut with_missing = state(vec![a.member(), b.member()]);
