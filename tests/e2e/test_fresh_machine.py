@@ -199,6 +199,12 @@ def test_service_install_writes_a_unit_that_runs_this_cloud_and_uninstall_remove
         # The same configuration: the config file, the overridden address, the password from the env.
         wait_for(f"http://127.0.0.1:{port}", process, log)
         assert issue_token(f"http://127.0.0.1:{port}", "from-the-env $x") == 201, log.read_text()
+        # After a crash systemd runs ExecStop too, with the result: the
+        # teardown then leaves everything for the restart to adopt.
+        after_crash = subprocess.run(stop, capture_output=True, text=True, cwd="/", timeout=120,
+                                     env={**unit_environment(settings), "SERVICE_RESULT": "signal"})
+        assert after_crash.returncode == 0 and "keep running" in after_crash.stdout, after_crash.stdout
+        assert process.poll() is None, log.read_text()
         stopped = subprocess.run(stop, capture_output=True, text=True, env=unit_environment(settings), cwd="/",
                                  timeout=120)
         assert stopped.returncode == 0, stopped.stdout + stopped.stderr

@@ -141,6 +141,13 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Teardown { config, hard } => {
             let config = Config::load(config.as_deref())?;
+            let service_result = std::env::var("SERVICE_RESULT").ok();
+            if let Some(result) = systemd::failed_service_result(service_result.as_deref()) {
+                println!(
+                    "oxistack teardown: oxistack up ended on its own ({result}); guests and load balancers keep running for the restart to adopt"
+                );
+                return Ok(());
+            }
             host::teardown(&config, hard)
         }
         Command::Service {

@@ -3,8 +3,11 @@
 //! command was given (its config file and environment overrides), restarts
 //! it when it fails, and stops it with the suspend-to-disk teardown, as
 //! libvirt-guests does on a host shutdown, so that after a reboot every
-//! guest resumes where it was. After a crash systemd runs that teardown too
-//! before the restart, which resumes the guests as well.
+//! guest resumes where it was. After a crash of `oxistack up` the guests
+//! and load-balancer proxies keep serving, as after a `kill -9` by hand:
+//! systemd kills only the main process (`KillMode=process`), the teardown
+//! it runs before the restart stands aside ([`failed_service_result`]),
+//! and the restarted cloud adopts them.
 //!
 //! The unit directory can be moved (`--unit-dir`, `OXISTACK_UNIT_DIR`) so
 //! tests never touch the host's; systemd is only asked to enable or disable
@@ -67,7 +70,9 @@ pub fn unit_text(launch: &Launch, password_file: Option<&Path>) -> anyhow::Resul
     );
     text.push_str(&format!("ExecStop={}\n", command(&["teardown"])?));
     text.push_str(
-        "Restart=on-failure\n\
+        "# After a crash the guests and proxies serve on, for the restart to adopt.\n\
+         KillMode=process\n\
+         Restart=on-failure\n\
          RestartSec=5s\n\
          TimeoutStopSec=10min\n\
          \n\
@@ -75,6 +80,15 @@ pub fn unit_text(launch: &Launch, password_file: Option<&Path>) -> anyhow::Resul
          WantedBy=multi-user.target\n",
     );
     Ok(text)
+}
+
+/// Why systemd is running the unit's ExecStop, when `oxistack up` failed
+/// on its own (a crash): systemd passes the service's result to ExecStop
+/// as `SERVICE_RESULT`, and also runs it then. The restart that follows
+/// adopts the running guests and proxies, so a teardown would only
+/// interrupt them; `oxistack teardown` then stands aside.
+pub fn failed_service_result(service_result: Option<&str>) -> Option<&str> {
+    service_result.filter(|result| *result != "success")
 }
 
 /// `oxistack service install`.
@@ -296,6 +310,7 @@ mod tests {
             "EnvironmentFile=/srv/ox/service.env",
             r#"ExecStart=/usr/local/bin/oxistack up --config "/etc/oxistack/local 100%%.toml""#,
             r#"ExecStop=/usr/local/bin/oxistack teardown --config "/etc/oxistack/local 100%%.toml""#,
+            "KillMode=process",
             "Restart=on-failure",
             "WantedBy=multi-user.target",
         ] {
@@ -330,6 +345,15 @@ mod tests {
         );
         assert!(!text.contains("Environment"), "{text}");
         assert!(password_files(&text).is_empty());
+    }
+
+    #[test]
+    fn the_teardown_stands_aside_only_after_a_crash() {
+        assert_eq!(failed_service_result(None), None, "run by hand");
+        assert_eq!(failed_service_result(Some("success")), None, "a stop");
+        for crash in ["exit-code", "signal", "core-dump", "watchdog"] {
+            assert_eq!(failed_service_result(Some(crash)), Some(crash));
+        }
     }
 
     #[test]
