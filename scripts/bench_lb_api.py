@@ -12,41 +12,12 @@ needs no VM), and the client runs there too. Prints a table of:
 """
 
 import argparse
-import json
-import os
 import statistics
 import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
-
-class Api:
-    def __init__(self, url, password):
-        self.url = url
-        body = {"auth": {"identity": {"methods": ["password"], "password": {"user": {
-            "name": "admin", "domain": {"id": "default"}, "password": password}}},
-            "scope": {"project": {"name": "admin", "domain": {"id": "default"}}}}}
-        request = urllib.request.Request(f"{url}/identity/v3/auth/tokens", json.dumps(body).encode(),
-                                         {"content-type": "application/json"})
-        with urllib.request.urlopen(request) as reply:
-            self.token = reply.headers["x-subject-token"]
-
-    def call(self, method, path, body=None):
-        request = urllib.request.Request(
-            self.url + path, json.dumps(body).encode() if body is not None else None,
-            {"x-auth-token": self.token, "content-type": "application/json"}, method=method)
-        try:
-            with urllib.request.urlopen(request) as reply:
-                data = reply.read()
-        except urllib.error.HTTPError as error:
-            raise SystemExit(f"{method} {path}: {error.code} {error.read().decode()}")
-        return json.loads(data) if data else None
-
-    def lbaas(self, method, path, body=None):
-        return self.call(method, "/load-balancer/v2.0/lbaas" + path, body)
+from bench_api import Api
 
 
 def wait_active(api, lb_id, timeout=30):
