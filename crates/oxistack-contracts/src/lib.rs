@@ -6,12 +6,14 @@
 //! [`Networking`], the image crate's `ImageService` is [`Images`]); a
 //! consumer holds an `Arc<dyn Trait>` and the binary hands one to the
 //! other. The load-balancer service uses networking through
-//! [`LoadBalancerNetworking`]; next: volumes for compute.
+//! [`LoadBalancerNetworking`]; compute and the volume service meet
+//! through [`Volumes`] and [`VolumeHosts`].
 
 mod error;
 mod images;
 mod loadbalancing;
 mod networking;
+mod volumes;
 
 pub use error::{BoxError, ContractError};
 pub use images::{ImageSummary, Images};
@@ -22,4 +24,8 @@ pub use loadbalancing::{
 pub use networking::{
     DEVICE_OWNER_COMPUTE, FixedIp, NetworkSummary, Networking, PortRequest, PortSummary,
     RemoteGroup, SecurityGroupDetail, SecurityGroupRuleDetail,
+};
+pub use volumes::{
+    AttachmentGrant, BootVolumeRequest, ServerAttachment, VolumeHosts, VolumeLocation,
+    VolumeSummary, Volumes,
 };

@@ -11,8 +11,16 @@ use futures_util::future::BoxFuture;
 
 use crate::{
     ComputeDriver, CpuInfo, DriverError, DriverResult, HostInfo, InstanceInfo, InstanceSpec,
-    InstanceState, Nic, RebootKind, tail,
+    InstanceState, Nic, RebootKind, VolumeDisk, tail,
 };
+
+/// Every state an instance can be in on the host, for operations that work
+/// on running and stopped instances alike.
+const ANY_STATE: [InstanceState; 3] = [
+    InstanceState::Running,
+    InstanceState::Paused,
+    InstanceState::Shutdown,
+];
 
 struct FakeInstance {
     spec: InstanceSpec,
@@ -247,12 +255,7 @@ impl ComputeDriver for FakeDriver {
 
     fn attach_nic<'a>(&'a self, id: &'a str, nic: &'a Nic) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(async move {
-            let any = [
-                InstanceState::Running,
-                InstanceState::Paused,
-                InstanceState::Shutdown,
-            ];
-            self.transition(id, "attach a NIC to", &any, |i| {
+            self.transition(id, "attach a NIC to", &ANY_STATE, |i| {
                 i.spec.nics.retain(|n| n.port_id != nic.port_id);
                 i.spec.nics.push(nic.clone());
             })
@@ -261,14 +264,57 @@ impl ComputeDriver for FakeDriver {
 
     fn detach_nic<'a>(&'a self, id: &'a str, port_id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(async move {
-            let any = [
-                InstanceState::Running,
-                InstanceState::Paused,
-                InstanceState::Shutdown,
-            ];
-            self.transition(id, "detach a NIC from", &any, |i| {
+            self.transition(id, "detach a NIC from", &ANY_STATE, |i| {
                 i.spec.nics.retain(|n| n.port_id != port_id);
             })
+        })
+    }
+
+    fn attach_volume<'a>(
+        &'a self,
+        id: &'a str,
+        disk: &'a VolumeDisk,
+    ) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            self.transition(id, "attach a volume to", &ANY_STATE, |i| {
+                i.spec.volumes.retain(|v| v.volume_id != disk.volume_id);
+                i.spec.volumes.push(disk.clone());
+            })
+        })
+    }
+
+    fn detach_volume<'a>(
+        &'a self,
+        id: &'a str,
+        volume_id: &'a str,
+    ) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            self.transition(id, "detach a volume from", &ANY_STATE, |i| {
+                i.spec.volumes.retain(|v| v.volume_id != volume_id);
+            })
+        })
+    }
+
+    fn resize_volume<'a>(
+        &'a self,
+        id: &'a str,
+        volume_id: &'a str,
+        _size_bytes: u64,
+    ) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(async move {
+            let instances = self.instances();
+            let instance = instances
+                .get(id)
+                .ok_or_else(|| DriverError::NotFound(id.to_owned()))?;
+            if instance.spec.volumes.iter().any(|v| v.volume_id == volume_id) {
+                Ok(())
+            } else {
+                Err(DriverError::Hypervisor {
+                    id: id.to_owned(),
+                    operation: "resize a volume of",
+                    reason: format!("volume {volume_id} is not attached"),
+                })
+            }
         })
     }
 
@@ -336,6 +382,8 @@ mod tests {
             nics: Vec::new(),
             config_drive: false,
             metadata: InstanceMetadata::default(),
+            root_volume: None,
+            volumes: Vec::new(),
         }
     }
 

@@ -47,7 +47,40 @@ pub struct InstanceSpec {
     pub config_drive: bool,
     /// What cloud-init finds on the config drive (and the metadata service).
     pub metadata: InstanceMetadata,
+    /// The volume the instance boots from instead of an overlay on
+    /// `image` (boot from volume); its first disk.
+    #[serde(default)]
+    pub root_volume: Option<VolumeDisk>,
+    /// Volumes attached besides the root disk, in attach order; attached
+    /// again whenever the instance starts.
+    #[serde(default)]
+    pub volumes: Vec<VolumeDisk>,
 }
+
+/// A Cinder volume plugged into a guest as a virtio-blk disk.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeDisk {
+    pub volume_id: String,
+    /// The file behind the disk (a qcow2 chain's top or a raw file).
+    pub path: PathBuf,
+    /// `qcow2` or `raw`.
+    pub format: String,
+    /// Opened by several guests at once (multi-attach): shared, not locked.
+    pub shareable: bool,
+    pub read_only: bool,
+}
+
+impl VolumeDisk {
+    /// The disk's serial as the guest reads it: the volume id, as Nova sets
+    /// it; virtio-blk keeps its first 20 characters, so the guest finds the
+    /// disk at `/dev/disk/by-id/virtio-<serial>`.
+    pub fn serial(&self) -> String {
+        self.volume_id.chars().take(VIRTIO_SERIAL_LENGTH).collect()
+    }
+}
+
+/// How many characters of a serial virtio-blk passes to the guest.
+pub const VIRTIO_SERIAL_LENGTH: usize = 20;
 
 /// The image an instance boots from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -209,6 +242,34 @@ pub trait ComputeDriver: Send + Sync + 'static {
     /// Unplugs a NIC (by port id) and drops it from the spec. Absent NICs
     /// are fine.
     fn detach_nic<'a>(&'a self, id: &'a str, port_id: &'a str) -> BoxFuture<'a, DriverResult<()>>;
+
+    /// Plugs a volume into the instance (hot if it runs) as a virtio-blk
+    /// disk whose serial is the volume id, and keeps it in the spec for
+    /// later starts. Plugging one that is plugged with the same disk is fine.
+    fn attach_volume<'a>(
+        &'a self,
+        id: &'a str,
+        disk: &'a VolumeDisk,
+    ) -> BoxFuture<'a, DriverResult<()>>;
+
+    /// Unplugs a volume and returns once the guest has let go of it (or
+    /// once it is dropped from a stopped instance's spec). Absent volumes
+    /// are fine.
+    fn detach_volume<'a>(
+        &'a self,
+        id: &'a str,
+        volume_id: &'a str,
+    ) -> BoxFuture<'a, DriverResult<()>>;
+
+    /// Tells a running instance that a plugged volume's file grew to
+    /// `size_bytes`, so the guest sees the new size. A stopped instance
+    /// reads the new size when it starts: nothing to do.
+    fn resize_volume<'a>(
+        &'a self,
+        id: &'a str,
+        volume_id: &'a str,
+        size_bytes: u64,
+    ) -> BoxFuture<'a, DriverResult<()>>;
 
     /// The guest's serial console output, the last `tail_lines` lines if
     /// given, else all of it.
