@@ -23,3 +23,20 @@ impl MetadataSource for ComputeService {
         Box::pin(ComputeService::instance_metadata(self, instance_id))
     }
 }
+
+/// Nova's external events from the volume service: a volume attached to a
+/// server grew.
+impl oxistack_contracts::VolumeHosts for ComputeService {
+    fn volume_extended<'a>(
+        &'a self,
+        server_id: &'a str,
+        volume_id: &'a str,
+        size_bytes: u64,
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
+        Box::pin(async move {
+            ComputeService::volume_extended(self, server_id, volume_id, size_bytes)
+                .await
+                .map_err(|e| ContractError::internal("growing an attached volume", e))
+        })
+    }
+}

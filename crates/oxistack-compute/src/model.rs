@@ -129,6 +129,7 @@ impl VmState {
 pub enum TaskState {
     Scheduling,
     Networking,
+    BlockDeviceMapping,
     Spawning,
     PoweringOff,
     PoweringOn,
@@ -144,6 +145,7 @@ impl TaskState {
         match self {
             TaskState::Scheduling => "scheduling",
             TaskState::Networking => "networking",
+            TaskState::BlockDeviceMapping => "block_device_mapping",
             TaskState::Spawning => "spawning",
             TaskState::PoweringOff => "powering-off",
             TaskState::PoweringOn => "powering-on",
@@ -159,6 +161,7 @@ impl TaskState {
         [
             TaskState::Scheduling,
             TaskState::Networking,
+            TaskState::BlockDeviceMapping,
             TaskState::Spawning,
             TaskState::PoweringOff,
             TaskState::PoweringOn,
@@ -282,6 +285,58 @@ pub enum RequestedNic {
     },
 }
 
+/// A volume mapped to a server, as Nova's block device mapping records
+/// it. The row is written before each step that changes the host or the
+/// volume service, so a restart can tell how far an attach, a detach or a
+/// boot volume's creation had got and finish it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockDevice {
+    /// The mapping's own id (`bdm_uuid`, 2.89).
+    pub id: String,
+    /// `None` while the volume of a boot-from-volume server is still to be
+    /// created.
+    pub volume_id: Option<String>,
+    /// The volume service's attachment, once reserved.
+    pub attachment_id: Option<String>,
+    /// Where the guest sees it, e.g. `/dev/vdb`.
+    pub device: String,
+    /// 0 for the root disk of a server that boots from a volume.
+    pub boot_index: Option<i64>,
+    pub delete_on_termination: bool,
+    pub tag: Option<String>,
+    pub state: AttachState,
+    /// What the build creates the volume from, for a mapping whose volume
+    /// does not exist yet.
+    pub create: Option<NewVolume>,
+}
+
+impl BlockDevice {
+    pub fn is_root(&self) -> bool {
+        self.boot_index == Some(0)
+    }
+}
+
+/// How far a mapping's attachment has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachState {
+    /// Recorded with the server; the build creates and attaches it.
+    Pending,
+    /// Reserved in the volume service; being plugged.
+    Attaching,
+    Attached,
+    /// Being unplugged; released and forgotten once the guest let go.
+    Detaching,
+}
+
+/// A volume a server's build creates: from an image, or blank.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewVolume {
+    pub image_id: Option<String>,
+    pub size_gib: u64,
+    pub volume_type: Option<String>,
+}
+
 /// A security group as the create request named it (by name or id) and
 /// the id it resolved to. The requested names are shown until the server
 /// has ports; from then on the ports' groups are shown.
@@ -314,6 +369,9 @@ pub struct Server {
     /// The security groups asked for, given to the ports the build creates.
     pub security_groups: Vec<RequestedSecurityGroup>,
     pub requested_networks: Vec<RequestedNic>,
+    /// The volumes mapped to the server (Nova's block device mappings):
+    /// its root volume if it boots from one, and those attached since.
+    pub block_devices: Vec<BlockDevice>,
     pub scheduler_hints: serde_json::Map<String, serde_json::Value>,
     pub server_group_id: Option<String>,
     /// The zone asked for at create time (`pinned_availability_zone`).

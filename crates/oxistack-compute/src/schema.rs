@@ -8,7 +8,8 @@
 
 use oxistack_db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &["
+pub const MIGRATIONS: &[Migration] = &[
+    "
     CREATE TABLE compute_flavors (
         id TEXT PRIMARY KEY,
         name TEXT NOT NULL UNIQUE,
@@ -131,4 +132,7 @@ pub const MIGRATIONS: &[Migration] = &["
         node_uuid TEXT,
         created_at TEXT NOT NULL
     );
-"];
+",
+    // Block device mappings: a server's volumes, as JSON in its row.
+    "ALTER TABLE compute_servers ADD COLUMN block_devices TEXT NOT NULL DEFAULT '[]';",
+];

@@ -53,8 +53,10 @@ pub const NETWORK_TAGS_RESTORED: Microversion = v(42);
 /// addFloatingIp, removeFloatingIp and their fixed-IP siblings are gone.
 pub const NETWORK_ACTIONS_REMOVED: Microversion = v(44);
 pub const EMBEDDED_FLAVOR: Microversion = v(47);
-/// Interfaces can be tagged when attached.
+/// Interfaces and volumes can be tagged when attached.
 pub const TAGGED_ATTACH: Microversion = v(49);
+/// Multi-attach volumes may be attached.
+pub const MULTIATTACH: Microversion = v(60);
 pub const TAGS_AT_CREATE: Microversion = v(52);
 /// Services and hypervisors are identified by UUIDs.
 pub const SERVICE_UUIDS: Microversion = v(53);
@@ -66,7 +68,14 @@ pub const TRUSTED_CERTIFICATES: Microversion = v(63);
 /// Server groups have one `policy` and `rules` instead of `policies`.
 pub const GROUP_POLICY: Microversion = v(64);
 pub const CHANGES_BEFORE: Microversion = v(66);
+/// Interfaces and volume attachments show their tags.
 pub const INTERFACE_TAGS: Microversion = v(70);
+/// Volume attachments show and take `delete_on_termination`.
+pub const ATTACHMENT_DELETE_ON_TERMINATION: Microversion = v(79);
+/// A volume attachment's `delete_on_termination` can be changed.
+pub const ATTACHMENT_UPDATE: Microversion = v(85);
+/// Volume attachments show their attachment and mapping ids, not `id`.
+pub const ATTACHMENT_IDS: Microversion = v(89);
 pub const SERVER_GROUPS_IN_SERVER: Microversion = v(71);
 pub const LOCKED_REASON: Microversion = v(73);
 /// Administrators may name the host to boot on.

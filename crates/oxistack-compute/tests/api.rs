@@ -1922,6 +1922,8 @@ fn rebooted_spec(id: &str) -> oxistack_virt::InstanceSpec {
         nics: Vec::new(),
         config_drive: false,
         metadata: oxistack_virt::InstanceMetadata::default(),
+        root_volume: None,
+        volumes: Vec::new(),
     }
 }
 

@@ -59,6 +59,18 @@ pub struct InstanceMetadata {
     pub nics: Vec<MetadataNic>,
     /// Resolvers for `network_data.json`'s `services`.
     pub dns_nameservers: Vec<IpAddr>,
+    /// The volumes attached, for `meta_data.json`'s `devices` (where the
+    /// Cinder CSI plugin looks for a disk by its serial).
+    #[serde(default)]
+    pub disks: Vec<MetadataDisk>,
+}
+
+/// A volume attached to the instance, as Nova's device metadata lists it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetadataDisk {
+    /// The disk's serial: the volume id.
+    pub serial: String,
+    pub tags: Vec<String>,
 }
 
 /// One NIC as `network_data.json` describes it.
@@ -288,6 +300,10 @@ pub(crate) mod tests {
                 },
             ],
             dns_nameservers: vec!["10.0.0.2".parse().unwrap(), "2001:db8::53".parse().unwrap()],
+            disks: vec![MetadataDisk {
+                serial: "0b4e2f5a-9c1d-4f3e-8a7b-6c5d4e3f2a1b".into(),
+                tags: vec!["data".into()],
+            }],
         }
     }
 
@@ -330,7 +346,8 @@ pub(crate) mod tests {
                 "launch_index": 1,
                 "availability_zone": "nova",
                 "project_id": "5c0a8f2bd4e84cc1a1f0b0c6b4c0e1d2",
-                "devices": [],
+                "devices": [{"type": "disk", "bus": "virtio",
+                             "serial": "0b4e2f5a-9c1d-4f3e-8a7b-6c5d4e3f2a1b", "tags": ["data"]}],
                 "dedicated_cpus": [],
             })
         );

@@ -104,7 +104,14 @@ pub(crate) fn meta_data(metadata: &InstanceMetadata, medium: Medium) -> Value {
         json!(metadata.availability_zone),
     );
     document.insert("project_id".into(), json!(metadata.project_id));
-    document.insert("devices".into(), json!([]));
+    let devices: Vec<Value> = metadata
+        .disks
+        .iter()
+        .map(|disk| {
+            json!({"type": "disk", "bus": "virtio", "serial": disk.serial, "tags": disk.tags})
+        })
+        .collect();
+    document.insert("devices".into(), Value::Array(devices));
     document.insert("dedicated_cpus".into(), json!([]));
     if medium == Medium::ConfigDrive
         && let Some(password) = &metadata.admin_password

@@ -19,6 +19,15 @@ use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
 
+mod fake;
+mod files;
+mod layout;
+mod qcow2;
+mod qemu_img;
+
+pub use fake::{FakeBackend, FakeOrigin};
+pub use files::FileBackend;
+
 /// How a volume's data is laid out in its file.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum VolumeFormat {
@@ -83,6 +92,25 @@ pub enum BackendError {
     Tool { program: String, message: String },
     #[error("volume storage I/O failed: {0}")]
     Io(#[from] std::io::Error),
+}
+
+impl BackendError {
+    /// The refusal of a volume smaller than the snapshot or volume it is
+    /// made from (the same words from every backend).
+    pub(crate) fn smaller_than_source(size_gib: u64, source_gib: u64) -> BackendError {
+        BackendError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("a volume of {size_gib} GiB cannot hold its source of {source_gib} GiB"),
+        ))
+    }
+
+    /// The refusal to shrink a volume.
+    pub(crate) fn shrink_refused(current_gib: u64, asked_gib: u64) -> BackendError {
+        BackendError::Io(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!("a volume of {current_gib} GiB cannot shrink to {asked_gib} GiB"),
+        ))
+    }
 }
 
 pub type BackendResult<T> = Result<T, BackendError>;

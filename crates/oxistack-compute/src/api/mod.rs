@@ -13,6 +13,7 @@ mod keypairs;
 mod quotas;
 mod server_data;
 mod servers;
+mod volumes;
 
 use std::sync::Arc;
 
@@ -123,6 +124,16 @@ pub fn router(service: Arc<ComputeService>, validator: Arc<dyn TokenValidator>) 
         .route(
             "/v2.1/servers/{server_id}/os-interface/{port_id}",
             get(interfaces::show).delete(interfaces::detach),
+        )
+        .route(
+            "/v2.1/servers/{server_id}/os-volume_attachments",
+            get(volumes::list).post(volumes::attach),
+        )
+        .route(
+            "/v2.1/servers/{server_id}/os-volume_attachments/{volume_id}",
+            get(volumes::show)
+                .put(volumes::update)
+                .delete(volumes::detach),
         )
         .route(
             "/v2.1/os-server-groups",

@@ -15,13 +15,15 @@ use serde_json::Value;
 
 use super::ComputeService;
 use super::error::authorize;
+use super::volumes::free_device;
 use crate::interfaces::{ContractError, ImageSummary, NetworkSummary};
 use crate::model::{
-    Fault, Flavor, FlavorSnapshot, GroupPolicy, PowerState, RequestedNic, RequestedSecurityGroup,
-    Server, ServerGroup, TaskState, VmState, new_id,
+    AttachState, BlockDevice, Fault, Flavor, FlavorSnapshot, GroupPolicy, NewVolume, PowerState,
+    RequestedNic, RequestedSecurityGroup, Server, ServerGroup, TaskState, VmState, new_id,
 };
 use crate::quota::{self, Limits, Resource};
 use crate::store;
+use crate::wire::block_devices::VolumeOrigin;
 use crate::wire::create_server::{CreateRequest, NetworkChoice, RequestedNetwork};
 
 /// What a create request made.
@@ -66,7 +68,8 @@ fn random_text(length: usize) -> String {
 /// What the checks against existing resources resolved.
 struct Resolved {
     flavor: Flavor,
-    image: ImageSummary,
+    /// None when the server boots from a volume.
+    image: Option<ImageSummary>,
     key_data: Option<String>,
     nics: Vec<RequestedNic>,
     security_groups: Vec<RequestedSecurityGroup>,
@@ -136,8 +139,12 @@ impl ComputeService {
                         name,
                         description: request.description.clone(),
                         hostname: request.hostname.clone().unwrap_or(default_hostname),
-                        image_id: resolved.image.id.clone(),
-                        image_properties: image_properties(&resolved.image),
+                        image_id: request.boot.image_id.clone(),
+                        image_properties: resolved
+                            .image
+                            .as_ref()
+                            .map(image_properties)
+                            .unwrap_or_default(),
                         flavor: FlavorSnapshot::from(&resolved.flavor),
                         key_name: request.key_name.clone(),
                         key_data: resolved.key_data.clone(),
@@ -147,6 +154,7 @@ impl ComputeService {
                         tags: request.tags.clone(),
                         security_groups: resolved.security_groups.clone(),
                         requested_networks: resolved.nics.clone(),
+                        block_devices: block_devices(&request),
                         scheduler_hints: request.scheduler_hints.clone(),
                         server_group_id: resolved.group.as_ref().map(|g| g.id.clone()),
                         availability_zone: request.availability_zone.clone(),
@@ -253,14 +261,15 @@ impl ComputeService {
             })
             .await?;
 
-        let image = self
-            .images
-            .find(caller, &request.image_id)
-            .await?
-            .ok_or_else(|| {
-                ComputeError::invalid(format!("Image {} could not be found.", request.image_id))
-            })?;
-        check_image_fits(&image, &flavor)?;
+        let image = match request.boot.image_id.as_str() {
+            "" => None,
+            image_id => {
+                let image = self.usable_image(caller, image_id).await?;
+                check_image_fits(&image, &flavor)?;
+                Some(image)
+            }
+        };
+        self.check_volumes(caller, request).await?;
 
         let nics = self
             .resolve_networks(caller, project, &request.networks)
@@ -292,6 +301,57 @@ impl ComputeService {
             security_groups,
             group,
         })
+    }
+
+    async fn usable_image(
+        &self,
+        caller: &Arc<AuthContext>,
+        image_id: &str,
+    ) -> Result<ImageSummary, ComputeError> {
+        self.images
+            .find(caller, image_id)
+            .await?
+            .ok_or_else(|| ComputeError::invalid(format!("Image {image_id} could not be found.")))
+    }
+
+    /// The volumes a request maps exist for the caller and can be
+    /// attached; the images new ones are made from exist.
+    async fn check_volumes(
+        &self,
+        caller: &Arc<AuthContext>,
+        request: &CreateRequest,
+    ) -> Result<(), ComputeError> {
+        if request.boot.volumes.is_empty() {
+            return Ok(());
+        }
+        let volumes = self.volume_service()?.clone();
+        for requested in &request.boot.volumes {
+            match &requested.origin {
+                VolumeOrigin::Existing(id) => {
+                    if request.max_count > 1 {
+                        return Err(ComputeError::invalid(
+                            "Unable to launch multiple instances with a single volume.",
+                        ));
+                    }
+                    let volume = volumes.find(caller, id).await?.ok_or_else(|| {
+                        ComputeError::invalid(format!("Volume {id} could not be found."))
+                    })?;
+                    if volume.status != "available"
+                        && !(volume.multiattach && volume.status == "in-use")
+                    {
+                        return Err(ComputeError::invalid(format!(
+                            "Invalid volume: volume '{id}' status must be 'available'. Currently in '{}'",
+                            volume.status
+                        )));
+                    }
+                }
+                VolumeOrigin::Image(id) => {
+                    self.usable_image(caller, id).await?;
+                }
+                VolumeOrigin::Blank => {}
+            }
+        }
+        Ok(())
     }
 
     async fn resolve_networks(
@@ -471,4 +531,54 @@ mod tests {
         assert_eq!(sanitize_hostname("Master 1_a.b", "x"), "master-1-a-b");
         assert_eq!(sanitize_hostname("!!!", "abc"), "server-abc");
     }
+}
+
+/// A new server's mappings: the root volume at `/dev/vda`, the others at
+/// the next free names, all to be created or reserved by the build.
+fn block_devices(request: &CreateRequest) -> Vec<BlockDevice> {
+    let mut taken: Vec<String> = Vec::new();
+    let mut devices = Vec::with_capacity(request.boot.volumes.len());
+    let mut ordered: Vec<_> = request.boot.volumes.iter().collect();
+    // The root first, so it is the guest's first disk.
+    ordered.sort_by_key(|v| v.boot_index != Some(0));
+    for requested in ordered {
+        let device = if requested.boot_index == Some(0) {
+            "/dev/vda".to_owned()
+        } else {
+            let name = free_device(taken.iter().map(String::as_str), request.config_drive);
+            taken.push(name.clone());
+            name
+        };
+        let (volume_id, create) = match &requested.origin {
+            VolumeOrigin::Existing(id) => (Some(id.clone()), None),
+            VolumeOrigin::Image(image) => (
+                None,
+                Some(NewVolume {
+                    image_id: Some(image.clone()),
+                    size_gib: requested.size_gib.unwrap_or(1),
+                    volume_type: requested.volume_type.clone(),
+                }),
+            ),
+            VolumeOrigin::Blank => (
+                None,
+                Some(NewVolume {
+                    image_id: None,
+                    size_gib: requested.size_gib.unwrap_or(1),
+                    volume_type: requested.volume_type.clone(),
+                }),
+            ),
+        };
+        devices.push(BlockDevice {
+            id: new_id(),
+            volume_id,
+            attachment_id: None,
+            device,
+            boot_index: requested.boot_index,
+            delete_on_termination: requested.delete_on_termination,
+            tag: requested.tag.clone(),
+            state: AttachState::Pending,
+            create,
+        });
+    }
+    devices
 }

@@ -10,14 +10,14 @@ use std::time::Duration;
 
 use chrono::Utc;
 use oxistack_auth::AuthContext;
-use oxistack_metadata::{InstanceMetadata, MetadataNic, PublicKey};
+use oxistack_metadata::{InstanceMetadata, MetadataDisk, MetadataNic, PublicKey};
 use oxistack_virt::{DriverError, ImageSource, InstanceSpec, InstanceState, Nic, RebootKind};
 
 use super::ComputeService;
 use super::error::{ComputeError, shown};
 use crate::interfaces::{PortRequest, PortSummary};
 use crate::model::{
-    AVAILABILITY_ZONE, Fault, PowerState, RequestedNic, Server, TaskState, VmState,
+    AVAILABILITY_ZONE, AttachState, Fault, PowerState, RequestedNic, Server, TaskState, VmState,
 };
 use crate::store;
 
@@ -168,7 +168,7 @@ impl ComputeService {
     }
 
     /// The server as it is now, unless it is gone or being deleted.
-    async fn current(&self, id: &str) -> Option<Server> {
+    pub(super) async fn current(&self, id: &str) -> Option<Server> {
         let lookup = id.to_owned();
         match self
             .read(move |conn| store::servers::find(conn, &lookup))
@@ -184,7 +184,11 @@ impl ComputeService {
 
     /// Applies `change` to the server unless it is gone or being deleted,
     /// in one transaction; false if it was not applied.
-    async fn update(&self, id: &str, change: impl FnOnce(&mut Server) + Send + 'static) -> bool {
+    pub(super) async fn update(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut Server) + Send + 'static,
+    ) -> bool {
         let target = id.to_owned();
         let updated = self
             .write(move |tx| {
@@ -222,13 +226,34 @@ impl ComputeService {
             Ok(ports) => ports,
             Err(error) => return self.fail_build(id, shown(error)).await,
         };
+        if !server.block_devices.is_empty() {
+            if !self
+                .update(id, |s| s.task_state = Some(TaskState::BlockDeviceMapping))
+                .await
+            {
+                return;
+            }
+            if let Err(error) = self.prepare_volumes(&server, caller).await {
+                return self.fail_build(id, shown(error)).await;
+            }
+        }
         if !self
             .update(id, |s| s.task_state = Some(TaskState::Spawning))
             .await
         {
             return;
         }
-        match self.spawn_on_host(&server, &ports, admin_password).await {
+        let Some(server) = self.current(id).await else {
+            return;
+        };
+        let spawned = match self.spawn_on_host(&server, &ports, admin_password).await {
+            Ok(()) => self
+                .complete_volumes(id)
+                .await
+                .map_err(|e| DriverError::Io(shown(e))),
+            Err(error) => Err(error),
+        };
+        match spawned {
             Ok(()) => {
                 tracing::info!(server = %id, name = %server.name, "server built");
                 self.update(id, |s| {
@@ -289,6 +314,11 @@ impl ComputeService {
         }
         if let Err(error) = self.networking.release_ports(id).await {
             tracing::error!(server = %id, %error, "cannot release the ports of a failed build");
+        }
+        if let Some(server) = self.current(id).await
+            && let Err(error) = self.release_volumes(&server).await
+        {
+            tracing::error!(server = %id, %error, "cannot release the volumes of a failed build");
         }
         let message = format!("Build of instance {id} aborted: {reason}");
         self.update(id, move |s| {
@@ -386,9 +416,13 @@ impl ComputeService {
             .sync_host()
             .await
             .map_err(|e| DriverError::Io(format!("the network is not ready: {}", shown(e))))?;
-        self.driver
-            .spawn(&self.instance_spec(server, ports, admin_password))
-            .await
+        let (root_volume, volumes) = self.volume_disks(server).await?;
+        let spec = InstanceSpec {
+            root_volume,
+            volumes,
+            ..self.instance_spec(server, ports, admin_password)
+        };
+        self.driver.spawn(&spec).await
     }
 
     /// What the driver needs to run `server` with `ports`.
@@ -415,6 +449,8 @@ impl ComputeService {
             nics: ports.iter().map(nic).collect(),
             config_drive: server.config_drive,
             metadata: guest_metadata(server, ports, admin_password),
+            root_volume: None,
+            volumes: Vec::new(),
         }
     }
 
@@ -449,7 +485,7 @@ impl ComputeService {
 
     async fn teardown(&self, id: &str) {
         let released = match self.driver.destroy(id).await {
-            Ok(()) => self.networking.release_ports(id).await.map_err(shown),
+            Ok(()) => self.release_server_resources(id).await,
             Err(error) => Err(error.to_string()),
         };
         let target = id.to_owned();
@@ -482,6 +518,20 @@ impl ComputeService {
                 tracing::error!(server = %id, %error, "cannot record a server's deletion")
             }
         }
+    }
+
+    /// Releases what a destroyed instance held elsewhere: its volumes'
+    /// attachments (deleting those it was to take with it), then its ports.
+    async fn release_server_resources(&self, id: &str) -> Result<(), String> {
+        let target = id.to_owned();
+        let server = self
+            .read(move |conn| store::servers::find(conn, &target))
+            .await
+            .map_err(shown)?;
+        if let Some(server) = server {
+            self.release_volumes(&server).await.map_err(shown)?;
+        }
+        self.networking.release_ports(id).await.map_err(shown)
     }
 
     /// What the metadata service tells the guest of server `id`; `None`
@@ -563,6 +613,16 @@ impl ComputeService {
             acted += 1;
             self.perform(&server.id, work).await;
         }
+        if after_restart {
+            for server in servers.iter().filter(|s| {
+                s.task_state != Some(TaskState::Deleting) && s.vm_state != VmState::Building
+            }) {
+                let _turn = self.locks.lock(&server.id).await;
+                if let Some(current) = self.current(&server.id).await {
+                    self.resume_volumes(&current).await;
+                }
+            }
+        }
         for stray in on_host
             .iter()
             .filter(|i| !servers.iter().any(|s| s.id == i.id))
@@ -633,6 +693,17 @@ pub(crate) fn guest_metadata(
             })
             .collect(),
         dns_nameservers: Vec::new(),
+        disks: server
+            .block_devices
+            .iter()
+            .filter(|d| d.state != AttachState::Pending)
+            .filter_map(|d| {
+                Some(MetadataDisk {
+                    serial: d.volume_id.clone()?,
+                    tags: d.tag.iter().cloned().collect(),
+                })
+            })
+            .collect(),
     }
 }
 

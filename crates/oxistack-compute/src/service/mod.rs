@@ -16,10 +16,11 @@ mod lifecycle;
 pub mod quotas;
 pub mod server_data;
 mod servers;
+mod volumes;
 
 use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::AtomicU64;
-use std::sync::{Arc, Mutex, Weak};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use chrono::Utc;
 use oxistack_auth::AuthContext;
@@ -35,6 +36,7 @@ pub use error::ComputeError;
 pub(crate) use lifecycle::PowerAction;
 pub(crate) use servers::{Attachment, Lock, NetworkAction, conflict, require_state};
 pub use servers::{ServerUpdate, ServerVisibility};
+pub(crate) use volumes::AttachVolume;
 
 /// DevStack's default flavors: id, name, RAM (MiB), disk (GiB), vCPUs.
 const DEFAULT_FLAVORS: &[(&str, &str, u64, u64, u32)] = &[
@@ -57,6 +59,9 @@ pub struct ComputeService {
     driver: Arc<dyn ComputeDriver>,
     networking: Arc<dyn Networking>,
     images: Arc<dyn Images>,
+    /// The volume service, once the binary wired it (it is built first and
+    /// handed compute back for its events); none in a cloud without one.
+    volumes: OnceLock<Arc<dyn oxistack_contracts::Volumes>>,
     /// This host's name, as servers and hypervisors show it.
     host_name: String,
     locks: InstanceLocks,
@@ -87,6 +92,7 @@ impl ComputeService {
             driver,
             networking,
             images,
+            volumes: OnceLock::new(),
             host_name,
             locks: InstanceLocks::default(),
             flavor_generation: AtomicU64::new(0),

@@ -470,7 +470,7 @@ impl ComputeService {
 
     /// A server whose interfaces may change now: visible, unlocked (to a
     /// non-administrator), and idle in a state Nova allows.
-    async fn idle_for_interfaces(
+    pub(super) async fn idle_for_interfaces(
         &self,
         caller: &Arc<AuthContext>,
         id: &str,

@@ -20,7 +20,7 @@ const COLUMNS: &str = "number, id, project_id, user_id, name, description, hostn
     security_groups, requested_networks, scheduler_hints, server_group_id, availability_zone, \
     host, reservation_id, launch_index, status, vm_state, task_state, power_state, locked_by, \
     locked_reason, fault_code, fault_message, fault_created, access_ipv4, access_ipv6, \
-    disk_config, created_at, updated_at, launched_at";
+    disk_config, created_at, updated_at, launched_at, block_devices";
 
 fn from_row(row: &Row) -> oxistack_db::rusqlite::Result<Server> {
     let bad_state = |index: usize, text: String| {
@@ -93,6 +93,7 @@ fn from_row(row: &Row) -> oxistack_db::rusqlite::Result<Server> {
         created_at: time_column(row, 43)?,
         updated_at: time_column(row, 44)?,
         launched_at: optional_time_column(row, 45)?,
+        block_devices: json_column(row, 46)?,
     })
 }
 
@@ -198,6 +199,7 @@ fn row_values(s: &Server) -> Result<Vec<SqlValue>, ComputeError> {
         s.launched_at
             .as_ref()
             .map_or(SqlValue::Null, |t| SqlValue::Text(storage_time(t))),
+        SqlValue::Text(to_json(&s.block_devices)?),
     ])
 }
 

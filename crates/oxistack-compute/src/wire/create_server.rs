@@ -10,6 +10,7 @@ use oxistack_http::microversion::Microversion;
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::block_devices::{BootSource, boot_source};
 use super::{invalid, present};
 use crate::model::{AVAILABILITY_ZONE, is_uuid};
 use crate::validate::{
@@ -31,7 +32,8 @@ pub struct CreateRequest {
     pub name: String,
     pub description: Option<String>,
     pub hostname: Option<String>,
-    pub image_id: String,
+    /// The image booted from its local copy, and the volumes mapped.
+    pub boot: BootSource,
     pub flavor_id: String,
     pub networks: NetworkChoice,
     pub key_name: Option<String>,
@@ -116,23 +118,6 @@ struct RawServer {
 struct RawGroup {
     name: String,
 }
-
-/// The keys a `block_device_mapping_v2` entry may have.
-const BLOCK_DEVICE_KEYS: &[&str] = &[
-    "source_type",
-    "destination_type",
-    "boot_index",
-    "uuid",
-    "delete_on_termination",
-    "volume_size",
-    "volume_type",
-    "device_name",
-    "disk_bus",
-    "device_type",
-    "guest_format",
-    "no_device",
-    "tag",
-];
 
 /// A positive count given as a number or a numeric string.
 fn parse_count(field: &str, value: Option<&Value>) -> Result<Option<u32>, ApiError> {
@@ -225,7 +210,7 @@ impl CreateRequest {
             }
             None => return Err(invalid("server.flavorRef", "is required")),
         };
-        let image_id = image_from(
+        let boot = boot_source(
             raw.image_ref.as_deref(),
             raw.block_device_mapping_v2.as_deref(),
         )?;
@@ -328,7 +313,7 @@ impl CreateRequest {
             name,
             description,
             hostname: raw.hostname,
-            image_id,
+            boot,
             flavor_id,
             networks,
             key_name: raw.key_name,
@@ -369,74 +354,6 @@ fn parse_zone(zone: &str) -> Result<(Option<String>, Option<String>), ApiError> 
     }
     let host = parts.next().filter(|h| !h.is_empty()).map(str::to_owned);
     Ok((Some(name.to_owned()), host))
-}
-
-/// The image to boot: `imageRef`, or the image of a boot-index-0 block
-/// device mapping, which is all this cloud supports (no volumes yet).
-fn image_from(
-    image_ref: Option<&str>,
-    mappings: Option<&[Map<String, Value>]>,
-) -> Result<String, ApiError> {
-    let image_ref = image_ref.filter(|r| !r.is_empty()).map(reference_id);
-    let mut boot_image = None;
-    for (index, mapping) in mappings.unwrap_or_default().iter().enumerate() {
-        let field = format!("server.block_device_mapping_v2[{index}]");
-        if let Some(key) = mapping
-            .keys()
-            .find(|k| !BLOCK_DEVICE_KEYS.contains(&k.as_str()))
-        {
-            return Err(invalid(
-                &format!("{field}.{key}"),
-                "is not a block device mapping attribute",
-            ));
-        }
-        let text = |key: &str| mapping.get(key).and_then(Value::as_str);
-        let boot_index = match mapping.get("boot_index") {
-            None | Some(Value::Null) => None,
-            Some(Value::Number(n)) => n.as_i64(),
-            Some(Value::String(s)) => s.parse().ok(),
-            Some(other) => {
-                return Err(invalid(
-                    &format!("{field}.boot_index"),
-                    format!("{other} is not an integer"),
-                ));
-            }
-        };
-        let source = text("source_type").unwrap_or("blank");
-        let destination = text("destination_type").unwrap_or("local");
-        if source != "image" || destination != "local" || boot_index != Some(0) {
-            return Err(invalid(
-                &field,
-                format!(
-                    "only the boot image can be mapped (source_type 'image', destination_type 'local', boot_index 0); \
-                     this cloud has no volumes, swap or ephemeral disks (got source_type '{source}', destination_type '{destination}')"
-                ),
-            ));
-        }
-        // The other keys describe the root disk, which is always the
-        // image's local copy here.
-        let uuid = text("uuid").filter(|u| is_uuid(u)).ok_or_else(|| {
-            invalid(
-                &format!("{field}.uuid"),
-                "must be the UUID of the image to boot",
-            )
-        })?;
-        if boot_image.replace(uuid).is_some() {
-            return Err(invalid(&field, "only one mapping may have boot_index 0"));
-        }
-    }
-    match (image_ref, boot_image) {
-        (Some(image), Some(mapped)) if image != mapped => Err(invalid(
-            "server.block_device_mapping_v2",
-            format!("boots image {mapped} but imageRef is {image}"),
-        )),
-        (Some(image), _) => Ok(image.to_owned()),
-        (None, Some(mapped)) => Ok(mapped.to_owned()),
-        (None, None) => Err(invalid(
-            "server.imageRef",
-            "is required (this cloud boots servers from images)",
-        )),
-    }
 }
 
 fn parse_networks(
@@ -549,7 +466,10 @@ mod tests {
             v(1),
         )
         .unwrap();
-        assert_eq!(request.image_id, "1e3f8cd3-0be9-4b4d-bb8d-f4c1e69c1b4a");
+        assert_eq!(
+            request.boot.image_id,
+            "1e3f8cd3-0be9-4b4d-bb8d-f4c1e69c1b4a"
+        );
         assert_eq!(request.flavor_id, "1");
         assert_eq!(request.networks, NetworkChoice::Unspecified);
         assert_eq!((request.min_count, request.max_count), (1, 1));
@@ -622,18 +542,5 @@ mod tests {
             assert_eq!(err.status, 400, "{server}");
             assert!(err.message.contains(field), "{server}: {}", err.message);
         }
-    }
-
-    #[test]
-    fn block_device_mappings_boot_the_image_only() {
-        let mapping = |source: &str, destination: &str| {
-            json!({"name": "vm", "imageRef": "1e3f8cd3-0be9-4b4d-bb8d-f4c1e69c1b4a", "flavorRef": "1",
-                   "block_device_mapping_v2": [{"uuid": "1e3f8cd3-0be9-4b4d-bb8d-f4c1e69c1b4a",
-                   "boot_index": 0, "source_type": source, "destination_type": destination,
-                   "delete_on_termination": true}]})
-        };
-        assert!(CreateRequest::parse(body(mapping("image", "local")), v(1)).is_ok());
-        let err = CreateRequest::parse(body(mapping("image", "volume")), v(1)).unwrap_err();
-        assert!(err.message.contains("block_device_mapping_v2[0]"));
     }
 }

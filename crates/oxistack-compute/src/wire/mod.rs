@@ -1,6 +1,7 @@
 //! Nova's JSON documents, as serde structs. Fields that come and go with
 //! microversions are `Option`s skipped when `None`; the views decide them.
 
+pub mod block_devices;
 pub mod create_server;
 pub mod servers;
 
@@ -422,6 +423,53 @@ impl<'a> SecurityGroupRuleView<'a> {
             to_port,
             ip_range,
             group,
+        }
+    }
+}
+
+/// A volume attached to a server, as `os-volume_attachments` shows it.
+#[derive(Debug, Serialize)]
+pub struct VolumeAttachmentView<'a> {
+    pub device: &'a str,
+    /// The volume's id again, until 2.89 replaced it with the ids below.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub id: Option<&'a str>,
+    #[serde(rename = "serverId")]
+    pub server_id: &'a str,
+    #[serde(rename = "volumeId")]
+    pub volume_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_on_termination: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attachment_id: Option<Option<&'a str>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub bdm_uuid: Option<&'a str>,
+}
+
+impl<'a> VolumeAttachmentView<'a> {
+    pub fn new(
+        server_id: &'a str,
+        device: &'a crate::model::BlockDevice,
+        version: Microversion,
+    ) -> Self {
+        use crate::versions::{ATTACHMENT_DELETE_ON_TERMINATION, ATTACHMENT_IDS, INTERFACE_TAGS};
+        let volume_id = device.volume_id.as_deref().unwrap_or_default();
+        let ids = version.at_least(ATTACHMENT_IDS);
+        VolumeAttachmentView {
+            device: &device.device,
+            id: (!ids).then_some(volume_id),
+            server_id,
+            volume_id,
+            tag: version
+                .at_least(INTERFACE_TAGS)
+                .then_some(device.tag.as_deref()),
+            delete_on_termination: version
+                .at_least(ATTACHMENT_DELETE_ON_TERMINATION)
+                .then_some(device.delete_on_termination),
+            attachment_id: ids.then_some(device.attachment_id.as_deref()),
+            bdm_uuid: ids.then_some(device.id.as_str()),
         }
     }
 }

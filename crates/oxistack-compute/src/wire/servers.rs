@@ -147,6 +147,14 @@ pub struct ServerView<'a> {
 }
 
 /// The attributes of detailed views that lean ones leave out.
+/// A volume in a server's `os-extended-volumes:volumes_attached`.
+#[derive(Debug, Serialize)]
+pub struct AttachedVolumeView<'a> {
+    pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delete_on_termination: Option<bool>,
+}
+
 #[derive(Debug, Serialize)]
 pub struct ExtendedView<'a> {
     pub key_name: Option<&'a str>,
@@ -165,9 +173,8 @@ pub struct ExtendedView<'a> {
     pub launched_at: Option<String>,
     #[serde(rename = "OS-SRV-USG:terminated_at")]
     pub terminated_at: Option<()>,
-    /// Always empty: there are no volumes yet.
     #[serde(rename = "os-extended-volumes:volumes_attached")]
-    pub volumes_attached: [(); 0],
+    pub volumes_attached: Vec<AttachedVolumeView<'a>>,
     #[serde(
         rename = "OS-EXT-SRV-ATTR:hostname",
         skip_serializing_if = "Option::is_none"
@@ -411,7 +418,18 @@ fn extended_view<'a>(
         power_state: server.power_state.code(),
         launched_at: server.launched_at.as_ref().map(naive_time),
         terminated_at: None,
-        volumes_attached: [],
+        volumes_attached: server
+            .block_devices
+            .iter()
+            .filter_map(|d| {
+                Some(AttachedVolumeView {
+                    id: d.volume_id.as_deref()?,
+                    delete_on_termination: version
+                        .at_least(EXTENDED_ATTRIBUTES)
+                        .then_some(d.delete_on_termination),
+                })
+            })
+            .collect(),
         hostname: show_hostname.then_some(server.hostname.as_str()),
         host_status: (admin && version.at_least(HOST_STATUS)).then_some(if server.host.is_some() {
             "UP"
