@@ -522,17 +522,6 @@ fn has_room(group: &ServerGroup, placed: u64) -> bool {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn hostnames_are_made_from_names() {
-        assert_eq!(sanitize_hostname("Master 1_a.b", "x"), "master-1-a-b");
-        assert_eq!(sanitize_hostname("!!!", "abc"), "server-abc");
-    }
-}
-
 /// A new server's mappings: the root volume at `/dev/vda`, the others at
 /// the next free names, all to be created or reserved by the build.
 fn block_devices(request: &CreateRequest) -> Vec<BlockDevice> {
@@ -581,4 +570,15 @@ fn block_devices(request: &CreateRequest) -> Vec<BlockDevice> {
         });
     }
     devices
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hostnames_are_made_from_names() {
+        assert_eq!(sanitize_hostname("Master 1_a.b", "x"), "master-1-a-b");
+        assert_eq!(sanitize_hostname("!!!", "abc"), "server-abc");
+    }
 }

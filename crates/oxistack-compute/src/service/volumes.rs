@@ -202,8 +202,9 @@ impl ComputeService {
             }
         })
         .await;
-        if let Err(error) = self.driver.detach_volume(server_id, &volume_id).await {
-            if !matches!(error, DriverError::NotFound(_)) {
+        match self.driver.detach_volume(server_id, &volume_id).await {
+            Ok(()) | Err(DriverError::NotFound(_)) => {}
+            Err(error) => {
                 tracing::warn!(server = %server_id, volume = %volume_id, %error, "cannot unplug a volume");
                 // The guest still has it: it stays attached.
                 if let Some(attachment) = &device.attachment_id {
