@@ -12,7 +12,7 @@
 # binutils (readelf).
 set -eu
 TARGET=$1
-SRC=$(cd "$(dirname "$0")" && pwd)        # rcS, inittab, rcK, udhcpc.script, sudo, json.awk, elfdeps.sh
+SRC=$(cd "$(dirname "$0")" && pwd)        # rcS, inittab, rcK, udhcpc.script, sudo, json.awk, elfdeps.sh, mdev.conf, virtio-disk
 CMDLINE="console=ttyS0 quiet"
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
@@ -66,8 +66,9 @@ cp "$SRC/rcS" "$SRC/rcK" etc/init.d/; cp "$SRC/inittab" etc/inittab
 cp "$SRC/udhcpc.script" usr/share/udhcpc/default.script
 cp "$SRC/json.awk" usr/share/oxistack/json.awk
 cp "$SRC/sudo" usr/bin/sudo
+mkdir -p lib/mdev; cp "$SRC/mdev.conf" etc/mdev.conf; cp "$SRC/virtio-disk" lib/mdev/virtio-disk
 printf '#!/bin/sh\necho "oxistack-cirros: ACPI power button -> poweroff" > /dev/console\nexec /sbin/poweroff\n' > etc/acpi/PWRF/00000080
-chmod 755 etc/init.d/rcS etc/init.d/rcK usr/share/udhcpc/default.script usr/bin/sudo etc/acpi/PWRF/00000080
+chmod 755 etc/init.d/rcS etc/init.d/rcK usr/share/udhcpc/default.script usr/bin/sudo etc/acpi/PWRF/00000080 lib/mdev/virtio-disk
 PWHASH=$(bin/busybox mkpasswd -m sha512 gocubsgo)
 printf 'root:x:0:0:root:/root:/bin/sh\ncirros:x:1000:1000:cirros:/home/cirros:/bin/sh\n' > etc/passwd
 printf 'root::19000:0:99999:7:::\ncirros:%s:19000:0:99999:7:::\n' "$PWHASH" > etc/shadow; chmod 600 etc/shadow

@@ -23,6 +23,10 @@ pub struct InstancePaths {
     /// The guest's memory and device state while it is suspended to disk
     /// (see `suspend`); present only between a save and the next start.
     pub saved_state: PathBuf,
+    /// The saved guest's PCI addresses by device id, so that it is loaded
+    /// into the same slots (hot-plugs may have left them in another order
+    /// than the command line's).
+    pub saved_devices: PathBuf,
     /// Where QEMU streams that state, out when saving and in when resuming.
     pub migration_socket: PathBuf,
 }
@@ -44,6 +48,7 @@ impl InstancePaths {
             qmp_socket: dir.join("qmp.sock"),
             pidfile: dir.join("qemu.pid"),
             saved_state: dir.join("saved-state"),
+            saved_devices: dir.join("saved-state.devices.json"),
             migration_socket: dir.join("migration.sock"),
             dir,
         })
@@ -189,6 +194,8 @@ mod tests {
                 admin_password: Some("secret".into()),
                 ..InstanceMetadata::default()
             },
+            root_volume: None,
+            volumes: Vec::new(),
         };
         write_spec(&path, &spec).unwrap();
         assert_eq!(read_spec(&path).unwrap(), spec);

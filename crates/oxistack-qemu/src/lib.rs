@@ -2,7 +2,8 @@
 //! instance, driven over QMP.
 //!
 //! Each instance lives in `<instances_dir>/<id>/`: `spec.json` (what it
-//! was spawned with), `disk.qcow2` (an overlay over the image),
+//! was spawned with, and the volumes attached since), `disk.qcow2` (an
+//! overlay over the image, unless it boots from a volume),
 //! `config.iso`, `console.log`, `qmp.sock` and `qemu.pid`. Nothing else is
 //! kept: the driver learns everything from those files and `/proc`, so
 //! guests outlive oxistack (they are daemonized into their own session)
@@ -19,8 +20,9 @@ mod process;
 mod qmp;
 mod suspend;
 mod tool;
+mod volumes;
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -31,7 +33,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use oxistack_virt::{
     ComputeDriver, DriverError, DriverResult, HostInfo, InstanceInfo, InstanceSpec, InstanceState,
-    Nic, RebootKind,
+    Nic, RebootKind, VolumeDisk,
 };
 use serde_json::json;
 use tokio::sync::OwnedMutexGuard;
@@ -63,6 +65,9 @@ const BASE_DIR: &str = "_base";
 const SOFT_REBOOT_TIMEOUT: Duration = Duration::from_secs(60);
 /// How long a NIC unplug waits for the guest to release the device.
 const UNPLUG_TIMEOUT: Duration = Duration::from_secs(5);
+/// How long a volume unplug waits for the guest to release the disk; a
+/// volume still plugged is never reported detached.
+const VOLUME_UNPLUG_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// Where the driver keeps instances and how it runs them.
 #[derive(Debug, Clone)]
@@ -288,7 +293,16 @@ impl QemuDriver {
         paths: &InstancePaths,
         undo: &mut Undo<'_>,
     ) -> DriverResult<()> {
-        let needs_disk = !paths.disk.exists();
+        // A root volume is the root disk: no image, no overlay.
+        let needs_disk = spec.root_volume.is_none() && !paths.disk.exists();
+        if let Some(reason) = spec
+            .root_volume
+            .iter()
+            .chain(&spec.volumes)
+            .find_map(command_line::unsupported_volume)
+        {
+            return Err(hypervisor(&spec.id, "spawn", reason));
+        }
         // Check the image before anything is created for the instance.
         let image = if needs_disk {
             let image = image::check(&spec.image, &self.instances_dir).await?;
@@ -330,24 +344,34 @@ impl QemuDriver {
         operation: &'static str,
     ) -> DriverResult<()> {
         if paths.saved_state.exists() {
-            let resumed = match self.launch(paths, spec, operation, true).await {
-                Ok(()) => suspend::resume(paths).await.map_err(|e| e.to_string()),
-                Err(error) => Err(error.to_string()),
+            let resumed = match suspend::resume_addresses(paths, spec) {
+                Ok(addresses) => {
+                    match self.launch(paths, spec, operation, Some(&addresses)).await {
+                        Ok(()) => suspend::resume(paths).await.map_err(|e| e.to_string()),
+                        Err(error) => Err(error.to_string()),
+                    }
+                }
+                Err(reason) => Err(reason),
             };
-            match resumed {
+            let resumed = match resumed {
                 Ok(()) => {
                     tracing::info!(id = %spec.id, "guest resumed from its saved state");
-                    std::fs::remove_file(&paths.saved_state)?;
-                    return Ok(());
+                    true
                 }
                 Err(reason) => {
                     tracing::warn!(id = %spec.id, %reason, "cannot resume the saved guest; booting it instead");
                     self.kill(paths).await;
-                    std::fs::remove_file(&paths.saved_state)?;
+                    false
                 }
+            };
+            std::fs::remove_file(&paths.saved_state)?;
+            unless_missing(std::fs::remove_file(&paths.saved_devices))?;
+            if resumed {
+                return Ok(());
             }
         }
-        self.launch(paths, spec, operation, false).await?;
+        unless_missing(std::fs::remove_file(&paths.saved_devices))?;
+        self.launch(paths, spec, operation, None).await?;
         if let Err(error) = wait_running(paths, &spec.id, operation).await {
             self.kill(paths).await;
             return Err(error);
@@ -356,15 +380,15 @@ impl QemuDriver {
         Ok(())
     }
 
-    /// Runs QEMU for a prepared instance until it has daemonized (booting,
-    /// or waiting for its saved state when `incoming`). On failure no
-    /// process is left.
+    /// Runs QEMU for a prepared instance until it has daemonized: booting,
+    /// or waiting for its saved state when `incoming` gives the PCI
+    /// addresses its devices had. On failure no process is left.
     async fn launch(
         &self,
         paths: &InstancePaths,
         spec: &InstanceSpec,
         operation: &'static str,
-        incoming: bool,
+        incoming: Option<&BTreeMap<String, String>>,
     ) -> DriverResult<()> {
         for stale in [&paths.qmp_socket, &paths.pidfile, &paths.migration_socket] {
             unless_missing(std::fs::remove_file(stale))?;
@@ -375,7 +399,8 @@ impl QemuDriver {
             paths,
             accel: self.accel,
             vhost_net: self.vhost_net,
-            incoming,
+            incoming: incoming.is_some(),
+            addresses: incoming.unwrap_or(&BTreeMap::new()),
         });
         let mut command = match &self.netns {
             Some(netns) => tokio::process::Command::from(
@@ -864,6 +889,31 @@ impl ComputeDriver for QemuDriver {
 
     fn detach_nic<'a>(&'a self, id: &'a str, port_id: &'a str) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(self.detach(id, port_id))
+    }
+
+    fn attach_volume<'a>(
+        &'a self,
+        id: &'a str,
+        disk: &'a VolumeDisk,
+    ) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(self.attach_volume_to(id, disk))
+    }
+
+    fn detach_volume<'a>(
+        &'a self,
+        id: &'a str,
+        volume_id: &'a str,
+    ) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(self.detach_volume_from(id, volume_id))
+    }
+
+    fn resize_volume<'a>(
+        &'a self,
+        id: &'a str,
+        volume_id: &'a str,
+        size_bytes: u64,
+    ) -> BoxFuture<'a, DriverResult<()>> {
+        Box::pin(self.resize_volume_of(id, volume_id, size_bytes))
     }
 
     fn console_output<'a>(

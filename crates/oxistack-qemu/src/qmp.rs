@@ -41,7 +41,12 @@ impl QmpError {
         match self {
             QmpError::Refused {
                 class, description, ..
-            } => class == "DeviceNotFound" || description.contains("not found"),
+            } => {
+                class == "DeviceNotFound"
+                    || description.contains("not found")
+                    // blockdev-del of a node that does not exist
+                    || description.starts_with("Failed to find node")
+            }
             _ => false,
         }
     }

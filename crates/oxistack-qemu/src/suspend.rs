@@ -7,6 +7,7 @@
 //! instance directory, out when saving and in when resuming (Debian 12's
 //! QEMU 7.2 has no `file:` migration, and this needs no shell).
 
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::Path;
 use std::time::Duration;
@@ -16,7 +17,10 @@ use tokio::io::AsyncWriteExt;
 use tokio::net::{UnixListener, UnixStream};
 use tokio::time::Instant;
 
+use oxistack_virt::InstanceSpec;
+
 use crate::QMP_TIMEOUT;
+use crate::command_line;
 use crate::instance_dir::InstancePaths;
 use crate::qmp::{QmpClient, QmpError};
 
@@ -40,7 +44,8 @@ pub enum SuspendError {
 }
 
 /// Saves the running guest of `paths` to its saved-state file, leaving
-/// QEMU paused; the caller stops it. The file appears only complete.
+/// QEMU paused; the caller stops it. The file appears only complete, after
+/// the PCI addresses of the guest's devices (see [`saved_addresses`]).
 pub async fn save(paths: &InstancePaths) -> Result<(), SuspendError> {
     let partial = paths.saved_state.with_extension("part");
     let result = tokio::time::timeout(MIGRATION_TIMEOUT, save_to(paths, &partial)).await;
@@ -50,7 +55,14 @@ pub async fn save(paths: &InstancePaths) -> Result<(), SuspendError> {
         Err(_) => Err(SuspendError::Timeout(MIGRATION_TIMEOUT)),
     };
     match outcome {
-        Ok(()) => {
+        Ok(addresses) => {
+            let devices = paths.saved_devices.with_extension("part");
+            std::fs::write(
+                &devices,
+                serde_json::to_vec(&addresses).map_err(io::Error::other)?,
+            )?;
+            std::fs::File::open(&devices)?.sync_all()?;
+            std::fs::rename(&devices, &paths.saved_devices)?;
             std::fs::rename(&partial, &paths.saved_state)?;
             std::fs::File::open(&paths.dir)?.sync_all()?;
             Ok(())
@@ -62,12 +74,17 @@ pub async fn save(paths: &InstancePaths) -> Result<(), SuspendError> {
     }
 }
 
-async fn save_to(paths: &InstancePaths, partial: &Path) -> Result<(), SuspendError> {
+/// Saves the guest to `partial`; returns its devices' PCI addresses.
+async fn save_to(
+    paths: &InstancePaths,
+    partial: &Path,
+) -> Result<BTreeMap<String, String>, SuspendError> {
     let _ = std::fs::remove_file(&paths.migration_socket);
     let listener = UnixListener::bind(&paths.migration_socket)?;
     let mut qmp = QmpClient::connect(&paths.qmp_socket, QMP_TIMEOUT).await?;
     // A frozen guest is saved in one consistent pass.
     qmp.execute("stop", None).await?;
+    let addresses = pci_addresses(&qmp.execute("query-pci", None).await?);
     qmp.execute(
         "migrate-set-parameters",
         Some(json!({ "max-bandwidth": MAX_BANDWIDTH })),
@@ -90,7 +107,66 @@ async fn save_to(paths: &InstancePaths, partial: &Path) -> Result<(), SuspendErr
     let (received, migrated) = tokio::join!(receive, wait_migration(&mut qmp));
     migrated?;
     received?;
-    Ok(())
+    Ok(addresses)
+}
+
+/// The PCI addresses (`0x5`, `0x5.0x1`) of the devices with an id on the
+/// root bus, from a `query-pci` reply.
+fn pci_addresses(reply: &Value) -> BTreeMap<String, String> {
+    let devices = reply
+        .pointer("/0/devices")
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or_default();
+    devices
+        .iter()
+        .filter_map(|device| {
+            let id = device.get("qdev_id").and_then(Value::as_str)?;
+            let slot = device.get("slot").and_then(Value::as_u64)?;
+            let function = device.get("function").and_then(Value::as_u64)?;
+            let address = match function {
+                0 => format!("{slot:#x}"),
+                _ => format!("{slot:#x}.{function:#x}"),
+            };
+            (!id.is_empty()).then(|| (id.to_owned(), address))
+        })
+        .collect()
+}
+
+/// The PCI addresses to load the saved guest of `paths` into: those its
+/// devices had, which must be the devices `spec` gives it (an empty map
+/// for a save that did not record them: its devices are in command-line
+/// order). Refused when the devices differ (a volume attached or detached
+/// since), as loading a guest into other devices would confuse them.
+pub fn resume_addresses(
+    paths: &InstancePaths,
+    spec: &InstanceSpec,
+) -> Result<BTreeMap<String, String>, String> {
+    let Some(addresses) = saved_addresses(paths)
+        .map_err(|e| format!("cannot read {}: {e}", paths.saved_devices.display()))?
+    else {
+        return Ok(BTreeMap::new());
+    };
+    let saved: BTreeSet<String> = addresses.keys().cloned().collect();
+    let now = command_line::device_ids(spec);
+    if saved != now {
+        return Err(format!(
+            "the guest was saved with the devices {saved:?}, the instance now has {now:?}"
+        ));
+    }
+    Ok(addresses)
+}
+
+/// The PCI addresses a saved guest's devices had, if its save recorded
+/// them.
+fn saved_addresses(paths: &InstancePaths) -> io::Result<Option<BTreeMap<String, String>>> {
+    match std::fs::read(&paths.saved_devices) {
+        Ok(json) => serde_json::from_slice(&json)
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e)),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(error) => Err(error),
+    }
 }
 
 /// Feeds a saved guest to a QEMU started with `-incoming` and lets it run
@@ -171,6 +247,22 @@ async fn connect_when_listening(socket: &Path) -> io::Result<UnixStream> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pci_addresses_are_read_by_device_id() {
+        let reply = json!([{"bus": 0, "devices": [
+            {"bus": 0, "slot": 0, "function": 0, "qdev_id": ""},
+            {"bus": 0, "slot": 2, "function": 0, "qdev_id": "nic-5d2e8a91-7f"},
+            {"bus": 0, "slot": 3, "function": 0, "qdev_id": "root-disk"},
+            {"bus": 0, "slot": 12, "function": 1, "qdev_id": "volume-x"},
+        ]}]);
+        let addresses = pci_addresses(&reply);
+        assert_eq!(addresses.len(), 3);
+        assert_eq!(addresses["nic-5d2e8a91-7f"], "0x2");
+        assert_eq!(addresses["root-disk"], "0x3");
+        assert_eq!(addresses["volume-x"], "0xc.0x1");
+        assert!(pci_addresses(&json!({})).is_empty());
+    }
 
     #[test]
     fn failed_migrations_say_why() {

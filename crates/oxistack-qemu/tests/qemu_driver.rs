@@ -1,6 +1,7 @@
 //! The QEMU driver against real QEMU processes under TCG.
 //!
-//! `an_instance_boots_pauses_powers_off_and_is_adopted` boots the
+//! `an_instance_boots_pauses_powers_off_and_is_adopted` and
+//! `volumes_hot_plug_into_running_guests_and_survive_a_suspend` boot the
 //! project's test image from `$OXISTACK_TEST_IMAGE`; the other tests use a
 //! one-instruction boot sector that spins forever, which is all a running
 //! QEMU needs.
@@ -13,8 +14,9 @@ use std::time::{Duration, Instant};
 use oxistack_qemu::{Accel, QemuConfig, QemuDriver, ResolvedAccel};
 use oxistack_virt::{
     ComputeDriver, DriverError, ImageSource, InstanceMetadata, InstanceSpec, InstanceState, Nic,
-    PublicKey, RebootKind,
+    PublicKey, RebootKind, VolumeDisk,
 };
+use serde_json::{Value, json};
 
 const READY: &str = "login: cirros ready";
 
@@ -96,6 +98,8 @@ fn spec(image: &Path, format: &str, root_disk_gib: u64) -> InstanceSpec {
             hostname: "probe.novalocal".into(),
             ..InstanceMetadata::default()
         },
+        root_volume: None,
+        volumes: Vec::new(),
     }
 }
 
@@ -440,4 +444,307 @@ async fn auto_acceleration_is_probed_once_and_cached() {
     {
         assert!(instances.join("accel-probe.json").exists());
     }
+}
+
+/// Runs one QMP command on instance `id`'s QEMU and returns its `return`.
+fn qmp(instances_dir: &Path, id: &str, command: &str, arguments: Value) -> Value {
+    use std::io::{BufRead, BufReader, Write};
+    let socket = instances_dir.join(id).join("qmp.sock");
+    let stream = std::os::unix::net::UnixStream::connect(&socket).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut lines = BufReader::new(stream).lines();
+    lines.next().unwrap().unwrap();
+    let mut reply = Value::Null;
+    for (command, arguments) in [("qmp_capabilities", json!({})), (command, arguments)] {
+        let request = json!({ "execute": command, "arguments": arguments });
+        writeln!(writer, "{request}").unwrap();
+        reply = loop {
+            let message: Value = serde_json::from_str(&lines.next().unwrap().unwrap()).unwrap();
+            if message.get("event").is_none() {
+                break message;
+            }
+        };
+    }
+    reply
+        .get("return")
+        .cloned()
+        .unwrap_or_else(|| panic!("{command} failed: {reply}"))
+}
+
+/// The virtual sizes of the block nodes QEMU has, by node name.
+fn block_nodes(instances_dir: &Path, id: &str) -> Vec<(String, u64)> {
+    let nodes = qmp(
+        instances_dir,
+        id,
+        "query-named-block-nodes",
+        json!({"flat": true}),
+    );
+    nodes
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|node| {
+            (
+                node["node-name"].as_str().unwrap().to_owned(),
+                node["image"]["virtual-size"].as_u64().unwrap(),
+            )
+        })
+        .collect()
+}
+
+fn has_node(instances_dir: &Path, id: &str, node: &str) -> bool {
+    block_nodes(instances_dir, id)
+        .iter()
+        .any(|(name, _)| name == node)
+}
+
+fn saved_spec(instances_dir: &Path, id: &str) -> InstanceSpec {
+    serde_json::from_slice(&std::fs::read(instances_dir.join(id).join("spec.json")).unwrap())
+        .unwrap()
+}
+
+fn qemu_img(args: &[&str]) {
+    let status = Command::new("qemu-img").args(args).status().unwrap();
+    assert!(status.success(), "qemu-img {args:?} failed");
+}
+
+fn volume(path: &Path, format: &str) -> VolumeDisk {
+    VolumeDisk {
+        volume_id: uuid::Uuid::new_v4().to_string(),
+        path: path.to_owned(),
+        format: format.into(),
+        shareable: false,
+        read_only: false,
+    }
+}
+
+/// Waits until the console shows `line`, and returns how long that took.
+async fn wait_console(driver: &QemuDriver, id: &str, line: &str) -> Duration {
+    let started = Instant::now();
+    loop {
+        let console = driver.console_output(id, None).await.unwrap();
+        if console.contains(line) {
+            return started.elapsed();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no `{line}` within 30 s; console:\n{}",
+            oxistack_virt::tail(&console, Some(30))
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Two guests of the test image, one booted from a root volume: a qcow2
+/// volume is hot-plugged into one (the guest's mdev announces it by its
+/// serial), resized and unplugged; a raw shareable one into both at once;
+/// a suspend to disk and a resume keep the hot-plugged disk.
+#[tokio::test]
+async fn volumes_hot_plug_into_running_guests_and_survive_a_suspend() {
+    let image = test_image();
+    let temporary = tempfile::tempdir().unwrap();
+    let instances = temporary.path().join("instances");
+    let _guard = KillOnDrop(instances.clone());
+    let driver = driver(&instances, None).await;
+
+    let dir = temporary.path();
+    let root_file = dir.join("root.qcow2");
+    qemu_img(&[
+        "convert",
+        "-q",
+        "-O",
+        "qcow2",
+        image.to_str().unwrap(),
+        root_file.to_str().unwrap(),
+    ]);
+    let data_file = dir.join("data.qcow2");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "qcow2",
+        data_file.to_str().unwrap(),
+        "64M",
+    ]);
+    let shared_file = dir.join("shared.raw");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "raw",
+        shared_file.to_str().unwrap(),
+        "32M",
+    ]);
+    let root = volume(&root_file, "qcow2");
+    let data = volume(&data_file, "qcow2");
+    let shared = VolumeDisk {
+        shareable: true,
+        ..volume(&shared_file, "raw")
+    };
+
+    // Boot from a volume: no image needed, no overlay made.
+    let mut first = spec(&image, "qcow2", 1);
+    first.image.path = None;
+    first.root_volume = Some(root.clone());
+    first.config_drive = true;
+    let mut second = spec(&image, "qcow2", 1);
+    second.config_drive = true;
+    let (a, b) = (first.id.clone(), second.id.clone());
+    driver.spawn(&first).await.unwrap();
+    driver.spawn(&second).await.unwrap();
+    assert!(!instances.join(&a).join("disk.qcow2").exists());
+    let boot = wait_ready(&driver, &a, 1).await;
+    wait_ready(&driver, &b, 1).await;
+    eprintln!("the guest booted from a volume was ready after {boot:?}");
+    // The guest finds its root volume by its serial, as udev would.
+    wait_console(
+        &driver,
+        &a,
+        &format!("disk vda serial {} added", root.serial()),
+    )
+    .await;
+
+    // Hot-plug: the guest sees the disk by its serial.
+    let started = Instant::now();
+    driver.attach_volume(&a, &data).await.unwrap();
+    let plugged = started.elapsed();
+    let seen = wait_console(&driver, &a, &format!("serial {} added", data.serial())).await;
+    eprintln!(
+        "qcow2 volume: attach_volume took {plugged:?}, the guest's console line {:?} later",
+        seen
+    );
+    let node = format!("vol-{}", data.serial());
+    assert!(has_node(&instances, &a, &node));
+    assert_eq!(saved_spec(&instances, &a).volumes, vec![data.clone()]);
+    driver.attach_volume(&a, &data).await.unwrap();
+    assert_eq!(saved_spec(&instances, &a).volumes.len(), 1);
+    let elsewhere = VolumeDisk {
+        path: shared_file.clone(),
+        ..data.clone()
+    };
+    let error = driver.attach_volume(&a, &elsewhere).await.unwrap_err();
+    assert!(error.to_string().contains("already plugged"), "{error}");
+
+    // Growing the volume reaches the running guest's disk.
+    driver
+        .resize_volume(&a, &data.volume_id, 128 << 20)
+        .await
+        .unwrap();
+    let size = block_nodes(&instances, &a)
+        .into_iter()
+        .find(|(name, _)| *name == node)
+        .unwrap()
+        .1;
+    assert_eq!(size, 128 << 20);
+
+    // A shareable raw volume in both guests at once.
+    driver.attach_volume(&a, &shared).await.unwrap();
+    driver.attach_volume(&b, &shared).await.unwrap();
+    for id in [&a, &b] {
+        wait_console(&driver, id, &format!("serial {} added", shared.serial())).await;
+    }
+
+    // Unplug: done once the guest has let go, and gone everywhere.
+    let started = Instant::now();
+    driver.detach_volume(&a, &data.volume_id).await.unwrap();
+    let unplugged = started.elapsed();
+    eprintln!("qcow2 volume: detach_volume (until DEVICE_DELETED) took {unplugged:?}");
+    wait_console(&driver, &a, &format!("serial {} removed", data.serial())).await;
+    assert!(!has_node(&instances, &a, &node));
+    assert!(!has_node(&instances, &a, &format!("{node}-file")));
+    assert_eq!(saved_spec(&instances, &a).volumes, vec![shared.clone()]);
+    driver.detach_volume(&a, &data.volume_id).await.unwrap();
+
+    // Suspended to disk and resumed with the hot-plugged disk where it was.
+    assert_eq!(QemuDriver::suspend_all(&instances).await.unwrap(), (2, 0));
+    for id in [&a, &b] {
+        driver.power_on(id).await.unwrap();
+        assert_eq!(driver.state(id).await.unwrap(), InstanceState::Running);
+        let console = driver.console_output(id, None).await.unwrap();
+        assert_eq!(console.matches(READY).count(), 1, "{id} booted again");
+        assert!(has_node(
+            &instances,
+            id,
+            &format!("vol-{}", shared.serial())
+        ));
+    }
+    // The resumed guests still answer an unplug.
+    for id in [&a, &b] {
+        driver.detach_volume(id, &shared.volume_id).await.unwrap();
+        wait_console(&driver, id, &format!("serial {} removed", shared.serial())).await;
+        assert!(saved_spec(&instances, id).volumes.is_empty());
+    }
+    driver.destroy(&a).await.unwrap();
+    driver.destroy(&b).await.unwrap();
+    // The volumes' files are not the instances' to remove.
+    assert!(root_file.exists() && data_file.exists() && shared_file.exists());
+}
+
+/// A guest that never lets go of a disk (no OS to answer the ACPI eject)
+/// keeps its volume: the detach times out and says so. Volumes in the spec
+/// are on the command line of every later start; one detached from a
+/// stopped instance is only dropped from its spec.
+#[tokio::test]
+async fn a_volume_the_guest_does_not_release_stays_attached() {
+    let temporary = tempfile::tempdir().unwrap();
+    let instances = temporary.path().join("instances");
+    let _guard = KillOnDrop(instances.clone());
+    let image = spinning_image(temporary.path(), 1 << 20);
+    let data_file = temporary.path().join("data.raw");
+    qemu_img(&[
+        "create",
+        "-q",
+        "-f",
+        "raw",
+        data_file.to_str().unwrap(),
+        "16M",
+    ]);
+    let data = volume(&data_file, "raw");
+    let driver = driver(&instances, None).await;
+    let spec = spec(&image, "raw", 0);
+    let id = spec.id.clone();
+    driver.spawn(&spec).await.unwrap();
+    driver.attach_volume(&id, &data).await.unwrap();
+    let node = format!("vol-{}", data.serial());
+    assert!(has_node(&instances, &id, &node));
+
+    let started = Instant::now();
+    let error = driver
+        .detach_volume(&id, &data.volume_id)
+        .await
+        .unwrap_err();
+    eprintln!(
+        "an unreleased volume's detach failed after {:?}: {error}",
+        started.elapsed()
+    );
+    assert!(matches!(error, DriverError::Timeout { .. }), "{error}");
+    assert_eq!(saved_spec(&instances, &id).volumes, vec![data.clone()]);
+    assert!(has_node(&instances, &id, &node));
+
+    // A host reboot: the volume is on the next start's command line.
+    // The compute service spawns it again with its volumes in the spec.
+    assert_eq!(QemuDriver::kill_all(&instances).unwrap(), 1);
+    driver.spawn(&saved_spec(&instances, &id)).await.unwrap();
+    assert!(has_node(&instances, &id, &node));
+    driver.power_off(&id, Duration::ZERO).await.unwrap();
+    driver.detach_volume(&id, &data.volume_id).await.unwrap();
+    assert!(saved_spec(&instances, &id).volumes.is_empty());
+    // Attached while stopped: plugged when it starts.
+    driver.attach_volume(&id, &data).await.unwrap();
+    driver
+        .resize_volume(&id, &data.volume_id, 32 << 20)
+        .await
+        .unwrap();
+    driver.power_on(&id).await.unwrap();
+    assert!(has_node(&instances, &id, &node));
+    let vmdk = VolumeDisk {
+        format: "vmdk".into(),
+        ..volume(&data_file, "raw")
+    };
+    let error = driver.attach_volume(&id, &vmdk).await.unwrap_err();
+    assert!(error.to_string().contains("only qcow2 and raw"), "{error}");
+    driver.destroy(&id).await.unwrap();
 }
