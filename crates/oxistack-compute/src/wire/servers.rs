@@ -110,7 +110,7 @@ pub struct ServerView<'a> {
     pub metadata: &'a BTreeMap<String, String>,
     #[serde(rename = "hostId")]
     pub host_id: String,
-    pub image: ImageRef<'a>,
+    pub image: ImageShown<'a>,
     pub flavor: FlavorRef<'a>,
     pub created: String,
     pub updated: String,
@@ -221,6 +221,15 @@ pub struct FaultView<'a> {
     pub code: u16,
     pub message: &'a str,
     pub created: String,
+}
+
+/// A server's `image`: the image it boots, or `""` for a server that
+/// boots from a volume, as Nova shows it.
+#[derive(Debug, Serialize)]
+#[serde(untagged)]
+pub enum ImageShown<'a> {
+    Image(ImageRef<'a>),
+    BootedFromVolume(&'static str),
 }
 
 #[derive(Debug, Serialize)]
@@ -351,12 +360,15 @@ pub fn server_view<'a>(
         user_id: &server.user_id,
         metadata: &server.metadata,
         host_id: host_id(&server.project_id, server.host.as_deref()),
-        image: ImageRef {
-            id: &server.image_id,
-            links: [context.urls.bookmark_link("images", &server.image_id)],
-            properties: version
-                .at_least(IMAGE_PROPERTIES)
-                .then_some(&server.image_properties),
+        image: match server.image_id.as_str() {
+            "" => ImageShown::BootedFromVolume(""),
+            image_id => ImageShown::Image(ImageRef {
+                id: image_id,
+                links: [context.urls.bookmark_link("images", image_id)],
+                properties: version
+                    .at_least(IMAGE_PROPERTIES)
+                    .then_some(&server.image_properties),
+            }),
         },
         flavor,
         created: wire_time(&server.created_at),

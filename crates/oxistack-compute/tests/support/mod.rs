@@ -1,5 +1,9 @@
 //! In-memory stand-ins for what the compute service depends on (tokens,
-//! the network and image services) and a cloud to drive its router.
+//! the network, image and volume services) and a cloud to drive its router.
+
+mod volumes;
+
+pub use volumes::FakeVolumes;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -721,6 +725,7 @@ pub struct Cloud {
     pub driver: Arc<FakeDriver>,
     pub networking: Arc<FakeNetworking>,
     pub images: Arc<FakeImages>,
+    pub volumes: Arc<FakeVolumes>,
     /// Where the service's per-server work runs.
     pub tasks: oxistack_tasks::Supervisor,
     _dir: Arc<tempfile::TempDir>,
@@ -736,6 +741,7 @@ impl Cloud {
             Arc::new(FakeDriver::new()),
             Arc::new(FakeNetworking::default()),
             Arc::new(FakeImages::with_defaults()),
+            Arc::new(FakeVolumes::default()),
             Arc::new(dir),
         )
     }
@@ -745,6 +751,7 @@ impl Cloud {
         driver: Arc<FakeDriver>,
         networking: Arc<FakeNetworking>,
         images: Arc<FakeImages>,
+        volumes: Arc<FakeVolumes>,
         dir: Arc<tempfile::TempDir>,
     ) -> Cloud {
         let tasks = oxistack_tasks::Supervisor::new();
@@ -756,6 +763,7 @@ impl Cloud {
             &tasks,
         );
         service.bootstrap().unwrap();
+        service.set_volumes(volumes.clone());
         let router = Router::new().nest("/compute", router(service.clone(), Arc::new(tokens())));
         Cloud {
             router,
@@ -764,6 +772,7 @@ impl Cloud {
             driver,
             networking,
             images,
+            volumes,
             tasks,
             _dir: dir,
         }
@@ -777,6 +786,7 @@ impl Cloud {
             driver,
             self.networking.clone(),
             self.images.clone(),
+            self.volumes.clone(),
             self._dir.clone(),
         )
     }
