@@ -68,7 +68,7 @@ async fn a_volume_is_plugged_listed_and_unplugged() {
     assert_eq!(attachment["serverId"], server.as_str());
     assert_eq!(attachment["device"], "/dev/vdb");
     assert_eq!(attachment["delete_on_termination"], false);
-    assert_eq!(plugged(&cloud, &server), [volume.clone()]);
+    assert_eq!(plugged(&cloud, &server), vec![volume.clone()]);
     let disk = &cloud.driver.spec(&server).unwrap().volumes[0];
     assert_eq!(disk.serial(), volume[..20]);
     assert_eq!(cloud.volumes.get(&volume).unwrap().summary.status, "in-use");
@@ -131,7 +131,7 @@ async fn refusals_change_nothing() {
     attach(&cloud, &first, &shared, "2.60").await.expect(200);
     attach(&cloud, &second, &shared, "2.60").await.expect(200);
     assert_eq!(plugged(&cloud, &first), [volume.clone(), shared.clone()]);
-    assert_eq!(plugged(&cloud, &second), [shared.clone()]);
+    assert_eq!(plugged(&cloud, &second), vec![shared.clone()]);
     // Detaching what is not attached is a 404; a malformed id a 400.
     cloud
         .delete(
@@ -219,7 +219,7 @@ async fn a_restart_finishes_an_interrupted_attach_and_detach() {
         .read(move |conn| {
             Ok::<_, oxistack_db::DbError>(conn.query_row(
                 "SELECT block_devices FROM compute_servers WHERE id = ?1",
-                params![server_id_of(&conn)],
+                params![server_id_of(conn)],
                 |r| r.get(0),
             )?)
         })
@@ -250,7 +250,7 @@ async fn a_restart_finishes_an_interrupted_attach_and_detach() {
         restarted.volumes.get(&detaching).unwrap().summary.status,
         "available"
     );
-    assert_eq!(plugged(&restarted, &server), [attaching.clone()]);
+    assert_eq!(plugged(&restarted, &server), vec![attaching.clone()]);
     let shown = restarted.server(&server, "alice", "2.79").await;
     assert_eq!(
         shown["os-extended-volumes:volumes_attached"],
