@@ -164,6 +164,25 @@ pub enum Action {
     /// Manage flavors, flavor profiles, availability zones and their
     /// profiles; list amphorae.
     ManageLoadBalancing,
+    // Volume
+    /// List and show volumes, snapshots, attachments, volume types, the
+    /// caller's project's quotas and limits.
+    ReadVolumes,
+    /// Create, change, act on (extend, attach, snapshot...) and delete the
+    /// caller's project's volumes, snapshots and attachments.
+    WriteVolumes,
+    /// List every project's volumes and snapshots (`all_tenants`).
+    ListAllProjectsVolumes,
+    /// Reset a volume's or snapshot's status, force-delete them.
+    ManageVolumeStatus,
+    /// See where volumes live: `os-vol-host-attr:host`, `provider_id`,
+    /// `cluster_name`, attachments' `host_name`, and the volume services.
+    ShowVolumeHosts,
+    /// Create, change and delete volume types, their extra specs and
+    /// which projects may use a private one.
+    ManageVolumeTypes,
+    /// Change or reset a project's volume quotas, or read another's.
+    ManageVolumeQuotas,
 }
 
 impl Action {
@@ -210,6 +229,11 @@ impl Action {
             ReadLoadBalancerQuotas => Rule::LoadBalancerReadQuota,
             WriteLoadBalancerQuotas => Rule::LoadBalancerWriteQuota,
             ManageLoadBalancing => Rule::LoadBalancerAdmin,
+            // Volume
+            ReadVolumes => Rule::Reader,
+            WriteVolumes => Rule::Member,
+            ListAllProjectsVolumes | ManageVolumeStatus | ShowVolumeHosts => Rule::Admin,
+            ManageVolumeTypes | ManageVolumeQuotas => Rule::Admin,
         }
     }
 
@@ -282,6 +306,14 @@ impl Action {
             ReadLoadBalancerQuotas => "os_load-balancer_api:quota:get_one",
             WriteLoadBalancerQuotas => "os_load-balancer_api:quota:put",
             ManageLoadBalancing => "os_load-balancer_api:flavor:post",
+            // Volume
+            ReadVolumes => "volume:get",
+            WriteVolumes => "volume:create",
+            ListAllProjectsVolumes => "volume:get_all_for_all_projects",
+            ManageVolumeStatus => "volume_extension:volume_admin_actions:reset_status",
+            ShowVolumeHosts => "volume_extension:volume_host_attribute",
+            ManageVolumeTypes => "volume_extension:types_manage",
+            ManageVolumeQuotas => "volume_extension:quotas:update",
         }
     }
 }
@@ -409,6 +441,27 @@ mod tests {
         ));
         let err = authorize(&caller(&["reader"]), Action::WriteLoadBalancers).unwrap_err();
         assert_eq!(err.status, 403);
+    }
+
+    #[test]
+    fn cinder_members_own_volumes_and_admins_manage_them() {
+        let may = |roles: &[&str], action| authorize(&caller(roles), action).is_ok();
+        assert!(may(&["reader"], Action::ReadVolumes));
+        assert!(!may(&["reader"], Action::WriteVolumes));
+        assert!(may(&["member", "reader"], Action::WriteVolumes));
+        for admin_only in [
+            Action::ListAllProjectsVolumes,
+            Action::ManageVolumeStatus,
+            Action::ShowVolumeHosts,
+            Action::ManageVolumeTypes,
+            Action::ManageVolumeQuotas,
+        ] {
+            assert!(!may(&["member", "reader"], admin_only), "{admin_only:?}");
+            assert!(
+                may(&["admin", "member", "reader"], admin_only),
+                "{admin_only:?}"
+            );
+        }
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Wires the services together on one listener, the way DevStack lays
-//! them out under one host: /identity, /image, /networking, /compute,
-//! /load-balancer.
+//! them out under one host: /identity, /image, /networking, /volume,
+//! /compute, /load-balancer.
 //!
 //! `up` starts each enabled service into one list of [`Mounted`]
 //! services; the catalog, the listener's routes and the start-up summary
@@ -20,6 +20,7 @@ use oxistack_image::ImageService;
 use oxistack_loadbalancer::LoadBalancerService;
 use oxistack_network::{NetworkDefaults, NetworkService};
 use oxistack_tasks::{CancellationToken, Supervisor};
+use oxistack_volume::VolumeService;
 use tower::Layer;
 use tower_http::normalize_path::NormalizePathLayer;
 
@@ -38,6 +39,9 @@ struct ServiceKind {
     path: &'static str,
     /// What the catalog URL adds to the path, e.g. Nova's `/v2.1`.
     catalog_suffix: &'static str,
+    /// Other types the catalog lists it under, at the same URL (Cinder
+    /// is `block-storage` and, for older clients, `volumev3`).
+    catalog_aliases: &'static [&'static str],
 }
 
 const IDENTITY: ServiceKind = ServiceKind {
@@ -46,6 +50,7 @@ const IDENTITY: ServiceKind = ServiceKind {
     product: "Keystone",
     path: oxistack_identity::MOUNT,
     catalog_suffix: "",
+    catalog_aliases: &[],
 };
 const IMAGE: ServiceKind = ServiceKind {
     service_type: "image",
@@ -53,6 +58,7 @@ const IMAGE: ServiceKind = ServiceKind {
     product: "Glance",
     path: "/image",
     catalog_suffix: "",
+    catalog_aliases: &[],
 };
 const COMPUTE: ServiceKind = ServiceKind {
     service_type: "compute",
@@ -60,6 +66,7 @@ const COMPUTE: ServiceKind = ServiceKind {
     product: "Nova",
     path: "/compute",
     catalog_suffix: "/v2.1",
+    catalog_aliases: &[],
 };
 const NETWORK: ServiceKind = ServiceKind {
     service_type: "network",
@@ -67,6 +74,16 @@ const NETWORK: ServiceKind = ServiceKind {
     product: "Neutron",
     path: "/networking",
     catalog_suffix: "",
+    catalog_aliases: &[],
+};
+
+const VOLUME: ServiceKind = ServiceKind {
+    service_type: "block-storage",
+    name: "cinder",
+    product: "Cinder",
+    path: "/volume",
+    catalog_suffix: "/v3",
+    catalog_aliases: &["volumev3"],
 };
 
 const LOAD_BALANCER: ServiceKind = ServiceKind {
@@ -75,6 +92,7 @@ const LOAD_BALANCER: ServiceKind = ServiceKind {
     product: "Octavia",
     path: "/load-balancer",
     catalog_suffix: "",
+    catalog_aliases: &[],
 };
 
 /// A started service on the listener: the one entry the catalog, the
@@ -97,10 +115,14 @@ impl std::ops::Deref for Mounted {
 fn catalog(mounted: &[Mounted], public_url: &str) -> Vec<CatalogService> {
     mounted
         .iter()
-        .map(|m| CatalogService {
-            service_type: m.service_type.to_owned(),
-            name: m.name.to_owned(),
-            url: format!("{public_url}{}{}", m.path, m.catalog_suffix),
+        .flat_map(|m| {
+            std::iter::once(m.service_type)
+                .chain(m.catalog_aliases.iter().copied())
+                .map(|service_type| CatalogService {
+                    service_type: service_type.to_owned(),
+                    name: m.name.to_owned(),
+                    url: format!("{public_url}{}{}", m.path, m.catalog_suffix),
+                })
         })
         .collect()
 }
@@ -153,6 +175,19 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
         }
         false => None,
     };
+    let volume = match (services.volume, &images) {
+        (true, Some(images)) => {
+            db.migrate(VOLUME.service_type, oxistack_volume::MIGRATIONS)?;
+            let backend = host::volume_backend(&config)?;
+            let volume = VolumeService::new(db.clone(), backend, images.clone(), &tasks);
+            mounted.push(Mounted {
+                kind: &VOLUME,
+                router: oxistack_volume::router(volume.clone(), validator.clone()),
+            });
+            Some(volume)
+        }
+        _ => None,
+    };
     let metadata = Arc::new(LateMetadata::default());
     let network = match services.network {
         true => {
@@ -179,6 +214,10 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
                 router: oxistack_compute::router(compute.clone(), validator.clone()),
             });
             metadata.set(compute.clone());
+            if let Some(volume) = &volume {
+                compute.set_volumes(volume.clone());
+                volume.set_hosts(compute.clone());
+            }
             Some(compute)
         }
         _ => None,
@@ -222,6 +261,11 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             .bootstrap(&network_defaults(&config, &report))
             .map_err(|e| anyhow::anyhow!("network bootstrap failed: {e}"))?;
     }
+    if let Some(volume) = &volume {
+        volume
+            .bootstrap()
+            .map_err(|e| anyhow::anyhow!("volume bootstrap failed: {e}"))?;
+    }
     if let Some(compute) = &compute {
         compute
             .bootstrap()
@@ -260,6 +304,7 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
     tasks.spawn("restore host", |stop| {
         restore_host(
             network.clone(),
+            volume.clone(),
             compute.clone(),
             load_balancer.clone(),
             outside,
@@ -319,6 +364,7 @@ type App = tower::util::MapRequest<tower_http::normalize_path::NormalizePath<Rou
 /// during the resume, which the next start re-drives.
 async fn restore_host(
     network: Option<Arc<NetworkService>>,
+    volume: Option<Arc<VolumeService>>,
     compute: Option<Arc<ComputeService>>,
     load_balancer: Option<Arc<LoadBalancerService>>,
     outside: Option<(String, std::net::SocketAddr, App)>,
@@ -350,6 +396,14 @@ async fn restore_host(
                 tracing::warn!(%namespace, %error, "cannot serve the API inside the LAN namespace")
             }
         }
+    }
+    // Volumes before servers: a volume a crash left half-made is settled
+    // before a server that maps it is resumed.
+    if let Some(volume) = &volume
+        && !stop.is_cancelled()
+        && let Err(error) = volume.recover().await
+    {
+        tracing::warn!(%error, "recovering the volumes after a start failed");
     }
     if let Some(compute) = compute {
         tokio::select! {

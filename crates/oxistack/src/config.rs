@@ -49,6 +49,7 @@ struct ServicesFile {
     compute: Option<bool>,
     network: Option<bool>,
     load_balancer: Option<bool>,
+    volume: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -111,6 +112,8 @@ pub struct Services {
     pub network: bool,
     /// Octavia's API and the proxies; needs the network.
     pub load_balancer: bool,
+    /// Cinder's API and the volumes' files; needs the image service.
+    pub volume: bool,
 }
 
 /// The configuration in force, every default filled in.
@@ -207,12 +210,16 @@ impl Config {
             compute: services.compute.unwrap_or(true),
             network: services.network.unwrap_or(true),
             load_balancer: services.load_balancer.unwrap_or(true),
+            volume: services.volume.unwrap_or(true),
         };
         if services.compute && !(services.image && services.network) {
             bail!("invalid config: services.compute needs services.image and services.network");
         }
         if services.load_balancer && !services.network {
             bail!("invalid config: services.load_balancer needs services.network");
+        }
+        if services.volume && !services.image {
+            bail!("invalid config: services.volume needs services.image");
         }
         let instance_prefix = match file.instance_prefix {
             Some(prefix) => {

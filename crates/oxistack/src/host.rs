@@ -19,6 +19,7 @@ use oxistack_metadata::MetadataSource;
 use oxistack_netplane::{FakeDataPlane, NetworkDataPlane};
 use oxistack_qemu::{QemuConfig, QemuDriver};
 use oxistack_virt::{ComputeDriver, FakeDriver};
+use oxistack_volstore::{FakeBackend, FileBackend, VolumeBackend};
 
 use crate::config::{ComputeDriverKind, Config, DataPlaneKind};
 
@@ -100,6 +101,22 @@ pub fn load_balancer_plane(config: &Config) -> anyhow::Result<Arc<dyn LoadBalanc
                 vec!["lb-proxy".into()],
                 move |id| names.load_balancer(id),
             ))
+        }
+    })
+}
+
+/// Where volumes keep their data: sparse files in the state directory
+/// with the QEMU driver (whose guests open them), in memory with the fake
+/// driver.
+pub fn volume_backend(config: &Config) -> anyhow::Result<Arc<dyn VolumeBackend>> {
+    Ok(match config.compute_driver {
+        ComputeDriverKind::Fake => Arc::new(FakeBackend::new()),
+        ComputeDriverKind::Qemu => {
+            let dir = config.state_dir.join("volumes");
+            Arc::new(
+                FileBackend::new(dir.clone())
+                    .with_context(|| format!("cannot keep volumes in {}", dir.display()))?,
+            )
         }
     })
 }

@@ -1,0 +1,415 @@
+//! The volume handlers, and the helpers every handler shares: reading a
+//! list query as Cinder does, a JSON body's envelope, refusing control
+//! characters in names, and the list document with its `next` link and
+//! `count`.
+
+use axum::Json;
+use axum::extract::{Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use oxistack_auth::Caller;
+use oxistack_http::text::refuse_control_characters;
+use oxistack_http::{ApiError, JsonBody, envelope};
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::{Params, Service};
+use crate::model::Metadata;
+use crate::service::{ListRequest, Listed, NewVolume, ResetStatus, VolumeError, VolumeUpdate};
+use crate::wire::views::{self, COUNT, EXTEND_IN_USE, View};
+use crate::wire::{
+    AttachBody, Bootable, DetachBody, Extend, Readonly, ResetStatusBody, VolumeCreate,
+    VolumeUpdateBody,
+};
+
+pub type Pairs = Query<Vec<(String, String)>>;
+
+pub fn truthy(value: &str) -> bool {
+    matches!(
+        value.to_ascii_lowercase().as_str(),
+        "true" | "1" | "t" | "yes" | "y" | "on"
+    )
+}
+
+/// A list query as Cinder reads it: `sort=k:d,...` or `sort_key`/
+/// `sort_dir` (comma lists), `limit`, `marker`, `with_count`,
+/// `all_tenants`; everything else filters.
+pub fn list_request(pairs: &[(String, String)]) -> Result<ListRequest, ApiError> {
+    let mut request = ListRequest::default();
+    let (mut keys, mut dirs) = (Vec::new(), Vec::new());
+    for (key, value) in pairs {
+        match key.as_str() {
+            "sort" => {
+                for part in value.split(',').filter(|p| !p.is_empty()) {
+                    let (k, d) = part.split_once(':').unwrap_or((part, "desc"));
+                    request
+                        .sort
+                        .push((k.trim().to_owned(), d.trim().to_owned()));
+                }
+            }
+            "sort_key" => keys.extend(value.split(',').map(|s| s.trim().to_owned())),
+            "sort_dir" => dirs.extend(value.split(',').map(|s| s.trim().to_owned())),
+            "limit" => {
+                let limit = value.parse::<usize>().map_err(|_| {
+                    ApiError::bad_request("Invalid input received: limit param must be an integer")
+                })?;
+                request.limit = Some(limit);
+            }
+            "marker" => request.marker = Some(value.clone()),
+            "with_count" => request.with_count = truthy(value),
+            "all_tenants" => request.all_tenants = truthy(value),
+            "offset" | "fields" => {}
+            _ => request.filters.push((key.clone(), value.clone())),
+        }
+    }
+    for (i, key) in keys.into_iter().enumerate() {
+        let dir = dirs
+            .get(i)
+            .or(dirs.last())
+            .cloned()
+            .unwrap_or_else(|| "desc".into());
+        request.sort.push((key, dir));
+    }
+    Ok(request)
+}
+
+/// `{"<plural>": [...], "<plural>_links": [...], "count": n}`.
+pub fn list_document<T>(
+    view: &View,
+    plural: &str,
+    collection: &str,
+    pairs: &[(String, String)],
+    listed: &Listed<T>,
+    render: impl Fn(&T) -> Value,
+) -> Response {
+    let mut doc = serde_json::Map::new();
+    doc.insert(plural.into(), listed.items.iter().map(render).collect());
+    if let Some(marker) = &listed.next_marker {
+        doc.insert(
+            format!("{plural}_links"),
+            view.next_link(collection, pairs, marker),
+        );
+    }
+    if let Some(count) = listed.count.filter(|_| view.version.at_least(COUNT)) {
+        doc.insert("count".into(), json!(count));
+    }
+    Json(Value::Object(doc)).into_response()
+}
+
+pub fn body<T: DeserializeOwned>(body: Value, key: &str) -> Result<T, ApiError> {
+    envelope(body, key)
+}
+
+pub fn check_text(field: &str, value: Option<&str>) -> Result<(), ApiError> {
+    value.map_or(Ok(()), |v| refuse_control_characters(field, v))
+}
+
+pub fn metadata_body(value: Value, key: &str) -> Result<Metadata, ApiError> {
+    body(value, key)
+}
+
+/// `{"meta": {key: value}}` with exactly the key of the URL.
+pub fn meta_item(value: Value, key: &str) -> Result<Metadata, ApiError> {
+    let meta: Metadata = body(value, "meta")?;
+    if meta.len() > 1 {
+        return Err(ApiError::bad_request(
+            "Request body contains too many items",
+        ));
+    }
+    if !meta.contains_key(key) {
+        return Err(ApiError::bad_request("Request body and URI mismatch"));
+    }
+    Ok(meta)
+}
+
+pub fn accepted() -> Response {
+    StatusCode::ACCEPTED.into_response()
+}
+
+pub async fn list_volumes<const DETAIL: bool>(
+    State(service): Service,
+    Caller(caller): Caller,
+    view: View,
+    Query(pairs): Pairs,
+) -> Result<Response, ApiError> {
+    let listed = service.list_volumes(&caller, list_request(&pairs)?).await?;
+    let collection = if DETAIL { "volumes/detail" } else { "volumes" };
+    Ok(list_document(
+        &view,
+        "volumes",
+        collection,
+        &pairs,
+        &listed,
+        |d| {
+            if DETAIL {
+                views::volume(&view, d)
+            } else {
+                views::volume_brief(&view, d)
+            }
+        },
+    ))
+}
+
+pub async fn create_volume(
+    State(service): Service,
+    Caller(caller): Caller,
+    view: View,
+    JsonBody(value): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let req: VolumeCreate = body(value, "volume")?;
+    let name = req.name.or(req.display_name);
+    let description = req.description.or(req.display_description);
+    check_text("volume.name", name.as_deref())?;
+    if req.backup_id.is_some() {
+        return Err(ApiError::bad_request(
+            "Invalid input received: Creating a volume from a backup is not supported.",
+        ));
+    }
+    let size = match req.size {
+        Some(size) if size <= 0 => {
+            return Err(VolumeError::InvalidInput(format!(
+                "Volume size '{size}' must be an integer and greater than 0"
+            ))
+            .into());
+        }
+        size => size.map(|s| s as u64),
+    };
+    let new = NewVolume {
+        size,
+        name,
+        description,
+        volume_type: req.volume_type,
+        availability_zone: req.availability_zone,
+        metadata: req.metadata.unwrap_or_default(),
+        snapshot_id: req.snapshot_id,
+        source_volid: req.source_volid,
+        image_ref: req.image_ref.or(req.image_id),
+    };
+    let detail = service.create_volume(&caller, new).await?;
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(json!({"volume": views::volume(&view, &detail)})),
+    )
+        .into_response())
+}
+
+pub async fn show_volume(
+    State(service): Service,
+    Caller(caller): Caller,
+    view: View,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let detail = service.show_volume(&caller, params.get("id")).await?;
+    Ok(Json(json!({"volume": views::volume(&view, &detail)})).into_response())
+}
+
+pub async fn update_volume(
+    State(service): Service,
+    Caller(caller): Caller,
+    view: View,
+    params: Params,
+    JsonBody(value): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let req: VolumeUpdateBody = body(value, "volume")?;
+    let name = req.name.or(req.display_name);
+    check_text("volume.name", name.clone().flatten().as_deref())?;
+    let update = VolumeUpdate {
+        name,
+        description: req.description.or(req.display_description),
+        metadata: req.metadata,
+    };
+    let detail = service
+        .update_volume(&caller, params.get("id"), update)
+        .await?;
+    Ok(Json(json!({"volume": views::volume(&view, &detail)})).into_response())
+}
+
+pub async fn delete_volume(
+    State(service): Service,
+    Caller(caller): Caller,
+    params: Params,
+    Query(pairs): Pairs,
+) -> Result<Response, ApiError> {
+    let flag = |name: &str| pairs.iter().any(|(k, v)| k == name && truthy(v));
+    service
+        .delete_volume(&caller, params.get("id"), flag("cascade"), flag("force"))
+        .await?;
+    Ok(accepted())
+}
+
+pub async fn volume_summary(
+    State(service): Service,
+    Caller(caller): Caller,
+    Query(pairs): Pairs,
+) -> Result<Response, ApiError> {
+    let all = pairs.iter().any(|(k, v)| k == "all_tenants" && truthy(v));
+    let totals = service.volume_summary(&caller, all).await?;
+    Ok(Json(json!({"volume-summary": {
+        "total_size": totals.total_size,
+        "total_count": totals.total_count,
+        "metadata": totals.metadata,
+    }}))
+    .into_response())
+}
+
+pub async fn volume_metadata(
+    State(service): Service,
+    Caller(caller): Caller,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let metadata = service.volume_metadata(&caller, params.get("id")).await?;
+    Ok(Json(json!({"metadata": metadata})).into_response())
+}
+
+pub async fn set_volume_metadata<const REPLACE: bool>(
+    State(service): Service,
+    Caller(caller): Caller,
+    params: Params,
+    JsonBody(value): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let metadata = metadata_body(value, "metadata")?;
+    let metadata = service
+        .set_volume_metadata(&caller, params.get("id"), metadata, REPLACE)
+        .await?;
+    Ok(Json(json!({"metadata": metadata})).into_response())
+}
+
+pub async fn volume_meta_item(
+    State(service): Service,
+    Caller(caller): Caller,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let metadata = service.volume_metadata(&caller, params.get("id")).await?;
+    let key = params.get("key");
+    let value = metadata
+        .get(key)
+        .ok_or_else(|| ApiError::not_found("Metadata item was not found"))?;
+    Ok(Json(json!({"meta": {key: value}})).into_response())
+}
+
+pub async fn set_volume_meta_item(
+    State(service): Service,
+    Caller(caller): Caller,
+    params: Params,
+    JsonBody(value): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let meta = meta_item(value, params.get("key"))?;
+    service
+        .set_volume_metadata(&caller, params.get("id"), meta.clone(), false)
+        .await?;
+    Ok(Json(json!({"meta": meta})).into_response())
+}
+
+pub async fn delete_volume_meta_item(
+    State(service): Service,
+    Caller(caller): Caller,
+    params: Params,
+) -> Result<Response, ApiError> {
+    service
+        .delete_volume_metadata(&caller, params.get("id"), params.get("key"))
+        .await?;
+    Ok(StatusCode::OK.into_response())
+}
+
+/// `POST /volumes/{id}/action`: the one action the body names.
+pub async fn volume_action(
+    State(service): Service,
+    Caller(caller): Caller,
+    view: View,
+    params: Params,
+    JsonBody(value): JsonBody<Value>,
+) -> Result<Response, ApiError> {
+    let id = params.get("id");
+    let Some((action, _)) = value.as_object().and_then(|o| o.iter().next()) else {
+        return Err(ApiError::bad_request(
+            "Invalid request body: an action is required.",
+        ));
+    };
+    let action = action.clone();
+    let args = |value: Value| -> Value {
+        match value.get(&action) {
+            Some(Value::Null) | None => json!({ &action: {} }),
+            Some(_) => value,
+        }
+    };
+    match action.as_str() {
+        "os-extend" => {
+            let Extend { new_size } = body(value, &action)?;
+            let new_size = new_size.filter(|s| *s > 0).ok_or_else(|| {
+                ApiError::bad_request("Invalid input for field/attribute new_size.")
+            })? as u64;
+            service
+                .extend_volume(&caller, id, new_size, view.version.at_least(EXTEND_IN_USE))
+                .await?;
+        }
+        "os-reset_status" => {
+            let r: ResetStatusBody = body(args(value), &action)?;
+            let reset = ResetStatus {
+                status: r.status,
+                attach_status: r.attach_status,
+                migration_status: r.migration_status,
+            };
+            service.reset_volume_status(&caller, id, reset).await?;
+        }
+        "os-force_delete" => service.delete_volume(&caller, id, false, true).await?,
+        "os-set_bootable" => {
+            let Bootable { bootable } = body(value, &action)?;
+            service
+                .set_bootable(&caller, id, bootable.unwrap_or(false))
+                .await?;
+            return Ok(StatusCode::OK.into_response());
+        }
+        "os-update_readonly_flag" => {
+            let Readonly { readonly } = body(value, &action)?;
+            service
+                .set_readonly(&caller, id, readonly.unwrap_or(false))
+                .await?;
+        }
+        "os-reserve" => service.reserve_volume(&caller, id).await?,
+        "os-unreserve" => service.unreserve_volume(&caller, id).await?,
+        "os-begin_detaching" => service.begin_detaching(&caller, id).await?,
+        "os-roll_detaching" => service.roll_detaching(&caller, id).await?,
+        "os-attach" => {
+            let a: AttachBody = body(value, &action)?;
+            let mode = a.mode.unwrap_or_else(|| "rw".into());
+            if mode != "rw" && mode != "ro" {
+                return Err(ApiError::bad_request(format!(
+                    "Invalid attaching mode '{mode}' for volume {id}."
+                )));
+            }
+            service
+                .attach_volume(
+                    &caller,
+                    id,
+                    a.instance_uuid,
+                    a.host_name,
+                    a.mountpoint,
+                    mode,
+                )
+                .await?;
+        }
+        "os-detach" => {
+            let d: DetachBody = body(args(value), &action)?;
+            service.detach_volume(&caller, id, d.attachment_id).await?;
+        }
+        "os-initialize_connection" => {
+            let info = service.initialize_connection(&caller, id).await?;
+            return Ok(Json(json!({"connection_info": info})).into_response());
+        }
+        "os-terminate_connection" => {
+            service.show_volume(&caller, id).await?;
+        }
+        "os-volume_upload_image" => {
+            service.show_volume(&caller, id).await?;
+            return Err(ApiError::bad_request(
+                "Invalid volume: uploading a volume to an image is not supported by this cloud.",
+            ));
+        }
+        other => {
+            return Err(ApiError::bad_request(format!(
+                "There is no such action: {other}"
+            )));
+        }
+    }
+    Ok(accepted())
+}

@@ -1,0 +1,177 @@
+//! The JSON shapes of Cinder's requests (what clients send, leniently:
+//! numbers and booleans may come as strings, as Cinder's schemas accept)
+//! and, in [`views`], its documents at each microversion.
+
+pub mod views;
+
+use oxistack_http::field::{lenient, nullable};
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::model::Metadata;
+
+#[derive(Debug, Deserialize)]
+pub struct VolumeCreate {
+    #[serde(default, deserialize_with = "lenient")]
+    pub size: Option<i64>,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub display_description: Option<String>,
+    #[serde(default)]
+    pub volume_type: Option<String>,
+    #[serde(default)]
+    pub availability_zone: Option<String>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+    #[serde(default)]
+    pub snapshot_id: Option<String>,
+    #[serde(default)]
+    pub source_volid: Option<String>,
+    #[serde(default, rename = "imageRef")]
+    pub image_ref: Option<String>,
+    #[serde(default)]
+    pub image_id: Option<String>,
+    #[serde(default)]
+    pub backup_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VolumeUpdateBody {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub display_description: Option<Option<String>>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SnapshotCreate {
+    pub volume_id: String,
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub display_name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub display_description: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub force: Option<bool>,
+    #[serde(default)]
+    pub metadata: Option<Metadata>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct SnapshotUpdateBody {
+    #[serde(default, deserialize_with = "nullable")]
+    pub name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub display_name: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub description: Option<Option<String>>,
+    #[serde(default, deserialize_with = "nullable")]
+    pub display_description: Option<Option<String>>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AttachmentCreate {
+    pub volume_uuid: String,
+    #[serde(default)]
+    pub instance_uuid: Option<String>,
+    #[serde(default)]
+    pub connector: Option<Value>,
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct AttachmentUpdate {
+    pub connector: Value,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TypeCreate {
+    pub name: String,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(
+        default,
+        rename = "os-volume-type-access:is_public",
+        deserialize_with = "lenient"
+    )]
+    pub access_is_public: Option<bool>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub is_public: Option<bool>,
+    #[serde(default)]
+    pub extra_specs: Option<Metadata>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TypeUpdateBody {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default, deserialize_with = "lenient")]
+    pub is_public: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct ProjectAccess {
+    pub project: String,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Extend {
+    #[serde(deserialize_with = "oxistack_http::field::lenient_not_null")]
+    pub new_size: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ResetStatusBody {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub attach_status: Option<String>,
+    #[serde(default)]
+    pub migration_status: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Bootable {
+    #[serde(deserialize_with = "oxistack_http::field::lenient_not_null")]
+    pub bootable: Option<bool>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Readonly {
+    #[serde(deserialize_with = "oxistack_http::field::lenient_not_null")]
+    pub readonly: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct AttachBody {
+    #[serde(default)]
+    pub instance_uuid: Option<String>,
+    #[serde(default)]
+    pub host_name: Option<String>,
+    pub mountpoint: String,
+    #[serde(default)]
+    pub mode: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct DetachBody {
+    #[serde(default)]
+    pub attachment_id: Option<String>,
+}

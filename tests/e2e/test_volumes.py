@@ -1,0 +1,258 @@
+"""Issue 9: Cinder-compatible volumes, hot-plugged into real instances.
+
+One cloud for the whole module: two CirrOS guests c-1 and c-2 on kubenet
+with floating IPs (the preamble of test_instances.py), then each volume
+behaviour as its own test with the stock CLI, checked from inside the
+guests over ssh. The tests run in file order; the last ones kill oxistack
+during an attach and simulate a host reboot.
+"""
+
+import json
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import Cloud, real_host
+from test_compute_network import KUBE, wait_for_servers
+from test_instances import ATTACH, CREATE, PREPARATION, SETUP_KUBE_PROJECT, as_json, guest, wait_for_ssh
+
+GIB = 1024 ** 3
+
+
+class Guests:
+    def __init__(self, cloud, fip1, fip2):
+        self.cloud = cloud
+        self.address = {"c-1": fip1, "c-2": fip2}
+
+    def run(self, server, command, check=True):
+        return guest(self.cloud, self.address[server], command, check=check)
+
+
+@pytest.fixture(scope="module")
+def guests():
+    with tempfile.TemporaryDirectory(prefix="oxistack-e2e-volumes-") as directory:
+        cloud = Cloud(Path(directory), host=real_host())
+        try:
+            cloud.start()
+            cloud.sh(SETUP_KUBE_PROJECT)
+            cloud.sh(PREPARATION, **KUBE)
+            cloud.outside(CREATE)
+            wait_for_servers(cloud, ["c-1", "c-2"], timeout=60, **KUBE)
+            fip1 = cloud.outside("openstack floating ip create public -f value -c name").stdout.strip()
+            fip2 = cloud.outside("openstack floating ip create public -f value -c name").stdout.strip()
+            cloud.outside(ATTACH.format(fip1=fip1, fip2=fip2))
+            wait_for_ssh(cloud, fip1, fip2)
+            yield Guests(cloud, fip1, fip2)
+        finally:
+            cloud.stop()
+            cloud.oxistack("teardown", "--hard", check=False)
+
+
+def volume(cloud, name, **who):
+    return as_json(cloud, "volume", "show", name, **(who or KUBE))
+
+
+def wait_status(cloud, name, wanted, timeout=60, **who):
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = volume(cloud, name, **who)
+        if shown["status"] == wanted:
+            return shown
+        assert shown["status"] != "error", shown
+        assert time.monotonic() < deadline, f"volume {name} is {shown['status']}, not {wanted}"
+        time.sleep(0.3)
+
+
+def by_id(volume_id):
+    """Where udev (here the image's mdev rule) puts a virtio disk: its
+    serial is the volume id, of which virtio-blk keeps 20 characters."""
+    return f"/dev/disk/by-id/virtio-{volume_id[:20]}"
+
+
+def disk_size(guests, server, volume_id):
+    return int(guests.run(server, f"sudo blockdev --getsize64 {by_id(volume_id)}").stdout.strip())
+
+
+def wait_disk(guests, server, volume_id, present=True, timeout=30):
+    deadline = time.monotonic() + timeout
+    while True:
+        found = guests.run(server, f"test -e {by_id(volume_id)}", check=False).returncode == 0
+        if found == present:
+            return
+        assert time.monotonic() < deadline, f"{by_id(volume_id)} {'missing' if present else 'still there'} on {server}"
+        time.sleep(0.5)
+
+
+def test_a_volume_moves_between_servers_with_its_data(guests):
+    cloud = guests.cloud
+    cloud.openstack("volume", "create", "--size", "1", "v1", **KUBE)
+    v1 = wait_status(cloud, "v1", "available")
+    assert v1["size"] == 1 and v1["availability_zone"] == "nova"
+
+    cloud.openstack("server", "add", "volume", "c-1", "v1", **KUBE)
+    attached = wait_status(cloud, "v1", "in-use")
+    server = as_json(cloud, "server", "show", "c-1", **KUBE)
+    assert attached["attachments"][0]["server_id"] == server["id"]
+    wait_disk(guests, "c-1", v1["id"])
+    assert disk_size(guests, "c-1", v1["id"]) == GIB
+    guests.run(
+        "c-1",
+        f"sudo mke2fs -q {by_id(v1['id'])} && sudo mkdir -p /mnt/v && sudo mount {by_id(v1['id'])} /mnt/v"
+        " && echo kept-across-servers | sudo tee /mnt/v/file >/dev/null && sudo umount /mnt/v",
+    )
+
+    cloud.openstack("server", "remove", "volume", "c-1", "v1", **KUBE)
+    wait_status(cloud, "v1", "available")
+    wait_disk(guests, "c-1", v1["id"], present=False)
+
+    cloud.openstack("server", "add", "volume", "c-2", "v1", **KUBE)
+    wait_status(cloud, "v1", "in-use")
+    wait_disk(guests, "c-2", v1["id"])
+    read = guests.run("c-2", f"sudo mkdir -p /mnt/v && sudo mount {by_id(v1['id'])} /mnt/v && cat /mnt/v/file")
+    assert read.stdout.strip() == "kept-across-servers"
+    guests.run("c-2", "sudo umount /mnt/v")
+    # Nova lists it, with the device the guest sees.
+    listed = json.loads(cloud.openstack(
+        "--os-compute-api-version", "2.79", "server", "volume", "list", "c-2", "-f", "json", **KUBE).stdout)
+    assert [a["Volume ID"] for a in listed] == [v1["id"]], listed
+    assert listed[0]["Device"].startswith("/dev/vd"), listed
+
+
+def test_refusals_change_nothing(guests):
+    cloud = guests.cloud
+    # v1 is attached to c-2: deleting it or attaching it again is refused.
+    result = cloud.openstack("volume", "delete", "v1", check=False, **KUBE)
+    assert result.returncode != 0 and "in-use" in result.stderr.lower() + result.stdout.lower(), result.stderr
+    result = cloud.openstack("server", "add", "volume", "c-1", "v1", check=False, **KUBE)
+    assert result.returncode != 0 and "400" in result.stderr, result.stderr
+    # Shrinking, and a size beyond the quota.
+    result = cloud.openstack("volume", "set", "--size", "1", "v1", check=False, **KUBE)
+    assert result.returncode != 0
+    result = cloud.openstack("volume", "create", "--size", "5000", "huge", check=False, **KUBE)
+    assert result.returncode != 0 and "413" in result.stderr, result.stderr
+    # Another project's volume does not exist for it.
+    result = cloud.openstack("volume", "show", "v1", check=False, user="demo", project="demo")
+    assert result.returncode != 0 and "No volume with a name or ID of 'v1' exists." in result.stderr, result.stderr
+    v1 = wait_status(cloud, "v1", "in-use")
+    assert v1["size"] == 1
+    names = [v["Name"] for v in json.loads(cloud.openstack("volume", "list", "-f", "json", **KUBE).stdout)]
+    assert "huge" not in names
+
+
+def test_a_multiattach_volume_is_on_two_servers_at_once(guests):
+    cloud = guests.cloud
+    assert "multiattach" in cloud.openstack("volume", "type", "list", "-f", "value", "-c", "Name", **KUBE).stdout
+    cloud.openstack("volume", "create", "--size", "1", "--type", "multiattach", "shared", **KUBE)
+    shared = wait_status(cloud, "shared", "available")
+    assert shared["multiattach"] is True
+    for server in ("c-1", "c-2"):
+        cloud.openstack("--os-compute-api-version", "2.60", "server", "add", "volume", server, "shared", **KUBE)
+    shown = wait_status(cloud, "shared", "in-use")
+    assert len(shown["attachments"]) == 2, shown["attachments"]
+    guests.run("c-1", f"echo written-by-c-1 | sudo dd of={by_id(shared['id'])} bs=512 count=1 conv=sync,fsync 2>/dev/null")
+    wait_disk(guests, "c-2", shared["id"])
+    read = guests.run("c-2", f"sudo dd if={by_id(shared['id'])} bs=512 count=1 iflag=direct 2>/dev/null | head -c 14")
+    assert read.stdout == "written-by-c-1", read.stdout
+    for server in ("c-1", "c-2"):
+        cloud.openstack("server", "remove", "volume", server, "shared", **KUBE)
+    wait_status(cloud, "shared", "available")
+
+
+def test_a_snapshot_and_a_volume_made_from_it(guests):
+    cloud = guests.cloud
+    # v1 is in use on c-2: a snapshot needs --force.
+    result = cloud.openstack("volume", "snapshot", "create", "--volume", "v1", "s1", check=False, **KUBE)
+    assert result.returncode != 0
+    cloud.openstack("volume", "snapshot", "create", "--volume", "v1", "--force", "s1", **KUBE)
+    deadline = time.monotonic() + 60
+    while as_json(cloud, "volume", "snapshot", "show", "s1", **KUBE)["status"] != "available":
+        assert time.monotonic() < deadline
+        time.sleep(0.3)
+    cloud.openstack("volume", "create", "--snapshot", "s1", "--size", "1", "v2", **KUBE)
+    v2 = wait_status(cloud, "v2", "available")
+    cloud.openstack("server", "add", "volume", "c-1", "v2", **KUBE)
+    wait_disk(guests, "c-1", v2["id"])
+    read = guests.run("c-1", f"sudo mkdir -p /mnt/w && sudo mount {by_id(v2['id'])} /mnt/w && cat /mnt/w/file")
+    assert read.stdout.strip() == "kept-across-servers"
+    guests.run("c-1", "sudo umount /mnt/w")
+    # A volume with snapshots cannot go.
+    result = cloud.openstack("volume", "delete", "v1", check=False, **KUBE)
+    assert result.returncode != 0
+
+
+def test_extend_while_attached(guests):
+    cloud = guests.cloud
+    v2 = volume(cloud, "v2")
+    cloud.openstack("--os-volume-api-version", "3.42", "volume", "set", "--size", "2", "v2", **KUBE)
+    deadline = time.monotonic() + 30
+    while True:
+        shown = volume(cloud, "v2")
+        if shown["status"] == "in-use" and shown["size"] == 2:
+            break
+        assert time.monotonic() < deadline, shown
+        time.sleep(0.3)
+    deadline = time.monotonic() + 30
+    while disk_size(guests, "c-1", v2["id"]) != 2 * GIB:
+        assert time.monotonic() < deadline, "the guest does not see the new size"
+        time.sleep(0.5)
+
+
+def test_boot_from_volume(guests):
+    cloud = guests.cloud
+    cloud.openstack("server", "create", "--image", "cirros", "--boot-from-volume", "1", "--flavor", "1",
+                    "--network", "kubenet", "b1", **KUBE)
+    server = wait_for_servers(cloud, ["b1"], timeout=120, **KUBE)["b1"]
+    assert server["image"] in ("", "N/A (booted from volume)"), server["image"]
+    attached = server["volumes_attached"]
+    assert len(attached) == 1, attached
+    root = volume(cloud, attached[0]["id"])
+    assert root["status"] == "in-use" and root["bootable"] == "true", root
+    # The guest booted from the volume: its first disk's serial is the volume id.
+    deadline = time.monotonic() + 120
+    while f"disk vda serial {root['id'][:20]}" not in cloud.openstack("console", "log", "show", "b1", **KUBE).stdout:
+        assert time.monotonic() < deadline, "b1's console never showed its root volume"
+        time.sleep(1)
+    cloud.openstack("server", "delete", "--wait", "b1", **KUBE)
+    # Deleted with the server (delete_on_termination, as --boot-from-volume sets it).
+    deadline = time.monotonic() + 30
+    while cloud.openstack("volume", "show", root["id"], check=False, **KUBE).returncode == 0:
+        assert time.monotonic() < deadline, "the root volume outlived its server"
+        time.sleep(0.5)
+
+
+def test_kill_during_attach_and_a_host_reboot_keep_attachments_and_data(guests):
+    cloud = guests.cloud
+    cloud.openstack("volume", "create", "--size", "1", "v3", **KUBE)
+    v3 = wait_status(cloud, "v3", "available")
+    # kill -9 while an attach is under way.
+    attach = threading.Thread(
+        target=lambda: cloud.openstack("server", "add", "volume", "c-1", "v3", check=False, **KUBE))
+    attach.start()
+    deadline = time.monotonic() + 20
+    while volume(cloud, "v3")["status"] == "available" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    cloud.kill()
+    attach.join()
+    cloud.start()
+    # The next start finishes what it had begun: the volume is attached, and
+    # nothing is left attaching.
+    wait_status(cloud, "v3", "in-use", timeout=60)
+    wait_disk(guests, "c-1", v3["id"])
+
+    # The simulated host reboot: every attachment comes back inside the
+    # guests, and the data written before it is still there.
+    v1, v2 = volume(cloud, "v1"), volume(cloud, "v2")
+    cloud.stop()
+    cloud.teardown()
+    cloud.start()
+    wait_for_servers(cloud, ["c-1", "c-2"], timeout=120, **KUBE)
+    wait_for_ssh(cloud, guests.address["c-1"], guests.address["c-2"])
+    for server, vol in (("c-2", v1), ("c-1", v2), ("c-1", v3)):
+        wait_disk(guests, server, vol["id"])
+        assert volume(cloud, vol["id"])["status"] == "in-use"
+    read = guests.run("c-2", f"sudo mkdir -p /mnt/v && sudo mount {by_id(v1['id'])} /mnt/v && cat /mnt/v/file")
+    assert read.stdout.strip() == "kept-across-servers"
+    guests.run("c-2", "sudo umount /mnt/v")
