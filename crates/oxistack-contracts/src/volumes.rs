@@ -114,8 +114,10 @@ pub trait Volumes: Send + Sync + 'static {
 
     /// Marks an attachment as being detached (`detaching`), before the
     /// disk is unplugged.
-    fn begin_detach<'a>(&'a self, attachment_id: &'a str)
-    -> BoxFuture<'a, Result<(), ContractError>>;
+    fn begin_detach<'a>(
+        &'a self,
+        attachment_id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ContractError>>;
 
     /// Removes an attachment (after the disk is unplugged, or when plugging
     /// failed); the volume is `available` again once it has none. An
@@ -138,8 +140,7 @@ pub trait Volumes: Send + Sync + 'static {
 
     /// Deletes a volume that a deleted server's mapping said to delete on
     /// termination, once detached. An absent volume is fine.
-    fn delete_volume<'a>(&'a self, volume_id: &'a str)
-    -> BoxFuture<'a, Result<(), ContractError>>;
+    fn delete_volume<'a>(&'a self, volume_id: &'a str) -> BoxFuture<'a, Result<(), ContractError>>;
 }
 
 /// What compute offers the volume service: Nova's external events.

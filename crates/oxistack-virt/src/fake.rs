@@ -306,7 +306,12 @@ impl ComputeDriver for FakeDriver {
             let instance = instances
                 .get(id)
                 .ok_or_else(|| DriverError::NotFound(id.to_owned()))?;
-            if instance.spec.volumes.iter().any(|v| v.volume_id == volume_id) {
+            if instance
+                .spec
+                .volumes
+                .iter()
+                .any(|v| v.volume_id == volume_id)
+            {
                 Ok(())
             } else {
                 Err(DriverError::Hypervisor {
