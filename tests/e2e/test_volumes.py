@@ -230,6 +230,66 @@ def test_boot_from_volume(guests):
         time.sleep(0.5)
 
 
+def test_cinder_csi_plugin_flow(guests):
+    """A PersistentVolume's life as the Cinder CSI plugin drives it
+    (cinder_csi.py replays its requests): create, attach through Nova, the
+    node finds the disk by its serial and mounts it, expand while in use
+    (the file system grows in the guest), detach, delete."""
+    import openstack
+
+    from cinder_csi import csi_for, device_candidates, pick_device, request_log, volume_name
+
+    cloud = guests.cloud
+    conn = openstack.connect(
+        auth_url=cloud.url + "/identity/v3", username="kube", password="pw", project_name="kube",
+        user_domain_name="Default", project_domain_name="Default", region_name="RegionOne",
+    )
+    csi = csi_for(conn, fast=True)
+    server_id = as_json(cloud, "server", "show", "c-1", **KUBE)["id"]
+    name = volume_name()
+    created = csi.create_volume(name, 1, wait_available=True)
+    volume_id = created["id"]
+    # The provisioner retries a create: the same volume comes back.
+    assert csi.create_volume(name, 1)["created"] is False
+    metadata = volume(cloud, volume_id)["properties"]
+    assert metadata["cinder.csi.openstack.org/cluster"] == "kubernetes", metadata
+
+    device = csi.publish(volume_id, server_id)
+    assert device.startswith("/dev/vd"), device
+    # NodeStage: the first candidate in /dev/disk/by-id, formatted, mounted.
+    wait_disk(guests, "c-1", volume_id)
+    listing = guests.run("c-1", "ls /dev/disk/by-id").stdout.split()
+    path = pick_device(volume_id, listing)
+    assert path == device_candidates(volume_id)[0], (path, listing)
+    guests.run("c-1", f"sudo mke2fs -q {path} && sudo mkdir -p /mnt/pv && sudo mount {path} /mnt/pv"
+                      " && echo pv-data | sudo tee /mnt/pv/data >/dev/null && sync")
+
+    # ControllerExpandVolume while in use, then NodeExpandVolume's check:
+    # the guest sees the new size.
+    expanded = csi.expand(volume_id, 2)
+    assert expanded["expanded"] and expanded["volume"]["status"] == "in-use", expanded
+    deadline = time.monotonic() + 30
+    while disk_size(guests, "c-1", volume_id) != 2 * GIB:
+        assert time.monotonic() < deadline, "the guest does not see the expanded volume"
+        time.sleep(0.5)
+    assert guests.run("c-1", "cat /mnt/pv/data").stdout.strip() == "pv-data"
+    guests.run("c-1", "sudo umount /mnt/pv")
+
+    assert csi.unpublish(volume_id, server_id) == "detached", format_calls(request_log(conn))
+    wait_disk(guests, "c-1", volume_id, present=False)
+    assert csi.delete_volume(volume_id, wait_gone=True) == "deleted", format_calls(request_log(conn))
+    # Deleting again is done already (a 404 counts as done).
+    assert csi.delete_volume(volume_id) == "already-deleted"
+    failed = [c for c in request_log(conn) if c.status >= 500]
+    assert not failed, failed
+
+
+def format_calls(calls):
+    from cinder_csi import format_log
+
+    return format_log(calls)
+
+
 def test_kill_during_attach_and_a_host_reboot_keep_attachments_and_data(guests):
     cloud = guests.cloud
     cloud.openstack("volume", "create", "--size", "1", "v3", **KUBE)

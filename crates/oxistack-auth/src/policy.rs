@@ -183,6 +183,9 @@ pub enum Action {
     ManageVolumeTypes,
     /// Change or reset a project's volume quotas, or read another's.
     ManageVolumeQuotas,
+    /// Upload a volume to a public image (`os-volume_upload_image` with
+    /// `visibility: public`).
+    UploadVolumeToPublicImage,
 }
 
 impl Action {
@@ -234,6 +237,7 @@ impl Action {
             WriteVolumes => Rule::Member,
             ListAllProjectsVolumes | ManageVolumeStatus | ShowVolumeHosts => Rule::Admin,
             ManageVolumeTypes | ManageVolumeQuotas => Rule::Admin,
+            UploadVolumeToPublicImage => Rule::Admin,
         }
     }
 
@@ -314,6 +318,7 @@ impl Action {
             ShowVolumeHosts => "volume_extension:volume_host_attribute",
             ManageVolumeTypes => "volume_extension:types_manage",
             ManageVolumeQuotas => "volume_extension:quotas:update",
+            UploadVolumeToPublicImage => "volume_extension:volume_actions:upload_public",
         }
     }
 }
@@ -455,6 +460,7 @@ mod tests {
             Action::ShowVolumeHosts,
             Action::ManageVolumeTypes,
             Action::ManageVolumeQuotas,
+            Action::UploadVolumeToPublicImage,
         ] {
             assert!(!may(&["member", "reader"], admin_only), "{admin_only:?}");
             assert!(

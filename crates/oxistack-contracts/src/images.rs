@@ -1,8 +1,9 @@
-//! What the image service offers compute: the images a caller may boot
-//! and where their data is on this host.
+//! What the image service offers compute and block storage: the images a
+//! caller may boot, where their data is on this host, and images made
+//! from data another service writes (Cinder's upload of a volume).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use futures_util::future::BoxFuture;
 use oxistack_auth::AuthContext;
@@ -25,7 +26,32 @@ pub struct ImageSummary {
     pub properties: HashMap<String, String>,
 }
 
-/// The image service as compute uses it.
+/// An image to be made for `caller` from data that follows
+/// ([`Images::reserve_image`], then [`Images::import_file`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewImage {
+    pub name: String,
+    pub disk_format: String,
+    pub container_format: String,
+    /// Glance's default (`shared`) if `None`.
+    pub visibility: Option<String>,
+    pub protected: bool,
+    /// Extra properties; keys Glance reserves for itself are left out.
+    pub properties: HashMap<String, String>,
+}
+
+/// A queued image as the image service recorded it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReservedImage {
+    pub id: String,
+    pub name: String,
+    pub disk_format: String,
+    pub container_format: String,
+    pub visibility: String,
+    pub protected: bool,
+}
+
+/// The image service as compute and block storage use it.
 pub trait Images: Send + Sync + 'static {
     /// The image `id` if the caller can see it; `None` if there is no
     /// such image or the caller cannot see it.
@@ -39,4 +65,31 @@ pub trait Images: Send + Sync + 'static {
     /// checked against a caller: compute asks only for images a server
     /// was already allowed to boot from.
     fn data_file(&self, id: &str) -> Option<PathBuf>;
+
+    /// Records a `queued` image owned by the caller's project, under the
+    /// image service's own policy (as `POST /v2/images`).
+    fn reserve_image<'a>(
+        &'a self,
+        caller: &'a AuthContext,
+        request: NewImage,
+    ) -> BoxFuture<'a, Result<ReservedImage, ContractError>>;
+
+    /// Takes the data of the queued image `id` from `file` (which stays
+    /// the caller's to remove) as an upload does: `saving`, then `active`
+    /// with its size and checksums.
+    fn import_file<'a>(
+        &'a self,
+        caller: &'a AuthContext,
+        id: &'a str,
+        file: &'a Path,
+    ) -> BoxFuture<'a, Result<ImageSummary, ContractError>>;
+
+    /// Removes image `id` reserved by [`Images::reserve_image`] whose data
+    /// never arrived (a failed import); an image that became active or is
+    /// already gone is left alone.
+    fn discard_image<'a>(
+        &'a self,
+        caller: &'a AuthContext,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ContractError>>;
 }

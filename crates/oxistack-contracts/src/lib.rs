@@ -16,7 +16,7 @@ mod networking;
 mod volumes;
 
 pub use error::{BoxError, ContractError};
-pub use images::{ImageSummary, Images};
+pub use images::{ImageSummary, Images, NewImage, ReservedImage};
 pub use loadbalancing::{
     DEVICE_OWNER_LOADBALANCER, ListenerOpening, LoadBalancerNetworking, VipPort, VipRequest,
     vip_device_id,

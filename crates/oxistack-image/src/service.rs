@@ -2,7 +2,7 @@
 //! may see it, enforces who may do what, and makes its database change in
 //! one transaction, deciding every refusal before anything is written.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::ImageError;
@@ -404,6 +404,53 @@ impl ImageService {
                 Err(failure)
             }
         }
+    }
+
+    /// [`ImageService::upload`] with `file`'s contents as the body: the
+    /// same claim, checksums and activation as an upload over the API.
+    pub async fn upload_file(
+        &self,
+        caller: &Arc<AuthContext>,
+        id: &str,
+        file: &Path,
+    ) -> Result<Image, ImageError> {
+        let data = tokio::fs::File::open(file)
+            .await
+            .map_err(|e| ImageError::internal(format!("opening data for image {id}"), e))?;
+        let size = data
+            .metadata()
+            .await
+            .map_err(|e| ImageError::internal(format!("reading data for image {id}"), e))?
+            .len();
+        let size = i64::try_from(size).ok();
+        self.upload(caller, id, size, tokio_util::io::ReaderStream::new(data))
+            .await?;
+        self.show(caller, id).await
+    }
+
+    /// Removes image `id` if it is still `queued`, i.e. its data never
+    /// arrived: what a service that reserved it does after a failed
+    /// import. Its protection does not hold, as it protects data the image
+    /// never had. An active or missing image is left alone.
+    pub async fn discard_queued(&self, caller: &Arc<AuthContext>, id: &str) -> Result<(), ImageError> {
+        let (caller, owned_id) = (caller.clone(), id.to_owned());
+        let removed = self
+            .write(move |tx| {
+                let Some(image) = find_visible(tx, &caller, &owned_id)? else {
+                    return Ok(false);
+                };
+                access::require_owner(&caller, &image, Action::DeleteImage, "delete")?;
+                if image.status != ImageStatus::Queued {
+                    return Ok(false);
+                }
+                store::delete_image(tx, &owned_id)?;
+                Ok::<_, ImageError>(true)
+            })
+            .await?;
+        if removed && let Err(e) = self.files.remove(id).await {
+            tracing::error!(image = %id, error = %e, "could not remove the data of a discarded image");
+        }
+        Ok(())
     }
 
     pub async fn download(

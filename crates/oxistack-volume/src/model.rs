@@ -30,6 +30,7 @@ pub mod status {
     pub const DETACHING: &str = "detaching";
     pub const DELETING: &str = "deleting";
     pub const EXTENDING: &str = "extending";
+    pub const UPLOADING: &str = "uploading";
     pub const ERROR: &str = "error";
     pub const ERROR_DELETING: &str = "error_deleting";
     pub const ERROR_EXTENDING: &str = "error_extending";
