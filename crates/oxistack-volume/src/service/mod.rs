@@ -1,9 +1,9 @@
 //! The volume service's operations: typed calls (a caller and a typed
 //! request, a typed result or a [`VolumeError`]) that check the policy
 //! themselves and make each change in one write transaction. What takes
-//! time (making, copying, growing and removing data) runs afterwards as a
+//! time (making, copying, growing, uploading and removing data) runs afterwards as a
 //! supervised task ([`work`]) that moves the record from its transitional
-//! status (`creating`, `deleting`, `extending`) to its outcome, so clients
+//! status (`creating`, `deleting`, `extending`, `uploading`) to its outcome, so clients
 //! poll as they do with Cinder. [`VolumeService::recover`] settles what a
 //! crash left transitional.
 
@@ -15,6 +15,7 @@ mod quotas;
 mod server;
 mod snapshots;
 mod types;
+mod upload;
 mod volumes;
 mod work;
 
@@ -36,6 +37,7 @@ pub use lists::{ListRequest, Listed};
 pub use quotas::{QuotaSet, Usage};
 pub use snapshots::{NewSnapshot, SnapshotUpdate};
 pub use types::{NewType, TypeUpdate};
+pub use upload::{ImageUpload, UploadStarted};
 pub use volumes::{NewVolume, ResetStatus, VolumeUpdate};
 
 /// The volume service: records in the database, data in the backend.

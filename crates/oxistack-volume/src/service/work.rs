@@ -8,6 +8,7 @@
 use std::path::PathBuf;
 use std::sync::{Arc, RwLock};
 
+use oxistack_auth::AuthContext;
 use oxistack_contracts::{Images, VolumeHosts};
 use oxistack_db::Db;
 use oxistack_volstore::{VolumeBackend, VolumeFormat, VolumeSource};
@@ -282,6 +283,77 @@ impl Worker {
         }
     }
 
+    /// Exports volume `volume_id` in `format` into a scratch file beside
+    /// its data and has the image service take it as image `image_id`'s
+    /// data; a failed upload discards the image (as Cinder deletes it).
+    /// Either way the volume leaves `uploading`.
+    pub async fn upload(
+        &self,
+        caller: AuthContext,
+        volume_id: String,
+        image_id: String,
+        format: VolumeFormat,
+    ) {
+        if let Err(fault) = self
+            .upload_data(&caller, &volume_id, &image_id, format)
+            .await
+        {
+            tracing::warn!(volume = %volume_id, image = %image_id, %fault,
+                "uploading a volume to an image failed");
+            if let Err(e) = self.images.discard_image(&caller, &image_id).await {
+                tracing::error!(image = %image_id, error = %e,
+                    "discarding the image of a failed upload failed");
+            }
+        }
+        self.settle_upload(volume_id).await;
+    }
+
+    async fn upload_data(
+        &self,
+        caller: &AuthContext,
+        volume_id: &str,
+        image_id: &str,
+        format: VolumeFormat,
+    ) -> Result<(), String> {
+        let file = self
+            .backend
+            .volume_file(volume_id)
+            .ok_or_else(|| format!("volume {volume_id} has no data on this host"))?;
+        // A `*.tmp` name: the backend's recovery removes it if a crash
+        // leaves it behind.
+        let scratch = file
+            .path
+            .with_file_name(format!("upload-{image_id}.export.tmp"));
+        let outcome = match self.backend.export(volume_id, &scratch, format).await {
+            Ok(()) => self
+                .images
+                .import_file(caller, image_id, &scratch)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            Err(e) => Err(e.to_string()),
+        };
+        match tokio::fs::remove_file(&scratch).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                tracing::warn!(path = %scratch.display(), error = %e,
+                    "could not remove an exported volume");
+            }
+            _ => {}
+        }
+        outcome
+    }
+
+    /// Volume `id` leaves `uploading` for `in-use` or `available`.
+    pub async fn settle_upload(&self, id: String) {
+        let result = self
+            .db
+            .write(move |tx| super::upload::settle(tx, &id))
+            .await;
+        if let Err(e) = result {
+            tracing::error!(error = %e, "recording the end of an upload failed");
+        }
+    }
+
     /// Settles what a crash left transitional, then lets the backend
     /// finish its own interrupted work and drop data no record names.
     pub async fn recover(&self) -> Result<(), VolumeError> {
@@ -297,6 +369,9 @@ impl Worker {
                         status::CREATING => status::ERROR,
                         status::EXTENDING if exists => settled_status(tx, &volume.id)?,
                         status::EXTENDING => status::ERROR_EXTENDING,
+                        // The upload's image stays queued, as Glance leaves
+                        // an image whose upload never finished.
+                        status::UPLOADING => settled_status(tx, &volume.id)?,
                         status::DELETING => {
                             let snapshots = store::snapshots_of(tx, &volume.id)?
                                 .into_iter()
