@@ -1,13 +1,13 @@
 #!/usr/bin/env bash
 # Runs OpenStack's own API conformance suite, Tempest, as DevStack's gate
-# does: against a private oxistack (fake compute driver and data plane, a
-# free loopback port, a temporary state directory), with the four API
-# suites of the services oxistack serves. Prints a table of passed /
+# does: against a private oxistack (fake compute driver, volume backend and
+# data plane, a free loopback port, a temporary state directory), with the
+# five API suites of the services oxistack serves. Prints a table of passed /
 # failed / skipped per suite and keeps the run in target/tempest/
 # (stestr.log, results.subunit, failures.txt with every traceback,
 # tempest.log, oxistack.log).
 #
-#   scripts/tempest.sh                              the four API suites
+#   scripts/tempest.sh                              the five API suites
 #   scripts/tempest.sh tempest.api.compute.flavors  only tests matching these regexes
 #   OXISTACK_TEMPEST_DIR=DIR scripts/tempest.sh     keep the run in DIR instead
 #
@@ -20,7 +20,7 @@ cd "$root"
 . scripts/lib.sh
 
 TEMPEST_VERSION=47.0.0
-suites=(tempest.api.identity tempest.api.image tempest.api.compute tempest.api.network)
+suites=(tempest.api.identity tempest.api.image tempest.api.compute tempest.api.network tempest.api.volume)
 [ $# -gt 0 ] && suites=("$@")
 out="${OXISTACK_TEMPEST_DIR:-$root/target/tempest}"
 
@@ -127,7 +127,7 @@ api_v2 = False
 glance = True
 nova = True
 neutron = True
-cinder = False
+cinder = True
 swift = False
 
 [compute]
@@ -144,6 +144,7 @@ build_interval = 1
 # host, no resize, images of servers, suspend, shelve, rescue,
 # migration or consoles.
 [compute-feature-enabled]
+volume_multiattach = True
 resize = False
 snapshot = False
 suspend = False
@@ -156,6 +157,28 @@ live_migration = False
 vnc_console = False
 spice_console = False
 serial_console = False
+
+[volume]
+catalog_type = block-storage
+min_microversion = 3.0
+max_microversion = 3.71
+build_timeout = 60
+build_interval = 1
+volume_size = 1
+storage_protocol = iSCSI
+vendor_name = Open Source
+
+# oxistack's Cinder has no backups, volume groups, transfers, manage or
+# revert; snapshots, clones and extending attached volumes it has.
+[volume-feature-enabled]
+backup = False
+snapshot = True
+clone = True
+manage_snapshot = False
+manage_volume = False
+extend_attached_volume = True
+volume_revert = False
+cluster_active_active = False
 
 [image]
 build_timeout = 60

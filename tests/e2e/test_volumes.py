@@ -179,6 +179,14 @@ def test_a_snapshot_and_a_volume_made_from_it(guests):
         time.sleep(0.3)
     cloud.openstack("volume", "create", "--snapshot", "s1", "--size", "1", "v2", **KUBE)
     v2 = wait_status(cloud, "v2", "available")
+    # A prepared disk becomes an image (os-volume_upload_image).
+    cloud.openstack("image", "create", "--volume", "v2", "--disk-format", "qcow2", "from-v2", **KUBE)
+    deadline = time.monotonic() + 60
+    while (image := as_json(cloud, "image", "show", "from-v2", **KUBE))["status"] != "active":
+        assert image["status"] in ("queued", "saving") and time.monotonic() < deadline, image
+        time.sleep(0.5)
+    assert image["disk_format"] == "qcow2" and image["size"] > 0, image
+    v2 = wait_status(cloud, "v2", "available")
     cloud.openstack("server", "add", "volume", "c-1", "v2", **KUBE)
     wait_disk(guests, "c-1", v2["id"])
     read = guests.run("c-1", f"sudo mkdir -p /mnt/w && sudo mount {by_id(v2['id'])} /mnt/w && cat /mnt/w/file")

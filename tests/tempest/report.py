@@ -22,7 +22,7 @@ import testtools
 PASSED = {"success", "xfail"}
 FAILED = {"fail", "uxsuccess"}
 SKIPPED = {"skip"}
-SUITES = ("identity", "image", "compute", "network")
+SUITES = ("identity", "image", "compute", "network", "volume")
 # "setUpClass (tempest.api.x.Class)": a class-level failure or skip
 # stands for the whole class.
 CLASS_FIXTURE = re.compile(r"^\w+ \((?P<name>[^)]+)\)$")

@@ -432,7 +432,11 @@ impl ImageService {
     /// arrived: what a service that reserved it does after a failed
     /// import. Its protection does not hold, as it protects data the image
     /// never had. An active or missing image is left alone.
-    pub async fn discard_queued(&self, caller: &Arc<AuthContext>, id: &str) -> Result<(), ImageError> {
+    pub async fn discard_queued(
+        &self,
+        caller: &Arc<AuthContext>,
+        id: &str,
+    ) -> Result<(), ImageError> {
         let (caller, owned_id) = (caller.clone(), id.to_owned());
         let removed = self
             .write(move |tx| {

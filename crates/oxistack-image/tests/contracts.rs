@@ -66,22 +66,36 @@ async fn a_reserved_image_takes_a_files_data_as_an_upload_does() {
     let reserved = service.reserve_image(&alice, new).await.unwrap();
     assert_eq!(reserved.name, "from-volume");
     assert_eq!(
-        (reserved.disk_format.as_str(), reserved.container_format.as_str()),
+        (
+            reserved.disk_format.as_str(),
+            reserved.container_format.as_str()
+        ),
         ("raw", "bare")
     );
-    assert_eq!((reserved.visibility.as_str(), reserved.protected), ("shared", false));
+    assert_eq!(
+        (reserved.visibility.as_str(), reserved.protected),
+        ("shared", false)
+    );
     let queued = service.show(&alice, &reserved.id).await.unwrap();
     assert_eq!(queued.status, ImageStatus::Queued);
     assert_eq!(queued.owner.as_deref(), Some("project-a"));
-    assert_eq!(queued.properties.get("os_distro").map(String::as_str), Some("cirros"));
+    assert_eq!(
+        queued.properties.get("os_distro").map(String::as_str),
+        Some("cirros")
+    );
     assert!(!queued.properties.contains_key("owner"));
     assert!(!queued.properties.contains_key("os_glance_importing"));
 
     // More than one read block, not a multiple of it.
-    let data: Vec<u8> = (0..(3 * 1024 * 1024 + 17)).map(|i| (i % 251) as u8).collect();
+    let data: Vec<u8> = (0..(3 * 1024 * 1024 + 17))
+        .map(|i| (i % 251) as u8)
+        .collect();
     let file = dir.path().join("export.raw");
     std::fs::write(&file, &data).unwrap();
-    let summary = service.import_file(&alice, &reserved.id, &file).await.unwrap();
+    let summary = service
+        .import_file(&alice, &reserved.id, &file)
+        .await
+        .unwrap();
     assert_eq!(summary.status, "active");
     assert_eq!(summary.size, Some(data.len() as u64));
 
@@ -90,7 +104,10 @@ async fn a_reserved_image_takes_a_files_data_as_an_upload_does() {
     assert_eq!(image.size, Some(data.len() as i64));
     assert_eq!(image.checksum, Some(hex::encode(Md5::digest(&data))));
     assert_eq!(image.os_hash_algo.as_deref(), Some("sha512"));
-    assert_eq!(image.os_hash_value, Some(hex::encode(Sha512::digest(&data))));
+    assert_eq!(
+        image.os_hash_value,
+        Some(hex::encode(Sha512::digest(&data)))
+    );
     let stored = service.data_file(&reserved.id).expect("the image has data");
     assert_eq!(std::fs::read(stored).unwrap(), data);
     // The file stays the caller's.
@@ -112,11 +129,17 @@ async fn a_failed_import_leaves_a_queued_image_that_is_discarded() {
     new.protected = true;
     new.visibility = Some("private".into());
     let reserved = service.reserve_image(&alice, new).await.unwrap();
-    assert_eq!((reserved.visibility.as_str(), reserved.protected), ("private", true));
+    assert_eq!(
+        (reserved.visibility.as_str(), reserved.protected),
+        ("private", true)
+    );
 
     let missing = dir.path().join("never-written");
     let failed = service.import_file(&alice, &reserved.id, &missing).await;
-    assert!(matches!(failed, Err(ContractError::Internal { .. })), "{failed:?}");
+    assert!(
+        matches!(failed, Err(ContractError::Internal { .. })),
+        "{failed:?}"
+    );
     let image = service.show(&alice, &reserved.id).await.unwrap();
     assert_eq!(image.status, ImageStatus::Queued);
 
@@ -133,7 +156,10 @@ async fn reserving_follows_the_image_policy() {
     let (service, _dir) = service();
     let reader = context("project-a", &["reader"]);
     let refused = service.reserve_image(&reader, request("no")).await;
-    assert!(matches!(refused, Err(ContractError::Forbidden(_))), "{refused:?}");
+    assert!(
+        matches!(refused, Err(ContractError::Forbidden(_))),
+        "{refused:?}"
+    );
 
     let mut public = request("public");
     public.visibility = Some("public".into());

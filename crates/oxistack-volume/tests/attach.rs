@@ -392,8 +392,17 @@ async fn old_style_attach_actions() {
         cloud.get("alice", &format!("/volumes/{id}")).await.body["volume"]["bootable"],
         "true"
     );
+    // A volume in error cannot become an image.
     let upload = action(json!({"os-volume_upload_image": {"image_name": "x"}})).await;
     assert_eq!(upload.status, StatusCode::BAD_REQUEST);
+    assert!(
+        upload.body["badRequest"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("status must be available"),
+        "{}",
+        upload.body
+    );
     let force = cloud
         .call(
             Method::POST,

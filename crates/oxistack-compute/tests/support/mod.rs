@@ -676,6 +676,31 @@ impl Images for FakeImages {
     fn data_file(&self, _id: &str) -> Option<std::path::PathBuf> {
         None
     }
+
+    fn reserve_image<'a>(
+        &'a self,
+        _caller: &'a AuthContext,
+        _request: oxistack_contracts::NewImage,
+    ) -> BoxFuture<'a, Result<oxistack_contracts::ReservedImage, ContractError>> {
+        Box::pin(async { Err(ContractError::Invalid("compute never makes images".into())) })
+    }
+
+    fn import_file<'a>(
+        &'a self,
+        _caller: &'a AuthContext,
+        _id: &'a str,
+        _file: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<ImageSummary, ContractError>> {
+        Box::pin(async { Err(ContractError::Invalid("compute never makes images".into())) })
+    }
+
+    fn discard_image<'a>(
+        &'a self,
+        _caller: &'a AuthContext,
+        _id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
+        Box::pin(async { Ok(()) })
+    }
 }
 
 pub struct Reply {

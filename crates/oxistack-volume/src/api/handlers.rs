@@ -15,11 +15,13 @@ use serde_json::{Value, json};
 
 use super::{Params, Service};
 use crate::model::Metadata;
-use crate::service::{ListRequest, Listed, NewVolume, ResetStatus, VolumeError, VolumeUpdate};
-use crate::wire::views::{self, COUNT, EXTEND_IN_USE, View};
+use crate::service::{
+    ImageUpload, ListRequest, Listed, NewVolume, ResetStatus, VolumeError, VolumeUpdate,
+};
+use crate::wire::views::{self, COUNT, EXTEND_IN_USE, UPLOAD_IMAGE_PARAMS, View};
 use crate::wire::{
-    AttachBody, Bootable, DetachBody, Extend, Readonly, ResetStatusBody, VolumeCreate,
-    VolumeUpdateBody,
+    AttachBody, Bootable, DetachBody, Extend, Readonly, ResetStatusBody, UploadImageBody,
+    VolumeCreate, VolumeUpdateBody,
 };
 
 pub type Pairs = Query<Vec<(String, String)>>;
@@ -400,10 +402,13 @@ pub async fn volume_action(
             service.show_volume(&caller, id).await?;
         }
         "os-volume_upload_image" => {
-            service.show_volume(&caller, id).await?;
-            return Err(ApiError::bad_request(
-                "Invalid volume: uploading a volume to an image is not supported by this cloud.",
-            ));
+            let upload = upload_image_request(&view, value, &action)?;
+            let started = service.upload_to_image(&caller, id, upload).await?;
+            return Ok((
+                StatusCode::ACCEPTED,
+                Json(views::upload_started(&view, &started)),
+            )
+                .into_response());
         }
         other => {
             return Err(ApiError::bad_request(format!(
@@ -412,4 +417,50 @@ pub async fn volume_action(
         }
     }
     Ok(accepted())
+}
+
+/// `os-volume_upload_image`'s arguments as Cinder's schema reads them:
+/// `image_name` required (1 to 255 characters), `visibility` and
+/// `protected` only from 3.1, Cinder's defaults for the rest.
+fn upload_image_request(view: &View, value: Value, action: &str) -> Result<ImageUpload, ApiError> {
+    let upload: UploadImageBody = body(value, action)?;
+    let since_3_1 = view.version.at_least(UPLOAD_IMAGE_PARAMS);
+    for (name, given) in [
+        ("visibility", upload.visibility.is_some()),
+        ("protected", upload.protected.is_some()),
+    ] {
+        if given && !since_3_1 {
+            return Err(ApiError::bad_request(format!(
+                "Invalid input for field/attribute {action}. Additional properties are not \
+                 allowed ('{name}' was unexpected)"
+            )));
+        }
+    }
+    let image_name = upload.image_name.ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Invalid input for field/attribute {action}. 'image_name' is a required property"
+        ))
+    })?;
+    let length = image_name.chars().count();
+    if !(1..=255).contains(&length) {
+        return Err(ApiError::bad_request(format!(
+            "Invalid input for field/attribute image_name. Value: {image_name}. \
+             The length must be between 1 and 255 characters."
+        )));
+    }
+    check_text("image_name", Some(&image_name))?;
+    let container_format = upload.container_format.unwrap_or_else(|| "bare".into());
+    if container_format.chars().count() > 255 {
+        return Err(ApiError::bad_request(
+            "Invalid input for field/attribute container_format. It is longer than 255 characters.",
+        ));
+    }
+    Ok(ImageUpload {
+        image_name,
+        force: upload.force.unwrap_or(false),
+        disk_format: upload.disk_format.unwrap_or_else(|| "raw".into()),
+        container_format,
+        visibility: upload.visibility.filter(|_| since_3_1),
+        protected: upload.protected.unwrap_or(false),
+    })
 }

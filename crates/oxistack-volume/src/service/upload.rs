@@ -129,9 +129,12 @@ impl VolumeService {
 
         let worker = self.worker.clone();
         let (caller, volume_id, image_id) = (caller.clone(), id.to_owned(), image.id.clone());
-        self.spawn(format!("upload volume {id} to image {image_id}"), async move {
-            worker.upload(caller, volume_id, image_id, format).await;
-        });
+        self.spawn(
+            format!("upload volume {id} to image {image_id}"),
+            async move {
+                worker.upload(caller, volume_id, image_id, format).await;
+            },
+        );
         Ok(UploadStarted {
             volume,
             volume_type,
@@ -170,10 +173,7 @@ fn image_properties(volume: &Volume) -> HashMap<String, String> {
 
 /// After an upload (done, failed, or cut short by a restart) the volume
 /// is what its attachments make it, if it is still `uploading`.
-pub(super) fn settle(
-    tx: &oxistack_db::rusqlite::Connection,
-    id: &str,
-) -> Result<(), VolumeError> {
+pub(super) fn settle(tx: &oxistack_db::rusqlite::Connection, id: &str) -> Result<(), VolumeError> {
     if let Some(mut volume) = store::volume(tx, id)?
         && volume.status == status::UPLOADING
     {
@@ -192,7 +192,13 @@ mod tests {
     fn only_raw_and_qcow2_are_exported() {
         assert!(matches!(disk_format("raw"), Ok(VolumeFormat::Raw)));
         assert!(matches!(disk_format("qcow2"), Ok(VolumeFormat::Qcow2)));
-        assert!(matches!(disk_format("vmdk"), Err(VolumeError::InvalidInput(_))));
-        assert!(matches!(disk_format("iso"), Err(VolumeError::BadRequest(_))));
+        assert!(matches!(
+            disk_format("vmdk"),
+            Err(VolumeError::InvalidInput(_))
+        ));
+        assert!(matches!(
+            disk_format("iso"),
+            Err(VolumeError::BadRequest(_))
+        ));
     }
 }

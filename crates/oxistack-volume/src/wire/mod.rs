@@ -65,7 +65,7 @@ pub struct SnapshotCreate {
     pub description: Option<String>,
     #[serde(default)]
     pub display_description: Option<String>,
-    #[serde(default, deserialize_with = "lenient")]
+    #[serde(default, deserialize_with = "cinder_boolean")]
     pub force: Option<bool>,
     #[serde(default)]
     pub metadata: Option<Metadata>,
@@ -174,4 +174,45 @@ pub struct AttachBody {
 pub struct DetachBody {
     #[serde(default)]
     pub attachment_id: Option<String>,
+}
+
+/// `os-volume_upload_image`; `visibility` and `protected` from 3.1.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UploadImageBody {
+    #[serde(default)]
+    pub image_name: Option<String>,
+    #[serde(default, deserialize_with = "cinder_boolean")]
+    pub force: Option<bool>,
+    #[serde(default)]
+    pub disk_format: Option<String>,
+    #[serde(default)]
+    pub container_format: Option<String>,
+    #[serde(default)]
+    pub visibility: Option<String>,
+    #[serde(default, deserialize_with = "cinder_boolean")]
+    pub protected: Option<bool>,
+}
+
+/// Cinder's `parameter_types.boolean`: a JSON boolean or one of its
+/// spellings (`True`, `on`, `1`, `No`, ...); absent or `null` is `None`.
+fn cinder_boolean<'de, D>(deserializer: D) -> Result<Option<bool>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+{
+    const TRUE: &[&str] = &[
+        "True", "TRUE", "true", "1", "ON", "On", "on", "YES", "Yes", "yes", "y", "t",
+    ];
+    const FALSE: &[&str] = &[
+        "False", "FALSE", "false", "0", "OFF", "Off", "off", "NO", "No", "no", "n", "f",
+    ];
+    match Option::<serde_json::Value>::deserialize(deserializer)? {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::Bool(b)) => Ok(Some(b)),
+        Some(serde_json::Value::String(s)) if TRUE.contains(&s.as_str()) => Ok(Some(true)),
+        Some(serde_json::Value::String(s)) if FALSE.contains(&s.as_str()) => Ok(Some(false)),
+        Some(other) => Err(serde::de::Error::custom(format!(
+            "{other} is not a valid boolean"
+        ))),
+    }
 }

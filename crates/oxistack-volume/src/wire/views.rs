@@ -6,11 +6,13 @@ use oxistack_http::microversion::Microversion;
 use serde_json::{Map, Value, json};
 
 use crate::model::{Attachment, Snapshot, VolumeDetail, VolumeType, attach};
+use crate::service::UploadStarted;
 
 const fn v(minor: u32) -> Microversion {
     Microversion::new(3, minor)
 }
 
+pub const UPLOAD_IMAGE_PARAMS: Microversion = v(1);
 pub const GROUP_VOLUME: Microversion = v(13);
 pub const GROUP_SNAPSHOTS: Microversion = v(14);
 pub const PROVIDER_ID: Microversion = v(21);
@@ -241,4 +243,25 @@ pub fn volume_type(t: &VolumeType, admin: bool) -> Value {
         doc["qos_specs_id"] = Value::Null;
     }
     doc
+}
+
+/// The answer to `os-volume_upload_image`, as Cinder's
+/// `copy_volume_to_image` builds it: the volume (now `uploading`) and the
+/// image reserved for its data.
+pub fn upload_started(view: &View, started: &UploadStarted) -> Value {
+    let volume = &started.volume;
+    json!({"os-volume_upload_image": {
+        "id": volume.id,
+        "updated_at": volume.updated_at,
+        "status": volume.status,
+        "display_description": volume.description,
+        "size": volume.size,
+        "volume_type": started.volume_type.as_ref().map(|t| volume_type(t, view.admin)),
+        "image_id": started.image.id,
+        "container_format": started.image.container_format,
+        "disk_format": started.image.disk_format,
+        "image_name": started.image.name,
+        "protected": started.image.protected,
+        "visibility": started.image.visibility,
+    }})
 }

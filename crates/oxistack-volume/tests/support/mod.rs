@@ -7,6 +7,7 @@
 
 use std::collections::HashMap;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -14,7 +15,9 @@ use axum::Router;
 use axum::http::{Method, StatusCode};
 use futures_util::future::BoxFuture;
 use oxistack_auth::AuthContext;
-use oxistack_contracts::{ContractError, ImageSummary, Images, VolumeHosts};
+use oxistack_contracts::{
+    ContractError, ImageSummary, Images, NewImage, ReservedImage, VolumeHosts,
+};
 use oxistack_db::Db;
 use oxistack_tasks::Supervisor;
 use oxistack_testkit::{Call, FakeTokens, project_caller};
@@ -25,9 +28,30 @@ use serde_json::{Value, json};
 pub const IMAGE: &str = "6f0e4a0c-1d7b-4c43-a8a3-1b8ad3b1e001";
 pub const PROJECT_A: &str = "project-a";
 
-/// One active image of 1 GiB with a property, readable by everyone.
+/// One active image of 1 GiB with a property, readable by everyone;
+/// images made from volumes are recorded, their imports can be held or
+/// made to fail.
 pub struct FakeImages {
     pub file: PathBuf,
+    pub reserved: Mutex<Vec<NewImage>>,
+    /// Image id and the file its data was taken from.
+    pub imported: Mutex<Vec<(String, PathBuf)>>,
+    pub discarded: Mutex<Vec<String>>,
+    pub hold_imports: AtomicBool,
+    pub fail_imports: AtomicBool,
+}
+
+impl FakeImages {
+    pub fn new(file: PathBuf) -> FakeImages {
+        FakeImages {
+            file,
+            reserved: Mutex::default(),
+            imported: Mutex::default(),
+            discarded: Mutex::default(),
+            hold_imports: AtomicBool::new(false),
+            fail_imports: AtomicBool::new(false),
+        }
+    }
 }
 
 impl Images for FakeImages {
@@ -53,6 +77,79 @@ impl Images for FakeImages {
     fn data_file(&self, id: &str) -> Option<PathBuf> {
         (id == IMAGE).then(|| self.file.clone())
     }
+
+    fn reserve_image<'a>(
+        &'a self,
+        _caller: &'a AuthContext,
+        request: NewImage,
+    ) -> BoxFuture<'a, Result<ReservedImage, ContractError>> {
+        Box::pin(async move {
+            if request.container_format != "bare" {
+                return Err(ContractError::Invalid(format!(
+                    "Invalid container format '{}'.",
+                    request.container_format
+                )));
+            }
+            let image = ReservedImage {
+                id: uuid_like(self.reserved.lock().unwrap().len()),
+                name: request.name.clone(),
+                disk_format: request.disk_format.clone(),
+                container_format: request.container_format.clone(),
+                visibility: request
+                    .visibility
+                    .clone()
+                    .unwrap_or_else(|| "shared".into()),
+                protected: request.protected,
+            };
+            self.reserved.lock().unwrap().push(request);
+            Ok(image)
+        })
+    }
+
+    fn import_file<'a>(
+        &'a self,
+        _caller: &'a AuthContext,
+        id: &'a str,
+        file: &'a std::path::Path,
+    ) -> BoxFuture<'a, Result<ImageSummary, ContractError>> {
+        Box::pin(async move {
+            while self.hold_imports.load(Ordering::SeqCst) {
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            if self.fail_imports.load(Ordering::SeqCst) {
+                return Err(ContractError::Invalid("the image data broke off".into()));
+            }
+            self.imported
+                .lock()
+                .unwrap()
+                .push((id.to_owned(), file.to_owned()));
+            Ok(ImageSummary {
+                id: id.to_owned(),
+                name: String::new(),
+                status: "active".into(),
+                min_disk: 0,
+                min_ram: 0,
+                size: None,
+                disk_format: None,
+                properties: HashMap::new(),
+            })
+        })
+    }
+
+    fn discard_image<'a>(
+        &'a self,
+        _caller: &'a AuthContext,
+        id: &'a str,
+    ) -> BoxFuture<'a, Result<(), ContractError>> {
+        Box::pin(async move {
+            self.discarded.lock().unwrap().push(id.to_owned());
+            Ok(())
+        })
+    }
+}
+
+fn uuid_like(n: usize) -> String {
+    format!("00000000-0000-4000-8000-{n:012}")
 }
 
 /// Compute as the volume service sees it: records extension events.
@@ -83,6 +180,7 @@ pub struct Cloud {
     pub service: Arc<VolumeService>,
     pub backend: Arc<FakeBackend>,
     pub hosts: Arc<FakeHosts>,
+    pub images: Arc<FakeImages>,
     pub db: Db,
     pub tasks: Supervisor,
     pub dir: tempfile::TempDir,
@@ -100,9 +198,9 @@ pub fn cloud() -> Cloud {
 pub fn cloud_over(dir: tempfile::TempDir, db: Db, backend: Arc<FakeBackend>) -> Cloud {
     let file = dir.path().join("image.qcow2");
     std::fs::write(&file, b"image").unwrap();
-    let images = Arc::new(FakeImages { file });
+    let images = Arc::new(FakeImages::new(file));
     let tasks = Supervisor::new();
-    let service = VolumeService::new(db.clone(), backend.clone(), images, &tasks);
+    let service = VolumeService::new(db.clone(), backend.clone(), images.clone(), &tasks);
     service.bootstrap().unwrap();
     let hosts = Arc::new(FakeHosts::default());
     service.set_hosts(hosts.clone());
@@ -126,6 +224,7 @@ pub fn cloud_over(dir: tempfile::TempDir, db: Db, backend: Arc<FakeBackend>) -> 
         service,
         backend,
         hosts,
+        images,
         db,
         tasks,
         dir,
