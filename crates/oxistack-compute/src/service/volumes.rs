@@ -144,13 +144,8 @@ impl ComputeService {
         if let Some(attachment) = &device.attachment_id {
             volumes.complete(attachment, &device.device).await?;
         }
-        let mapping = device.id.clone();
-        self.update(server_id, move |s| {
-            if let Some(d) = s.block_devices.iter_mut().find(|d| d.id == mapping) {
-                d.state = AttachState::Attached;
-            }
-        })
-        .await;
+        self.record_mapping(server_id, &device.id, |d| d.state = AttachState::Attached)
+            .await;
         Ok(())
     }
 
@@ -167,12 +162,7 @@ impl ComputeService {
             .await?;
         let _turn = self.locks.lock(server_id).await;
         let server = self.visible_server(caller, server_id).await?;
-        let device = server
-            .block_devices
-            .iter()
-            .find(|d| d.volume_id.as_deref() == Some(volume_id))
-            .cloned()
-            .ok_or_else(|| ComputeError::not_found(format!("volume_id not found: {volume_id}")))?;
+        let device = mapping_of(&server, volume_id)?;
         if device.is_root() {
             return Err(ComputeError::invalid("Cannot detach a root device volume"));
         }
@@ -195,13 +185,8 @@ impl ComputeService {
         if let Some(attachment) = &device.attachment_id {
             volumes.begin_detach(attachment).await?;
         }
-        let mapping = device.id.clone();
-        self.update(server_id, move |s| {
-            if let Some(d) = s.block_devices.iter_mut().find(|d| d.id == mapping) {
-                d.state = AttachState::Detaching;
-            }
-        })
-        .await;
+        self.record_mapping(server_id, &device.id, |d| d.state = AttachState::Detaching)
+            .await;
         match self.driver.detach_volume(server_id, &volume_id).await {
             Ok(()) | Err(DriverError::NotFound(_)) => {}
             Err(error) => {
@@ -210,13 +195,8 @@ impl ComputeService {
                 if let Some(attachment) = &device.attachment_id {
                     volumes.complete(attachment, &device.device).await?;
                 }
-                let mapping = device.id.clone();
-                self.update(server_id, move |s| {
-                    if let Some(d) = s.block_devices.iter_mut().find(|d| d.id == mapping) {
-                        d.state = AttachState::Attached;
-                    }
-                })
-                .await;
+                self.record_mapping(server_id, &device.id, |d| d.state = AttachState::Attached)
+                    .await;
                 return Err(ComputeError::internal("detaching the volume", error));
             }
         }
@@ -243,18 +223,10 @@ impl ComputeService {
             .await?;
         let _turn = self.locks.lock(server_id).await;
         let server = self.visible_server(caller, server_id).await?;
-        let mut device = server
-            .block_devices
-            .iter()
-            .find(|d| d.volume_id.as_deref() == Some(volume_id))
-            .cloned()
-            .ok_or_else(|| ComputeError::not_found(format!("volume_id not found: {volume_id}")))?;
+        let mut device = mapping_of(&server, volume_id)?;
         device.delete_on_termination = delete_on_termination;
-        let mapping = device.id.clone();
-        self.update(server_id, move |s| {
-            if let Some(d) = s.block_devices.iter_mut().find(|d| d.id == mapping) {
-                d.delete_on_termination = delete_on_termination;
-            }
+        self.record_mapping(server_id, &device.id, move |d| {
+            d.delete_on_termination = delete_on_termination;
         })
         .await;
         Ok(device)
@@ -437,6 +409,16 @@ impl ComputeService {
         })
         .await;
     }
+}
+
+/// The mapping of `volume_id` on `server`; Nova's 404 if it has none.
+fn mapping_of(server: &Server, volume_id: &str) -> Result<BlockDevice, ComputeError> {
+    server
+        .block_devices
+        .iter()
+        .find(|d| d.volume_id.as_deref() == Some(volume_id))
+        .cloned()
+        .ok_or_else(|| ComputeError::not_found(format!("volume_id not found: {volume_id}")))
 }
 
 /// The device name a new volume of `server` gets.
