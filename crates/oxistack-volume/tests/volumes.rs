@@ -59,12 +59,7 @@ async fn versions_and_microversion_negotiation() {
 async fn create_show_and_version_dependent_fields() {
     let cloud = cloud();
     let reply = cloud
-        .call(
-            Method::POST,
-            "alice",
-            "/volumes",
-            Some(json!({"volume": {"size": 1, "name": "v1"}})),
-        )
+        .create_volume("alice", json!({"size": 1, "name": "v1"}))
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     assert_eq!(reply.body["volume"]["status"], "creating");
@@ -133,55 +128,36 @@ async fn create_show_and_version_dependent_fields() {
 #[tokio::test]
 async fn refusals_of_create() {
     let cloud = cloud();
-    let zone = cloud
-        .call(
-            Method::POST,
+    // (token, volume, status, the fault's message where Cinder's words matter)
+    let refusals = [
+        (
             "alice",
-            "/volumes",
-            Some(json!({"volume": {"size": 1, "availability_zone": "elsewhere"}})),
-        )
-        .await;
-    assert_fault(&zone, 400, "Availability zone 'elsewhere' is invalid.");
-    let zero = cloud
-        .call(
-            Method::POST,
+            json!({"size": 1, "availability_zone": "elsewhere"}),
+            400,
+            Some("Availability zone 'elsewhere' is invalid."),
+        ),
+        (
             "alice",
-            "/volumes",
-            Some(json!({"volume": {"size": 0}})),
-        )
-        .await;
-    assert_fault(
-        &zero,
-        400,
-        "Invalid input received: Volume size '0' must be an integer and greater than 0",
-    );
-    let no_type = cloud
-        .call(
-            Method::POST,
+            json!({"size": 0}),
+            400,
+            Some("Invalid input received: Volume size '0' must be an integer and greater than 0"),
+        ),
+        (
             "alice",
-            "/volumes",
-            Some(json!({"volume": {"size": 1, "volume_type": "gold"}})),
-        )
-        .await;
-    assert_fault(&no_type, 404, "Volume type gold could not be found.");
-    let control = cloud
-        .call(
-            Method::POST,
-            "alice",
-            "/volumes",
-            Some(json!({"volume": {"size": 1, "name": "a\u{1b}b"}})),
-        )
-        .await;
-    assert_eq!(control.status, StatusCode::BAD_REQUEST);
-    let reader = cloud
-        .call(
-            Method::POST,
-            "reader",
-            "/volumes",
-            Some(json!({"volume": {"size": 1}})),
-        )
-        .await;
-    assert_eq!(reader.status, StatusCode::FORBIDDEN);
+            json!({"size": 1, "volume_type": "gold"}),
+            404,
+            Some("Volume type gold could not be found."),
+        ),
+        ("alice", json!({"size": 1, "name": "a\u{1b}b"}), 400, None),
+        ("reader", json!({"size": 1}), 403, None),
+    ];
+    for (token, volume, status, message) in refusals {
+        let reply = cloud.create_volume(token, volume).await;
+        match message {
+            Some(message) => assert_fault(&reply, status, message),
+            None => assert_eq!(reply.status.as_u16(), status, "{}", reply.body),
+        }
+    }
     assert!(
         cloud.get("alice", "/volumes").await.body["volumes"]
             .as_array()
@@ -290,48 +266,41 @@ async fn update_metadata_and_other_projects() {
         .await;
     let path = format!("/volumes/{}", v["id"].as_str().unwrap());
     let updated = cloud
-        .call(
-            Method::PUT,
+        .put(
             "alice",
             &path,
-            Some(json!({"volume": {"name": "new", "description": "d"}})),
+            json!({"volume": {"name": "new", "description": "d"}}),
         )
         .await;
     assert_eq!(updated.body["volume"]["name"], "new");
     assert_eq!(updated.body["volume"]["description"], "d");
     let merged = cloud
-        .call(
-            Method::POST,
+        .post(
             "alice",
             &format!("{path}/metadata"),
-            Some(json!({"metadata": {"b": "2"}})),
+            json!({"metadata": {"b": "2"}}),
         )
         .await;
     assert_eq!(merged.body["metadata"], json!({"a": "1", "b": "2"}));
     let replaced = cloud
-        .call(
-            Method::PUT,
+        .put(
             "alice",
             &format!("{path}/metadata"),
-            Some(json!({"metadata": {"c": "3"}})),
+            json!({"metadata": {"c": "3"}}),
         )
         .await;
     assert_eq!(replaced.body["metadata"], json!({"c": "3"}));
     let item = cloud.get("alice", &format!("{path}/metadata/c")).await;
     assert_eq!(item.body, json!({"meta": {"c": "3"}}));
-    let deleted = cloud
-        .call(Method::DELETE, "alice", &format!("{path}/metadata/c"), None)
-        .await;
+    let deleted = cloud.delete("alice", &format!("{path}/metadata/c")).await;
     assert_eq!(deleted.status, StatusCode::OK);
-    let gone = cloud
-        .call(Method::DELETE, "alice", &format!("{path}/metadata/c"), None)
-        .await;
+    let gone = cloud.delete("alice", &format!("{path}/metadata/c")).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND);
 
     let id = v["id"].as_str().unwrap();
     let hidden = cloud.get("bob", &path).await;
     assert_fault(&hidden, 404, &format!("Volume {id} could not be found."));
-    let delete = cloud.call(Method::DELETE, "bob", &path, None).await;
+    let delete = cloud.delete("bob", &path).await;
     assert_eq!(delete.status, StatusCode::NOT_FOUND);
     assert_eq!(cloud.get("admin", &path).await.status, StatusCode::OK);
 }
@@ -343,11 +312,10 @@ async fn delete_refusals_cascade_and_extend() {
     let id = v["id"].as_str().unwrap().to_owned();
     let path = format!("/volumes/{id}");
     let shrink = cloud
-        .call(
-            Method::POST,
+        .post(
             "alice",
             &format!("{path}/action"),
-            Some(json!({"os-extend": {"new_size": 1}})),
+            json!({"os-extend": {"new_size": 1}}),
         )
         .await;
     assert_fault(
@@ -356,11 +324,10 @@ async fn delete_refusals_cascade_and_extend() {
         "Invalid input received: New size for extend must be greater than current size. (current: 1, extended: 1).",
     );
     let grow = cloud
-        .call(
-            Method::POST,
+        .post(
             "alice",
             &format!("{path}/action"),
-            Some(json!({"os-extend": {"new_size": 3}})),
+            json!({"os-extend": {"new_size": 3}}),
         )
         .await;
     assert_eq!(grow.status, StatusCode::ACCEPTED, "{}", grow.body);
@@ -369,7 +336,7 @@ async fn delete_refusals_cascade_and_extend() {
     assert_eq!(cloud.backend.volume_size(&id), Some(3));
 
     cloud.snapshot("alice", json!({"volume_id": id})).await;
-    let refused = cloud.call(Method::DELETE, "alice", &path, None).await;
+    let refused = cloud.delete("alice", &path).await;
     assert_fault(
         &refused,
         400,
@@ -377,14 +344,7 @@ async fn delete_refusals_cascade_and_extend() {
          error_managing and must not be migrating, attached, belong to a group, have snapshots, awaiting a \
          transfer, or be disassociated from snapshots after volume transfer.",
     );
-    let cascade = cloud
-        .call(
-            Method::DELETE,
-            "alice",
-            &format!("{path}?cascade=true"),
-            None,
-        )
-        .await;
+    let cascade = cloud.delete("alice", &format!("{path}?cascade=true")).await;
     assert_eq!(cascade.status, StatusCode::ACCEPTED);
     cloud.wait("alice", &path, "volume", "gone").await;
     assert!(cloud.backend.volume_ids().is_empty());
@@ -411,12 +371,7 @@ async fn volumes_from_image_snapshot_and_volume() {
     assert_eq!(from_snapshot["snapshot_id"], snapshot["id"]);
     assert_eq!(from_snapshot["bootable"], "true");
     let too_small = cloud
-        .call(
-            Method::POST,
-            "alice",
-            "/volumes",
-            Some(json!({"volume": {"size": 1, "snapshot_id": snapshot["id"]}})),
-        )
+        .create_volume("alice", json!({"size": 1, "snapshot_id": snapshot["id"]}))
         .await;
     assert_eq!(too_small.status, StatusCode::BAD_REQUEST);
     let clone = cloud
@@ -428,12 +383,7 @@ async fn volumes_from_image_snapshot_and_volume() {
     assert_eq!(clone["source_volid"], from_image["id"]);
     assert_eq!(clone["size"], 4);
     let missing = cloud
-        .call(
-            Method::POST,
-            "alice",
-            "/volumes",
-            Some(json!({"volume": {"size": 1, "imageRef": "nope"}})),
-        )
+        .create_volume("alice", json!({"size": 1, "imageRef": "nope"}))
         .await;
     assert_fault(&missing, 404, "Image nope could not be found.");
 }
@@ -442,21 +392,12 @@ async fn volumes_from_image_snapshot_and_volume() {
 async fn a_failed_creation_is_error() {
     let cloud = cloud();
     cloud.backend.fail_creates(true);
-    let reply = cloud
-        .call(
-            Method::POST,
-            "alice",
-            "/volumes",
-            Some(json!({"volume": {"size": 1}})),
-        )
-        .await;
+    let reply = cloud.create_volume("alice", json!({"size": 1})).await;
     let id = reply.body["volume"]["id"].as_str().unwrap();
     cloud
         .wait("alice", &format!("/volumes/{id}"), "volume", "error")
         .await;
-    let deleted = cloud
-        .call(Method::DELETE, "alice", &format!("/volumes/{id}"), None)
-        .await;
+    let deleted = cloud.delete("alice", &format!("/volumes/{id}")).await;
     assert_eq!(deleted.status, StatusCode::ACCEPTED);
 }
 
@@ -471,46 +412,30 @@ async fn quotas_limits_and_413() {
     assert_eq!(quotas.body["quota_set"]["per_volume_gigabytes"], -1);
     assert_eq!(quotas.body["quota_set"]["volumes___DEFAULT__"], -1);
     let set = cloud
-        .call(
-            Method::PUT,
+        .put(
             "admin",
             &format!("/os-quota-sets/{PROJECT_A}"),
-            Some(json!({"quota_set": {"gigabytes": 3, "volumes": 2}})),
+            json!({"quota_set": {"gigabytes": 3, "volumes": 2}}),
         )
         .await;
     assert_eq!(set.status, StatusCode::OK, "{}", set.body);
     let denied = cloud
-        .call(
-            Method::PUT,
+        .put(
             "alice",
             &format!("/os-quota-sets/{PROJECT_A}"),
-            Some(json!({"quota_set": {"gigabytes": 3}})),
+            json!({"quota_set": {"gigabytes": 3}}),
         )
         .await;
     assert_eq!(denied.status, StatusCode::FORBIDDEN);
     cloud.volume("alice", json!({"size": 2})).await;
-    let over = cloud
-        .call(
-            Method::POST,
-            "alice",
-            "/volumes",
-            Some(json!({"volume": {"size": 2}})),
-        )
-        .await;
+    let over = cloud.create_volume("alice", json!({"size": 2})).await;
     assert_fault(
         &over,
         413,
         "Requested volume or snapshot exceeds allowed gigabytes quota. Requested 2G, quota is 3G and 2G has been consumed.",
     );
     cloud.volume("alice", json!({"size": 1})).await;
-    let count = cloud
-        .call(
-            Method::POST,
-            "alice",
-            "/volumes",
-            Some(json!({"volume": {"size": 1}})),
-        )
-        .await;
+    let count = cloud.create_volume("alice", json!({"size": 1})).await;
     assert_fault(
         &count,
         413,
@@ -530,12 +455,7 @@ async fn quotas_limits_and_413() {
     assert_eq!(absolute["totalGigabytesUsed"], 3);
     assert_eq!(limits.body["limits"]["rate"], json!([]));
     let reset = cloud
-        .call(
-            Method::DELETE,
-            "admin",
-            &format!("/os-quota-sets/{PROJECT_A}"),
-            None,
-        )
+        .delete("admin", &format!("/os-quota-sets/{PROJECT_A}"))
         .await;
     assert_eq!(reset.status, StatusCode::OK);
     let defaults = cloud

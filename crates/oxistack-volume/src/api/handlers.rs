@@ -1,20 +1,21 @@
 //! The volume handlers, and the helpers every handler shares: reading a
 //! list query as Cinder does, a JSON body's envelope, refusing control
-//! characters in names, and the list document with its `next` link and
-//! `count`.
+//! characters in names, the list document with its `next` link and
+//! `count`, and the `{key: document}` replies ([`document`],
+//! [`accepted_document`]) so that every resource renders alike. Each
+//! handler starts from a [`Call`]; volume metadata is served by the
+//! shared handlers of [`super::metadata`].
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use oxistack_auth::Caller;
 use oxistack_http::text::refuse_control_characters;
 use oxistack_http::{ApiError, JsonBody, envelope};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::{Params, Service};
-use crate::model::Metadata;
+use super::{Call, Params};
 use crate::service::{
     ImageUpload, ListRequest, Listed, NewVolume, ResetStatus, VolumeError, VolumeUpdate,
 };
@@ -75,11 +76,12 @@ pub fn list_request(pairs: &[(String, String)]) -> Result<ListRequest, ApiError>
     Ok(request)
 }
 
-/// `{"<plural>": [...], "<plural>_links": [...], "count": n}`.
+/// `{"<plural>": [...], "<plural>_links": [...], "count": n}`; the
+/// `next` link points into `<plural>/detail` for a `detail` list.
 pub fn list_document<T>(
     view: &View,
     plural: &str,
-    collection: &str,
+    detail: bool,
     pairs: &[(String, String)],
     listed: &Listed<T>,
     render: impl Fn(&T) -> Value,
@@ -87,15 +89,30 @@ pub fn list_document<T>(
     let mut doc = serde_json::Map::new();
     doc.insert(plural.into(), listed.items.iter().map(render).collect());
     if let Some(marker) = &listed.next_marker {
+        let collection = if detail {
+            format!("{plural}/detail")
+        } else {
+            plural.to_owned()
+        };
         doc.insert(
             format!("{plural}_links"),
-            view.next_link(collection, pairs, marker),
+            view.next_link(&collection, pairs, marker),
         );
     }
     if let Some(count) = listed.count.filter(|_| view.version.at_least(COUNT)) {
         doc.insert("count".into(), json!(count));
     }
     Json(Value::Object(doc)).into_response()
+}
+
+/// `{key: doc}`, 200.
+pub fn document(key: &str, doc: Value) -> Response {
+    Json(json!({ key: doc })).into_response()
+}
+
+/// `{key: doc}`, 202: what the document shows goes on in the background.
+pub fn accepted_document(key: &str, doc: Value) -> Response {
+    (StatusCode::ACCEPTED, Json(json!({ key: doc }))).into_response()
 }
 
 pub fn body<T: DeserializeOwned>(body: Value, key: &str) -> Result<T, ApiError> {
@@ -106,61 +123,39 @@ pub fn check_text(field: &str, value: Option<&str>) -> Result<(), ApiError> {
     value.map_or(Ok(()), |v| refuse_control_characters(field, v))
 }
 
-pub fn metadata_body(value: Value, key: &str) -> Result<Metadata, ApiError> {
-    body(value, key)
-}
-
-/// `{"meta": {key: value}}` with exactly the key of the URL.
-pub fn meta_item(value: Value, key: &str) -> Result<Metadata, ApiError> {
-    let meta: Metadata = body(value, "meta")?;
-    if meta.len() > 1 {
-        return Err(ApiError::bad_request(
-            "Request body contains too many items",
-        ));
-    }
-    if !meta.contains_key(key) {
-        return Err(ApiError::bad_request("Request body and URI mismatch"));
-    }
-    Ok(meta)
-}
-
 pub fn accepted() -> Response {
     StatusCode::ACCEPTED.into_response()
 }
 
 pub async fn list_volumes<const DETAIL: bool>(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
-    let listed = service.list_volumes(&caller, list_request(&pairs)?).await?;
-    let collection = if DETAIL { "volumes/detail" } else { "volumes" };
+    let request = list_request(&pairs)?;
+    let listed = call.service.list_volumes(&call.caller, request).await?;
+    let view = &call.view;
     Ok(list_document(
-        &view,
+        view,
         "volumes",
-        collection,
+        DETAIL,
         &pairs,
         &listed,
         |d| {
             if DETAIL {
-                views::volume(&view, d)
+                views::volume(view, d)
             } else {
-                views::volume_brief(&view, d)
+                views::volume_brief(view, d)
             }
         },
     ))
 }
 
 pub async fn create_volume(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let req: VolumeCreate = body(value, "volume")?;
-    let name = req.name.or(req.display_name);
-    let description = req.description.or(req.display_description);
+    let (name, description) = req.names.values();
     check_text("volume.name", name.as_deref())?;
     if req.backup_id.is_some() {
         return Err(ApiError::bad_request(
@@ -187,140 +182,82 @@ pub async fn create_volume(
         source_volid: req.source_volid,
         image_ref: req.image_ref.or(req.image_id),
     };
-    let detail = service.create_volume(&caller, new).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"volume": views::volume(&view, &detail)})),
-    )
-        .into_response())
+    let detail = call.service.create_volume(&call.caller, new).await?;
+    Ok(accepted_document(
+        "volume",
+        views::volume(&call.view, &detail),
+    ))
 }
 
-pub async fn show_volume(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let detail = service.show_volume(&caller, params.get("id")).await?;
-    Ok(Json(json!({"volume": views::volume(&view, &detail)})).into_response())
+pub async fn show_volume(call: Call, params: Params) -> Result<Response, ApiError> {
+    let detail = call
+        .service
+        .show_volume(&call.caller, params.get("id"))
+        .await?;
+    Ok(document("volume", views::volume(&call.view, &detail)))
 }
 
 pub async fn update_volume(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     params: Params,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let req: VolumeUpdateBody = body(value, "volume")?;
-    let name = req.name.or(req.display_name);
+    let (name, description) = req.names.changes();
     check_text("volume.name", name.clone().flatten().as_deref())?;
     let update = VolumeUpdate {
         name,
-        description: req.description.or(req.display_description),
+        description,
         metadata: req.metadata,
     };
-    let detail = service
-        .update_volume(&caller, params.get("id"), update)
+    let detail = call
+        .service
+        .update_volume(&call.caller, params.get("id"), update)
         .await?;
-    Ok(Json(json!({"volume": views::volume(&view, &detail)})).into_response())
+    Ok(document("volume", views::volume(&call.view, &detail)))
 }
 
 pub async fn delete_volume(
-    State(service): Service,
-    Caller(caller): Caller,
+    call: Call,
     params: Params,
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
     let flag = |name: &str| pairs.iter().any(|(k, v)| k == name && truthy(v));
-    service
-        .delete_volume(&caller, params.get("id"), flag("cascade"), flag("force"))
+    call.service
+        .delete_volume(
+            &call.caller,
+            params.get("id"),
+            flag("cascade"),
+            flag("force"),
+        )
         .await?;
     Ok(accepted())
 }
 
-pub async fn volume_summary(
-    State(service): Service,
-    Caller(caller): Caller,
-    Query(pairs): Pairs,
-) -> Result<Response, ApiError> {
+pub async fn volume_summary(call: Call, Query(pairs): Pairs) -> Result<Response, ApiError> {
     let all = pairs.iter().any(|(k, v)| k == "all_tenants" && truthy(v));
-    let totals = service.volume_summary(&caller, all).await?;
-    Ok(Json(json!({"volume-summary": {
-        "total_size": totals.total_size,
-        "total_count": totals.total_count,
-        "metadata": totals.metadata,
-    }}))
-    .into_response())
-}
-
-pub async fn volume_metadata(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let metadata = service.volume_metadata(&caller, params.get("id")).await?;
-    Ok(Json(json!({"metadata": metadata})).into_response())
-}
-
-pub async fn set_volume_metadata<const REPLACE: bool>(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-    JsonBody(value): JsonBody<Value>,
-) -> Result<Response, ApiError> {
-    let metadata = metadata_body(value, "metadata")?;
-    let metadata = service
-        .set_volume_metadata(&caller, params.get("id"), metadata, REPLACE)
-        .await?;
-    Ok(Json(json!({"metadata": metadata})).into_response())
-}
-
-pub async fn volume_meta_item(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let metadata = service.volume_metadata(&caller, params.get("id")).await?;
-    let key = params.get("key");
-    let value = metadata
-        .get(key)
-        .ok_or_else(|| ApiError::not_found("Metadata item was not found"))?;
-    Ok(Json(json!({"meta": {key: value}})).into_response())
-}
-
-pub async fn set_volume_meta_item(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-    JsonBody(value): JsonBody<Value>,
-) -> Result<Response, ApiError> {
-    let meta = meta_item(value, params.get("key"))?;
-    service
-        .set_volume_metadata(&caller, params.get("id"), meta.clone(), false)
-        .await?;
-    Ok(Json(json!({"meta": meta})).into_response())
-}
-
-pub async fn delete_volume_meta_item(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-) -> Result<Response, ApiError> {
-    service
-        .delete_volume_metadata(&caller, params.get("id"), params.get("key"))
-        .await?;
-    Ok(StatusCode::OK.into_response())
+    let totals = call.service.volume_summary(&call.caller, all).await?;
+    Ok(document(
+        "volume-summary",
+        json!({
+            "total_size": totals.total_size,
+            "total_count": totals.total_count,
+            "metadata": totals.metadata,
+        }),
+    ))
 }
 
 /// `POST /volumes/{id}/action`: the one action the body names.
 pub async fn volume_action(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     params: Params,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    let Call {
+        service,
+        caller,
+        view,
+    } = call;
     let id = params.get("id");
     let Some((action, _)) = value.as_object().and_then(|o| o.iter().next()) else {
         return Err(ApiError::bad_request(
@@ -396,7 +333,7 @@ pub async fn volume_action(
         }
         "os-initialize_connection" => {
             let info = service.initialize_connection(&caller, id).await?;
-            return Ok(Json(json!({"connection_info": info})).into_response());
+            return Ok(document("connection_info", info));
         }
         "os-terminate_connection" => {
             service.show_volume(&caller, id).await?;

@@ -8,6 +8,7 @@
 mod discovery;
 mod error;
 mod handlers;
+mod metadata;
 mod resources;
 
 use std::collections::HashMap;
@@ -21,6 +22,8 @@ use axum::routing::{get, post};
 use oxistack_auth::{Caller, TokenValidator, require_token};
 use oxistack_http::microversion::{self, Microversion, MicroversionPolicy};
 use oxistack_http::{ApiError, ErrorStyle, MAX_JSON_BODY, base_url, error_style_layer};
+
+use oxistack_auth::AuthContext;
 
 use crate::service::{VolumeService, is_admin};
 use crate::wire::views::View;
@@ -68,6 +71,7 @@ pub fn router(service: Arc<VolumeService>, validator: Arc<dyn TokenValidator>) -
 fn v3(routes: Routes, prefix: &str) -> Routes {
     let at = |path: &str| format!("{prefix}{path}");
     use handlers as h;
+    use metadata as m;
     use resources as r;
     routes
         .route(
@@ -85,15 +89,15 @@ fn v3(routes: Routes, prefix: &str) -> Routes {
         .route(&at("/volumes/{id}/action"), post(h::volume_action))
         .route(
             &at("/volumes/{id}/metadata"),
-            get(h::volume_metadata)
-                .post(h::set_volume_metadata::<false>)
-                .put(h::set_volume_metadata::<true>),
+            get(m::metadata::<m::OfVolume>)
+                .post(m::set_metadata::<m::OfVolume, false>)
+                .put(m::set_metadata::<m::OfVolume, true>),
         )
         .route(
             &at("/volumes/{id}/metadata/{key}"),
-            get(h::volume_meta_item)
-                .put(h::set_volume_meta_item)
-                .delete(h::delete_volume_meta_item),
+            get(m::meta_item::<m::OfVolume>)
+                .put(m::set_meta_item::<m::OfVolume>)
+                .delete(m::delete_meta_item::<m::OfVolume>),
         )
         .route(
             &at("/snapshots"),
@@ -109,13 +113,13 @@ fn v3(routes: Routes, prefix: &str) -> Routes {
         .route(&at("/snapshots/{id}/action"), post(r::snapshot_action))
         .route(
             &at("/snapshots/{id}/metadata"),
-            get(r::snapshot_metadata)
-                .post(r::set_snapshot_metadata::<false>)
-                .put(r::set_snapshot_metadata::<true>),
+            get(m::metadata::<m::OfSnapshot>)
+                .post(m::set_metadata::<m::OfSnapshot, false>)
+                .put(m::set_metadata::<m::OfSnapshot, true>),
         )
         .route(
             &at("/snapshots/{id}/metadata/{key}"),
-            get(r::snapshot_meta_item).delete(r::delete_snapshot_meta_item),
+            get(m::meta_item::<m::OfSnapshot>).delete(m::delete_meta_item::<m::OfSnapshot>),
         )
         .route(
             &at("/attachments"),
@@ -170,6 +174,32 @@ fn v3(routes: Routes, prefix: &str) -> Routes {
         .route(&at("/scheduler-stats/get_pools"), get(discovery::pools))
         .route(&at("/backups"), get(discovery::backups))
         .route(&at("/backups/detail"), get(discovery::backups))
+}
+
+/// What every resource handler starts from: the service, who calls it,
+/// and how this request sees documents (extracted in that order, as the
+/// separate extractors were).
+pub struct Call {
+    service: Arc<VolumeService>,
+    caller: Arc<AuthContext>,
+    view: View,
+}
+
+impl FromRequestParts<Arc<VolumeService>> for Call {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<VolumeService>,
+    ) -> Result<Self, ApiError> {
+        let Caller(caller) = Caller::from_request_parts(parts, state).await?;
+        let view = View::from_request_parts(parts, state).await?;
+        Ok(Call {
+            service: state.clone(),
+            caller,
+            view,
+        })
+    }
 }
 
 /// Path parameters by name (the project id in the path is ignored: the

@@ -1,127 +1,108 @@
 //! The handlers of snapshots, attachments and volume types, in the same
-//! shape as the volume handlers and with their helpers.
+//! shape as the volume handlers and with their helpers (each starts from
+//! a [`Call`] and renders through [`document`]); the metadata of
+//! snapshots is served by the shared handlers of [`super::metadata`].
 
 use axum::Json;
-use axum::extract::{Query, State};
+use axum::extract::Query;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use oxistack_auth::Caller;
-use oxistack_http::ApiError;
-use oxistack_http::JsonBody;
+use oxistack_http::{ApiError, JsonBody};
 use serde_json::{Value, json};
 
 use super::handlers::{
-    Pairs, accepted, body, check_text, list_document, list_request, metadata_body,
+    Pairs, accepted, accepted_document, body, check_text, document, list_document, list_request,
 };
-use super::{Params, Service};
+use super::{Call, Params};
+use crate::model::{Attachment, Metadata, VolumeType};
 use crate::service::{
     NewAttachment, NewSnapshot, NewType, ResetStatus, SnapshotUpdate, TypeUpdate,
 };
 use crate::wire::views::{self, NEW_ATTACH, SNAPSHOT_IN_USE, View};
 use crate::wire::{
-    AttachmentCreate, AttachmentUpdate, ProjectAccess, ResetStatusBody, SnapshotCreate,
-    SnapshotUpdateBody, TypeCreate, TypeUpdateBody,
+    AttachmentCreate, AttachmentUpdate, Names, ProjectAccess, ResetStatusBody, SnapshotCreate,
+    TypeCreate, TypeUpdateBody,
 };
 
 pub async fn list_snapshots<const DETAIL: bool>(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
-    let listed = service
-        .list_snapshots(&caller, list_request(&pairs)?)
-        .await?;
-    let collection = if DETAIL {
-        "snapshots/detail"
-    } else {
-        "snapshots"
-    };
+    let request = list_request(&pairs)?;
+    let listed = call.service.list_snapshots(&call.caller, request).await?;
+    let view = &call.view;
     Ok(list_document(
-        &view,
+        view,
         "snapshots",
-        collection,
+        DETAIL,
         &pairs,
         &listed,
-        |s| views::snapshot(&view, s),
+        |s| views::snapshot(view, s),
     ))
 }
 
 pub async fn create_snapshot(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let req: SnapshotCreate = body(value, "snapshot")?;
-    let name = req.name.or(req.display_name);
+    let (name, description) = req.names.values();
     check_text("snapshot.name", name.as_deref())?;
     let new = NewSnapshot {
         volume_id: req.volume_id,
         name,
-        description: req.description.or(req.display_description),
+        description,
         force: req.force.unwrap_or(false),
         metadata: req.metadata.unwrap_or_default(),
-        in_use_allowed: view.version.at_least(SNAPSHOT_IN_USE),
+        in_use_allowed: call.view.version.at_least(SNAPSHOT_IN_USE),
     };
-    let snapshot = service.create_snapshot(&caller, new).await?;
-    Ok((
-        StatusCode::ACCEPTED,
-        Json(json!({"snapshot": views::snapshot(&view, &snapshot)})),
-    )
-        .into_response())
+    let snapshot = call.service.create_snapshot(&call.caller, new).await?;
+    Ok(accepted_document(
+        "snapshot",
+        views::snapshot(&call.view, &snapshot),
+    ))
 }
 
-pub async fn show_snapshot(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let snapshot = service.show_snapshot(&caller, params.get("id")).await?;
-    Ok(Json(json!({"snapshot": views::snapshot(&view, &snapshot)})).into_response())
+pub async fn show_snapshot(call: Call, params: Params) -> Result<Response, ApiError> {
+    let snapshot = call
+        .service
+        .show_snapshot(&call.caller, params.get("id"))
+        .await?;
+    Ok(document("snapshot", views::snapshot(&call.view, &snapshot)))
 }
 
 pub async fn update_snapshot(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     params: Params,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let req: SnapshotUpdateBody = body(value, "snapshot")?;
-    let name = req.name.or(req.display_name);
+    let names: Names = body(value, "snapshot")?;
+    let (name, description) = names.changes();
     check_text("snapshot.name", name.clone().flatten().as_deref())?;
-    let update = SnapshotUpdate {
-        name,
-        description: req.description.or(req.display_description),
-    };
-    let snapshot = service
-        .update_snapshot(&caller, params.get("id"), update)
+    let update = SnapshotUpdate { name, description };
+    let snapshot = call
+        .service
+        .update_snapshot(&call.caller, params.get("id"), update)
         .await?;
-    Ok(Json(json!({"snapshot": views::snapshot(&view, &snapshot)})).into_response())
+    Ok(document("snapshot", views::snapshot(&call.view, &snapshot)))
 }
 
-pub async fn delete_snapshot(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-) -> Result<Response, ApiError> {
-    service
-        .delete_snapshot(&caller, params.get("id"), false)
+pub async fn delete_snapshot(call: Call, params: Params) -> Result<Response, ApiError> {
+    call.service
+        .delete_snapshot(&call.caller, params.get("id"), false)
         .await?;
     Ok(accepted())
 }
 
 pub async fn snapshot_action(
-    State(service): Service,
-    Caller(caller): Caller,
+    call: Call,
     params: Params,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
+    let (service, caller) = (&call.service, &call.caller);
     let id = params.get("id");
     if value.get("os-force_delete").is_some() {
-        service.delete_snapshot(&caller, id, true).await?;
+        service.delete_snapshot(caller, id, true).await?;
     } else if let Some(args) = value.get("os-reset_status") {
         let r: ResetStatusBody = serde_json::from_value(args.clone()).map_err(|e| {
             ApiError::bad_request(format!("Invalid input for os-reset_status: {e}"))
@@ -130,58 +111,11 @@ pub async fn snapshot_action(
             status: r.status,
             ..Default::default()
         };
-        service.reset_snapshot_status(&caller, id, reset).await?;
+        service.reset_snapshot_status(caller, id, reset).await?;
     } else {
         return Err(ApiError::bad_request("There is no such action."));
     }
     Ok(accepted())
-}
-
-pub async fn snapshot_metadata(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let snapshot = service.show_snapshot(&caller, params.get("id")).await?;
-    Ok(Json(json!({"metadata": snapshot.metadata})).into_response())
-}
-
-pub async fn set_snapshot_metadata<const REPLACE: bool>(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-    JsonBody(value): JsonBody<Value>,
-) -> Result<Response, ApiError> {
-    let metadata = metadata_body(value, "metadata")?;
-    let metadata = service
-        .set_snapshot_metadata(&caller, params.get("id"), metadata, REPLACE)
-        .await?;
-    Ok(Json(json!({"metadata": metadata})).into_response())
-}
-
-pub async fn snapshot_meta_item(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let snapshot = service.show_snapshot(&caller, params.get("id")).await?;
-    let key = params.get("key");
-    let value = snapshot
-        .metadata
-        .get(key)
-        .ok_or_else(|| ApiError::not_found("Metadata item was not found"))?;
-    Ok(Json(json!({"meta": {key: value}})).into_response())
-}
-
-pub async fn delete_snapshot_meta_item(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-) -> Result<Response, ApiError> {
-    service
-        .delete_snapshot_metadata(&caller, params.get("id"), params.get("key"))
-        .await?;
-    Ok(StatusCode::OK.into_response())
 }
 
 /// The attachments API exists from 3.27.
@@ -194,37 +128,32 @@ fn new_attach(view: &View) -> Result<(), ApiError> {
 }
 
 pub async fn list_attachments<const DETAIL: bool>(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     Query(pairs): Pairs,
 ) -> Result<Response, ApiError> {
-    new_attach(&view)?;
-    let listed = service
-        .list_attachments(&caller, list_request(&pairs)?)
-        .await?;
-    let collection = if DETAIL {
-        "attachments/detail"
-    } else {
-        "attachments"
-    };
+    new_attach(&call.view)?;
+    let request = list_request(&pairs)?;
+    let listed = call.service.list_attachments(&call.caller, request).await?;
     Ok(list_document(
-        &view,
+        &call.view,
         "attachments",
-        collection,
+        DETAIL,
         &pairs,
         &listed,
         |a| views::attachment(a, DETAIL),
     ))
 }
 
+/// `{"attachment": ...}`, in detail.
+fn attachment_document(attachment: &Attachment) -> Response {
+    document("attachment", views::attachment(attachment, true))
+}
+
 pub async fn create_attachment(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    new_attach(&view)?;
+    new_attach(&call.view)?;
     let req: AttachmentCreate = body(value, "attachment")?;
     let new = NewAttachment {
         volume_id: req.volume_uuid,
@@ -232,91 +161,82 @@ pub async fn create_attachment(
         connector: req.connector,
         mode: req.mode,
     };
-    let attachment = service.create_attachment(&caller, new).await?;
-    Ok(Json(json!({"attachment": views::attachment(&attachment, true)})).into_response())
+    let attachment = call.service.create_attachment(&call.caller, new).await?;
+    Ok(attachment_document(&attachment))
 }
 
-pub async fn show_attachment(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
-    params: Params,
-) -> Result<Response, ApiError> {
-    new_attach(&view)?;
-    let attachment = service.show_attachment(&caller, params.get("id")).await?;
-    Ok(Json(json!({"attachment": views::attachment(&attachment, true)})).into_response())
+pub async fn show_attachment(call: Call, params: Params) -> Result<Response, ApiError> {
+    new_attach(&call.view)?;
+    let attachment = call
+        .service
+        .show_attachment(&call.caller, params.get("id"))
+        .await?;
+    Ok(attachment_document(&attachment))
 }
 
 pub async fn update_attachment(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     params: Params,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    new_attach(&view)?;
+    new_attach(&call.view)?;
     let req: AttachmentUpdate = body(value, "attachment")?;
-    let attachment = service
-        .update_attachment(&caller, params.get("id"), req.connector)
+    let attachment = call
+        .service
+        .update_attachment(&call.caller, params.get("id"), req.connector)
         .await?;
-    Ok(Json(json!({"attachment": views::attachment(&attachment, true)})).into_response())
+    Ok(attachment_document(&attachment))
 }
 
-pub async fn delete_attachment(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
-    params: Params,
-) -> Result<Response, ApiError> {
-    new_attach(&view)?;
-    let left = service.delete_attachment(&caller, params.get("id")).await?;
+pub async fn delete_attachment(call: Call, params: Params) -> Result<Response, ApiError> {
+    new_attach(&call.view)?;
+    let left = call
+        .service
+        .delete_attachment(&call.caller, params.get("id"))
+        .await?;
     let left: Vec<Value> = left.iter().map(|a| views::attachment(a, false)).collect();
-    Ok(Json(json!({"attachments": left})).into_response())
+    Ok(document("attachments", json!(left)))
 }
 
 pub async fn attachment_action(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     params: Params,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    if !view.version.at_least(views::NEW_ATTACH_COMPLETION) || value.get("os-complete").is_none() {
+    let completion = call.view.version.at_least(views::NEW_ATTACH_COMPLETION);
+    if !completion || value.get("os-complete").is_none() {
         return Err(ApiError::bad_request("There is no such action."));
     }
-    service
-        .complete_attachment(&caller, params.get("id"))
+    call.service
+        .complete_attachment(&call.caller, params.get("id"))
         .await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn list_types(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
-) -> Result<Response, ApiError> {
-    let types = service.list_types(&caller).await?;
-    let docs: Vec<Value> = types
-        .iter()
-        .map(|t| views::volume_type(t, view.admin))
-        .collect();
-    Ok(Json(json!({"volume_types": docs})).into_response())
+/// `{"volume_type": ...}` as the caller may see it.
+fn type_document(call: &Call, t: &VolumeType) -> Response {
+    document("volume_type", views::volume_type(t, call.view.admin))
 }
 
-pub async fn show_type(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let t = service.show_type(&caller, params.get("id")).await?;
-    Ok(Json(json!({"volume_type": views::volume_type(&t, view.admin)})).into_response())
+pub async fn list_types(call: Call) -> Result<Response, ApiError> {
+    let types = call.service.list_types(&call.caller).await?;
+    let docs: Vec<Value> = types
+        .iter()
+        .map(|t| views::volume_type(t, call.view.admin))
+        .collect();
+    Ok(document("volume_types", json!(docs)))
+}
+
+pub async fn show_type(call: Call, params: Params) -> Result<Response, ApiError> {
+    let t = call
+        .service
+        .show_type(&call.caller, params.get("id"))
+        .await?;
+    Ok(type_document(&call, &t))
 }
 
 pub async fn create_type(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let req: TypeCreate = body(value, "volume_type")?;
@@ -327,14 +247,12 @@ pub async fn create_type(
         is_public: req.access_is_public.or(req.is_public).unwrap_or(true),
         extra_specs: req.extra_specs.unwrap_or_default(),
     };
-    let t = service.create_type(&caller, new).await?;
-    Ok(Json(json!({"volume_type": views::volume_type(&t, view.admin)})).into_response())
+    let t = call.service.create_type(&call.caller, new).await?;
+    Ok(type_document(&call, &t))
 }
 
 pub async fn update_type(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
+    call: Call,
     params: Params,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
@@ -345,56 +263,49 @@ pub async fn update_type(
         description: req.description,
         is_public: req.is_public,
     };
-    let t = service
-        .update_type(&caller, params.get("id"), update)
+    let t = call
+        .service
+        .update_type(&call.caller, params.get("id"), update)
         .await?;
-    Ok(Json(json!({"volume_type": views::volume_type(&t, view.admin)})).into_response())
+    Ok(type_document(&call, &t))
 }
 
-pub async fn delete_type(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-) -> Result<Response, ApiError> {
-    service.delete_type(&caller, params.get("id")).await?;
+pub async fn delete_type(call: Call, params: Params) -> Result<Response, ApiError> {
+    call.service
+        .delete_type(&call.caller, params.get("id"))
+        .await?;
     Ok(accepted())
 }
 
-pub async fn extra_specs(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let t = service.show_type(&caller, params.get("id")).await?;
-    let doc = views::volume_type(&t, view.admin);
-    Ok(Json(json!({"extra_specs": doc["extra_specs"]})).into_response())
+/// Type `id`'s extra specs as the caller may see them.
+async fn visible_extra_specs(call: &Call, id: &str) -> Result<(VolumeType, Value), ApiError> {
+    let t = call.service.show_type(&call.caller, id).await?;
+    let specs = views::volume_type(&t, call.view.admin)["extra_specs"].take();
+    Ok((t, specs))
+}
+
+pub async fn extra_specs(call: Call, params: Params) -> Result<Response, ApiError> {
+    let (_, specs) = visible_extra_specs(&call, params.get("id")).await?;
+    Ok(document("extra_specs", specs))
 }
 
 pub async fn set_extra_specs(
-    State(service): Service,
-    Caller(caller): Caller,
+    call: Call,
     params: Params,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
-    let specs = metadata_body(value, "extra_specs")?;
+    let specs: Metadata = body(value, "extra_specs")?;
     let given = specs.clone();
-    service
-        .set_extra_specs(&caller, params.get("id"), specs)
+    call.service
+        .set_extra_specs(&call.caller, params.get("id"), specs)
         .await?;
-    Ok(Json(json!({"extra_specs": given})).into_response())
+    Ok(document("extra_specs", json!(given)))
 }
 
-pub async fn extra_spec(
-    State(service): Service,
-    Caller(caller): Caller,
-    view: View,
-    params: Params,
-) -> Result<Response, ApiError> {
-    let t = service.show_type(&caller, params.get("id")).await?;
+pub async fn extra_spec(call: Call, params: Params) -> Result<Response, ApiError> {
+    let (t, specs) = visible_extra_specs(&call, params.get("id")).await?;
     let key = params.get("key");
-    let doc = views::volume_type(&t, view.admin);
-    match doc["extra_specs"].get(key) {
+    match specs.get(key) {
         Some(value) => Ok(Json(json!({ key: value })).into_response()),
         None => Err(ApiError::not_found(format!(
             "Volume Type {} has no extra specs with key {key}.",
@@ -404,51 +315,41 @@ pub async fn extra_spec(
 }
 
 pub async fn set_extra_spec(
-    State(service): Service,
-    Caller(caller): Caller,
+    call: Call,
     params: Params,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
     let key = params.get("key");
-    let spec: crate::model::Metadata = serde_json::from_value(value)
+    let spec: Metadata = serde_json::from_value(value)
         .map_err(|e| ApiError::bad_request(format!("Invalid input: {e}")))?;
     if spec.len() != 1 || !spec.contains_key(key) {
         return Err(ApiError::bad_request("Request body and URI mismatch"));
     }
-    service
-        .set_extra_specs(&caller, params.get("id"), spec.clone())
+    call.service
+        .set_extra_specs(&call.caller, params.get("id"), spec.clone())
         .await?;
     Ok(Json(json!(spec)).into_response())
 }
 
-pub async fn delete_extra_spec(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-) -> Result<Response, ApiError> {
-    service
-        .delete_extra_spec(&caller, params.get("id"), params.get("key"))
+pub async fn delete_extra_spec(call: Call, params: Params) -> Result<Response, ApiError> {
+    call.service
+        .delete_extra_spec(&call.caller, params.get("id"), params.get("key"))
         .await?;
     Ok(accepted())
 }
 
-pub async fn type_access(
-    State(service): Service,
-    Caller(caller): Caller,
-    params: Params,
-) -> Result<Response, ApiError> {
+pub async fn type_access(call: Call, params: Params) -> Result<Response, ApiError> {
     let id = params.get("id");
-    let projects = service.type_access(&caller, id).await?;
+    let projects = call.service.type_access(&call.caller, id).await?;
     let access: Vec<Value> = projects
         .iter()
         .map(|p| json!({"volume_type_id": id, "project_id": p}))
         .collect();
-    Ok(Json(json!({"volume_type_access": access})).into_response())
+    Ok(document("volume_type_access", json!(access)))
 }
 
 pub async fn type_action(
-    State(service): Service,
-    Caller(caller): Caller,
+    call: Call,
     params: Params,
     JsonBody(value): JsonBody<Value>,
 ) -> Result<Response, ApiError> {
@@ -461,8 +362,8 @@ pub async fn type_action(
         return Err(ApiError::bad_request("There is no such action."));
     };
     let ProjectAccess { project } = body(value, key)?;
-    service
-        .set_type_access(&caller, id, &project, granted)
+    call.service
+        .set_type_access(&call.caller, id, &project, granted)
         .await?;
     Ok(accepted())
 }

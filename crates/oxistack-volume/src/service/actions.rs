@@ -9,6 +9,7 @@ use oxistack_auth::{Action, AuthContext};
 use serde_json::Value;
 
 use super::attachments::{complete, connection_info, release, reserve};
+use super::common::check_status;
 use super::quotas::{Delta, enforce};
 use super::{ResetStatus, VolumeError, VolumeService, authorize, visible_volume};
 use crate::model::{attach, status};
@@ -107,20 +108,12 @@ impl VolumeService {
                 "Must specify 'status', 'attach_status' or 'migration_status' for update.".into(),
             ));
         }
-        if let Some(s) = reset.status.as_deref().filter(|s| !STATUSES.contains(s)) {
-            return Err(VolumeError::BadRequest(format!(
-                "Must specify a valid status: {s}"
-            )));
-        }
-        if let Some(s) = reset
-            .attach_status
-            .as_deref()
-            .filter(|s| ![attach::ATTACHED, attach::DETACHED].contains(s))
-        {
-            return Err(VolumeError::BadRequest(format!(
-                "Must specify a valid attach status: {s}"
-            )));
-        }
+        check_status(reset.status.as_deref(), STATUSES, "status")?;
+        check_status(
+            reset.attach_status.as_deref(),
+            &[attach::ATTACHED, attach::DETACHED],
+            "attach status",
+        )?;
         self.change_volume(caller, id, move |tx, volume| {
             if let Some(s) = reset.status {
                 volume.status = s;
@@ -240,29 +233,25 @@ impl VolumeService {
         mountpoint: String,
         mode: String,
     ) -> Result<(), VolumeError> {
-        authorize(caller, Action::WriteVolumes)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
-        self.db()
-            .write(move |tx| {
-                let mut volume = visible_volume(tx, &caller, &id)?;
-                if volume.status == status::ATTACHING {
-                    // Reserved by os-reserve: the reservation is this attach.
-                    volume.status = status::AVAILABLE.into();
-                }
-                let mut attachment = reserve(
-                    tx,
-                    &mut volume,
-                    instance.as_deref(),
-                    attach::ATTACHING,
-                    false,
-                )?;
-                store::put_volume(tx, &volume)?;
-                attachment.attach_mode = mode;
-                attachment.host_name = host_name;
-                complete(tx, &mut attachment, Some(&mountpoint))
-            })
-            .await
+        self.run_as(caller, Action::WriteVolumes, id, move |tx, caller, id| {
+            let mut volume = visible_volume(tx, caller, id)?;
+            if volume.status == status::ATTACHING {
+                // Reserved by os-reserve: the reservation is this attach.
+                volume.status = status::AVAILABLE.into();
+            }
+            let mut attachment = reserve(
+                tx,
+                &mut volume,
+                instance.as_deref(),
+                attach::ATTACHING,
+                false,
+            )?;
+            store::put_volume(tx, &volume)?;
+            attachment.attach_mode = mode;
+            attachment.host_name = host_name;
+            complete(tx, &mut attachment, Some(&mountpoint))
+        })
+        .await
     }
 
     /// `os-detach`: the attachment named (or the volume's only one) goes.
@@ -272,29 +261,25 @@ impl VolumeService {
         id: &str,
         attachment_id: Option<String>,
     ) -> Result<(), VolumeError> {
-        authorize(caller, Action::WriteVolumes)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
-        self.db()
-            .write(move |tx| {
-                let volume = visible_volume(tx, &caller, &id)?;
-                let attachments = store::attachments_of(tx, &volume.id)?;
-                let chosen = match attachment_id {
-                    Some(a) => attachments.into_iter().find(|x| x.id == a),
-                    None if attachments.len() == 1 => attachments.into_iter().next(),
-                    None => None,
-                };
-                let Some(chosen) = chosen else {
-                    return Err(VolumeError::InvalidVolume(
-                        "Unable to detach volume. Volume status must be 'in-use' and attach_status \
-                         must be 'attached' to detach."
-                            .into(),
-                    ));
-                };
-                release(tx, &chosen.id)?;
-                Ok(())
-            })
-            .await
+        self.run_as(caller, Action::WriteVolumes, id, move |tx, caller, id| {
+            let volume = visible_volume(tx, caller, id)?;
+            let attachments = store::attachments_of(tx, &volume.id)?;
+            let chosen = match attachment_id {
+                Some(a) => attachments.into_iter().find(|x| x.id == a),
+                None if attachments.len() == 1 => attachments.into_iter().next(),
+                None => None,
+            };
+            let Some(chosen) = chosen else {
+                return Err(VolumeError::InvalidVolume(
+                    "Unable to detach volume. Volume status must be 'in-use' and attach_status \
+                     must be 'attached' to detach."
+                        .into(),
+                ));
+            };
+            release(tx, &chosen.id)?;
+            Ok(())
+        })
+        .await
     }
 
     /// `os-initialize_connection`: the volume's file as a `file` connection.

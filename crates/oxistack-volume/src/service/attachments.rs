@@ -267,45 +267,41 @@ impl VolumeService {
         id: &str,
         connector: Value,
     ) -> Result<Attachment, VolumeError> {
-        authorize(caller, Action::WriteVolumes)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
         let backend = self.worker.backend.clone();
-        self.db()
-            .write(move |tx| {
-                let mut attachment = visible(tx, &caller, &id)?;
-                let mut volume = visible_volume(tx, &caller, &attachment.volume_id)?;
-                if volume.status.contains("error") {
-                    return Err(VolumeError::Conflict(format!(
-                        "Volume attachments can not be updated if the volume is in an error state. \
-                         The Volume {} currently has a status of: {} ",
-                        volume.id, volume.status
-                    )));
+        self.run_as(caller, Action::WriteVolumes, id, move |tx, caller, id| {
+            let mut attachment = visible(tx, caller, id)?;
+            let mut volume = visible_volume(tx, caller, &attachment.volume_id)?;
+            if volume.status.contains("error") {
+                return Err(VolumeError::Conflict(format!(
+                    "Volume attachments can not be updated if the volume is in an error state. \
+                     The Volume {} currently has a status of: {} ",
+                    volume.id, volume.status
+                )));
+            }
+            attachment.host_name = connector
+                .get("host")
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+            if let Some(mode) = connector.get("mode").and_then(Value::as_str) {
+                attachment.attach_mode = mode.to_owned();
+            }
+            if let Some(mountpoint) = connector.get("mountpoint").and_then(Value::as_str) {
+                attachment.mountpoint = Some(mountpoint.to_owned());
+            }
+            attachment.connector = Some(connector);
+            attachment.connection_info = Some(connection_info(backend.as_ref(), &volume));
+            if attachment.status != attach::ATTACHED {
+                attachment.status = attach::ATTACHING.into();
+                if volume.status != status::IN_USE {
+                    volume.status = status::ATTACHING.into();
+                    volume.touch();
+                    store::put_volume(tx, &volume)?;
                 }
-                attachment.host_name = connector
-                    .get("host")
-                    .and_then(Value::as_str)
-                    .map(str::to_owned);
-                if let Some(mode) = connector.get("mode").and_then(Value::as_str) {
-                    attachment.attach_mode = mode.to_owned();
-                }
-                if let Some(mountpoint) = connector.get("mountpoint").and_then(Value::as_str) {
-                    attachment.mountpoint = Some(mountpoint.to_owned());
-                }
-                attachment.connector = Some(connector);
-                attachment.connection_info = Some(connection_info(backend.as_ref(), &volume));
-                if attachment.status != attach::ATTACHED {
-                    attachment.status = attach::ATTACHING.into();
-                    if volume.status != status::IN_USE {
-                        volume.status = status::ATTACHING.into();
-                        volume.touch();
-                        store::put_volume(tx, &volume)?;
-                    }
-                }
-                store::put_attachment(tx, &attachment)?;
-                Ok(attachment)
-            })
-            .await
+            }
+            store::put_attachment(tx, &attachment)?;
+            Ok(attachment)
+        })
+        .await
     }
 
     /// `os-complete`: attached, the volume `in-use`.
@@ -314,15 +310,11 @@ impl VolumeService {
         caller: &AuthContext,
         id: &str,
     ) -> Result<(), VolumeError> {
-        authorize(caller, Action::WriteVolumes)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
-        self.db()
-            .write(move |tx| {
-                let mut attachment = visible(tx, &caller, &id)?;
-                complete(tx, &mut attachment, None)
-            })
-            .await
+        self.run_as(caller, Action::WriteVolumes, id, move |tx, caller, id| {
+            let mut attachment = visible(tx, caller, id)?;
+            complete(tx, &mut attachment, None)
+        })
+        .await
     }
 
     /// `DELETE /attachments/{id}`: the volume's attachments left.
@@ -331,16 +323,12 @@ impl VolumeService {
         caller: &AuthContext,
         id: &str,
     ) -> Result<Vec<Attachment>, VolumeError> {
-        authorize(caller, Action::WriteVolumes)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
-        self.db()
-            .write(move |tx| {
-                let attachment = visible(tx, &caller, &id)?;
-                release(tx, &attachment.id)?;
-                store::attachments_of(tx, &attachment.volume_id)
-            })
-            .await
+        self.run_as(caller, Action::WriteVolumes, id, move |tx, caller, id| {
+            let attachment = visible(tx, caller, id)?;
+            release(tx, &attachment.id)?;
+            store::attachments_of(tx, &attachment.volume_id)
+        })
+        .await
     }
 
     pub async fn show_attachment(
@@ -348,12 +336,7 @@ impl VolumeService {
         caller: &AuthContext,
         id: &str,
     ) -> Result<Attachment, VolumeError> {
-        authorize(caller, Action::ReadVolumes)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
-        self.db()
-            .read(move |conn| visible(conn, &caller, &id))
-            .await
+        self.run_as(caller, Action::ReadVolumes, id, visible).await
     }
 
     pub async fn list_attachments(
@@ -361,25 +344,13 @@ impl VolumeService {
         caller: &AuthContext,
         request: AttachmentFilter,
     ) -> Result<Listed<Attachment>, VolumeError> {
-        authorize(caller, Action::ReadVolumes)?;
-        if request.all_tenants {
-            authorize(caller, Action::ListAllProjectsVolumes)?;
-        }
-        let caller = caller.clone();
-        self.db()
-            .read(move |conn| {
-                let records = store::attachments(conn)?
-                    .into_iter()
-                    .filter(|(_, a)| {
-                        if request.all_tenants {
-                            true
-                        } else {
-                            caller.project_id() == Some(a.project_id.as_str())
-                        }
-                    })
-                    .collect();
-                page(records, &request)
-            })
-            .await
+        self.read_scoped(caller, request.all_tenants, move |conn, scope| {
+            let records = store::attachments(conn)?
+                .into_iter()
+                .filter(|(_, a)| request.all_tenants || scope == Some(a.project_id.as_str()))
+                .collect();
+            page(records, &request)
+        })
+        .await
     }
 }

@@ -9,6 +9,7 @@
 
 mod actions;
 mod attachments;
+mod common;
 mod error;
 mod lists;
 mod quotas;
@@ -30,8 +31,10 @@ use oxistack_volstore::VolumeBackend;
 
 use crate::model::{Snapshot, Volume, VolumeDetail, status};
 use crate::store;
+use common::Change;
 
 pub use attachments::NewAttachment;
+pub use common::MetadataHolder;
 pub use error::VolumeError;
 pub use lists::{ListRequest, Listed};
 pub use quotas::{QuotaSet, Usage};
@@ -97,28 +100,20 @@ impl VolumeService {
 
     /// Changes volume `id` (visible to `caller`, who must own it) in one
     /// transaction: `f` decides and changes the record, which is saved.
-    async fn change_volume<T, F>(
+    async fn change_volume<T: Send + 'static>(
         &self,
         caller: &AuthContext,
         id: &str,
-        f: F,
-    ) -> Result<T, VolumeError>
-    where
-        F: FnOnce(&Connection, &mut Volume) -> Result<T, VolumeError> + Send + 'static,
-        T: Send + 'static,
-    {
-        authorize(caller, Action::WriteVolumes)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
-        self.db()
-            .write(move |tx| {
-                let mut volume = visible_volume(tx, &caller, &id)?;
-                let value = f(tx, &mut volume)?;
-                volume.touch();
-                store::put_volume(tx, &volume)?;
-                Ok(value)
-            })
-            .await
+        f: impl Change<Volume, T>,
+    ) -> Result<T, VolumeError> {
+        self.run_as(caller, Action::WriteVolumes, id, move |tx, caller, id| {
+            let mut volume = visible_volume(tx, caller, id)?;
+            let value = f(tx, &mut volume)?;
+            volume.touch();
+            store::put_volume(tx, &volume)?;
+            Ok(value)
+        })
+        .await
     }
 }
 

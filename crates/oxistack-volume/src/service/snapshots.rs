@@ -5,6 +5,7 @@
 use oxistack_auth::{Action, AuthContext};
 use serde_json::{Map, Value, json};
 
+use super::common::check_status;
 use super::lists::{Listable, attrs, page};
 use super::quotas::{Delta, enforce};
 use super::{
@@ -136,21 +137,10 @@ impl VolumeService {
         caller: &AuthContext,
         request: ListRequest,
     ) -> Result<Listed<Snapshot>, VolumeError> {
-        authorize(caller, Action::ReadVolumes)?;
-        if request.all_tenants {
-            authorize(caller, Action::ListAllProjectsVolumes)?;
-        }
-        let caller = caller.clone();
-        self.db()
-            .read(move |conn| {
-                let scope = if request.all_tenants {
-                    None
-                } else {
-                    caller.project_id()
-                };
-                page(store::snapshots(conn, scope)?, &request)
-            })
-            .await
+        self.read_scoped(caller, request.all_tenants, move |conn, scope| {
+            page(store::snapshots(conn, scope)?, &request)
+        })
+        .await
     }
 
     pub async fn show_snapshot(
@@ -158,16 +148,12 @@ impl VolumeService {
         caller: &AuthContext,
         id: &str,
     ) -> Result<Snapshot, VolumeError> {
-        authorize(caller, Action::ReadVolumes)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
-        self.db()
-            .read(move |conn| visible_snapshot(conn, &caller, &id))
+        self.run_as(caller, Action::ReadVolumes, id, visible_snapshot)
             .await
     }
 
     /// Changes snapshot `id` with `f` in one transaction.
-    async fn change_snapshot<T, F>(
+    pub(super) async fn change_snapshot<T, F>(
         &self,
         caller: &AuthContext,
         id: &str,
@@ -178,18 +164,14 @@ impl VolumeService {
         F: FnOnce(&mut Snapshot) -> Result<T, VolumeError> + Send + 'static,
         T: Send + 'static,
     {
-        authorize(caller, action)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
-        self.db()
-            .write(move |tx| {
-                let mut snapshot = visible_snapshot(tx, &caller, &id)?;
-                let value = f(&mut snapshot)?;
-                snapshot.updated_at = Some(now());
-                store::put_snapshot(tx, &snapshot)?;
-                Ok(value)
-            })
-            .await
+        self.run_as(caller, action, id, move |tx, caller, id| {
+            let mut snapshot = visible_snapshot(tx, caller, id)?;
+            let value = f(&mut snapshot)?;
+            snapshot.updated_at = Some(now());
+            store::put_snapshot(tx, &snapshot)?;
+            Ok(value)
+        })
+        .await
     }
 
     pub async fn update_snapshot(
@@ -249,48 +231,10 @@ impl VolumeService {
         let Some(new) = reset.status else {
             return Err(VolumeError::BadRequest("Must specify 'status'".into()));
         };
-        if !SNAPSHOT_STATUSES.contains(&new.as_str()) {
-            return Err(VolumeError::BadRequest(format!(
-                "Must specify a valid status: {new}"
-            )));
-        }
+        check_status(Some(&new), SNAPSHOT_STATUSES, "status")?;
         self.change_snapshot(caller, id, Action::ManageVolumeStatus, move |s| {
             s.status = new;
             Ok(())
-        })
-        .await
-    }
-
-    pub async fn set_snapshot_metadata(
-        &self,
-        caller: &AuthContext,
-        id: &str,
-        metadata: Metadata,
-        replace: bool,
-    ) -> Result<Metadata, VolumeError> {
-        self.change_snapshot(caller, id, Action::WriteVolumes, move |s| {
-            if replace {
-                s.metadata = metadata;
-            } else {
-                s.metadata.extend(metadata);
-            }
-            Ok(s.metadata.clone())
-        })
-        .await
-    }
-
-    pub async fn delete_snapshot_metadata(
-        &self,
-        caller: &AuthContext,
-        id: &str,
-        key: &str,
-    ) -> Result<(), VolumeError> {
-        let key = key.to_owned();
-        self.change_snapshot(caller, id, Action::WriteVolumes, move |s| {
-            s.metadata
-                .remove(&key)
-                .map(|_| ())
-                .ok_or_else(|| VolumeError::Missing("Metadata item was not found".into()))
         })
         .await
     }

@@ -7,6 +7,8 @@
 use oxistack_auth::{Action, AuthContext};
 use oxistack_db::rusqlite::Connection;
 
+use super::common::Change;
+use super::common::remove_key;
 use super::{VolumeError, VolumeService, authorize, is_admin};
 use crate::model::{
     DEFAULT_TYPE, MULTIATTACH_ON, MULTIATTACH_SPEC, Metadata, VolumeType, new_id, now,
@@ -127,20 +129,16 @@ impl VolumeService {
         caller: &AuthContext,
         id: &str,
     ) -> Result<VolumeType, VolumeError> {
-        authorize(caller, Action::ReadVolumes)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
-        self.db()
-            .read(move |conn| {
-                if id == "default" {
-                    return default_type(conn);
-                }
-                match store::volume_type(conn, &id)? {
-                    Some(t) if may_use(conn, &caller, &t)? => Ok(t),
-                    _ => Err(VolumeError::TypeNotFound(id)),
-                }
-            })
-            .await
+        self.run_as(caller, Action::ReadVolumes, id, |conn, caller, id| {
+            if id == "default" {
+                return default_type(conn);
+            }
+            match store::volume_type(conn, id)? {
+                Some(t) if may_use(conn, caller, &t)? => Ok(t),
+                _ => Err(VolumeError::TypeNotFound(id.to_owned())),
+            }
+        })
+        .await
     }
 
     pub async fn create_type(
@@ -177,16 +175,12 @@ impl VolumeService {
     }
 
     /// Changes a type with `f`, as an administrator.
-    async fn change_type<T, F>(
+    async fn change_type<T: Send + 'static>(
         &self,
         caller: &AuthContext,
         id: &str,
-        f: F,
-    ) -> Result<T, VolumeError>
-    where
-        F: FnOnce(&Connection, &mut VolumeType) -> Result<T, VolumeError> + Send + 'static,
-        T: Send + 'static,
-    {
+        f: impl Change<VolumeType, T>,
+    ) -> Result<T, VolumeError> {
         authorize(caller, Action::ManageVolumeTypes)?;
         let id = id.to_owned();
         self.db()
@@ -280,11 +274,9 @@ impl VolumeService {
     ) -> Result<(), VolumeError> {
         let key = key.to_owned();
         self.change_type(caller, id, move |_, t| {
-            t.extra_specs.remove(&key).map(|_| ()).ok_or_else(|| {
-                VolumeError::Missing(format!(
-                    "Volume Type {} has no extra specs with key {key}.",
-                    t.id
-                ))
+            let id = &t.id;
+            remove_key(&mut t.extra_specs, &key, || {
+                format!("Volume Type {id} has no extra specs with key {key}.")
             })
         })
         .await

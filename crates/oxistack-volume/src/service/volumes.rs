@@ -366,25 +366,14 @@ impl VolumeService {
         caller: &AuthContext,
         request: ListRequest,
     ) -> Result<Listed<VolumeDetail>, VolumeError> {
-        authorize(caller, Action::ReadVolumes)?;
-        if request.all_tenants {
-            authorize(caller, Action::ListAllProjectsVolumes)?;
-        }
-        let caller = caller.clone();
-        self.db()
-            .read(move |conn| {
-                let scope = if request.all_tenants {
-                    None
-                } else {
-                    caller.project_id()
-                };
-                let mut records = Vec::new();
-                for (seq, volume) in store::volumes(conn, scope)? {
-                    records.push((seq, detail(conn, volume)?));
-                }
-                page(records, &request)
-            })
-            .await
+        self.read_scoped(caller, request.all_tenants, move |conn, scope| {
+            let mut records = Vec::new();
+            for (seq, volume) in store::volumes(conn, scope)? {
+                records.push((seq, detail(conn, volume)?));
+            }
+            page(records, &request)
+        })
+        .await
     }
 
     pub async fn show_volume(
@@ -392,12 +381,10 @@ impl VolumeService {
         caller: &AuthContext,
         id: &str,
     ) -> Result<VolumeDetail, VolumeError> {
-        authorize(caller, Action::ReadVolumes)?;
-        let caller = caller.clone();
-        let id = id.to_owned();
-        self.db()
-            .read(move |conn| detail(conn, visible_volume(conn, &caller, &id)?))
-            .await
+        self.run_as(caller, Action::ReadVolumes, id, |conn, caller, id| {
+            detail(conn, visible_volume(conn, caller, id)?)
+        })
+        .await
     }
 
     pub async fn update_volume(
@@ -444,52 +431,6 @@ impl VolumeService {
             worker.remove(id, snapshots).await;
         });
         Ok(())
-    }
-
-    /// Volume `id`'s metadata.
-    pub async fn volume_metadata(
-        &self,
-        caller: &AuthContext,
-        id: &str,
-    ) -> Result<Metadata, VolumeError> {
-        Ok(self.show_volume(caller, id).await?.volume.metadata)
-    }
-
-    /// Merges (or with `replace`, replaces) volume `id`'s metadata; the
-    /// whole metadata after.
-    pub async fn set_volume_metadata(
-        &self,
-        caller: &AuthContext,
-        id: &str,
-        metadata: Metadata,
-        replace: bool,
-    ) -> Result<Metadata, VolumeError> {
-        self.change_volume(caller, id, move |_, volume| {
-            if replace {
-                volume.metadata = metadata;
-            } else {
-                volume.metadata.extend(metadata);
-            }
-            Ok(volume.metadata.clone())
-        })
-        .await
-    }
-
-    pub async fn delete_volume_metadata(
-        &self,
-        caller: &AuthContext,
-        id: &str,
-        key: &str,
-    ) -> Result<(), VolumeError> {
-        let key = key.to_owned();
-        self.change_volume(caller, id, move |_, volume| {
-            volume
-                .metadata
-                .remove(&key)
-                .map(|_| ())
-                .ok_or_else(|| VolumeError::Missing("Metadata item was not found".into()))
-        })
-        .await
     }
 
     /// `GET /volumes/summary`: the caller's volumes (every project's with

@@ -10,38 +10,11 @@ use serde_json::Value;
 
 use crate::model::Metadata;
 
-#[derive(Debug, Deserialize)]
-pub struct VolumeCreate {
-    #[serde(default, deserialize_with = "lenient")]
-    pub size: Option<i64>,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub display_name: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub display_description: Option<String>,
-    #[serde(default)]
-    pub volume_type: Option<String>,
-    #[serde(default)]
-    pub availability_zone: Option<String>,
-    #[serde(default)]
-    pub metadata: Option<Metadata>,
-    #[serde(default)]
-    pub snapshot_id: Option<String>,
-    #[serde(default)]
-    pub source_volid: Option<String>,
-    #[serde(default, rename = "imageRef")]
-    pub image_ref: Option<String>,
-    #[serde(default)]
-    pub image_id: Option<String>,
-    #[serde(default)]
-    pub backup_id: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct VolumeUpdateBody {
+/// The name and description a volume or snapshot takes, under Cinder's
+/// names and the v1 `display_` aliases. `Some(None)` is an explicit
+/// `null`: an update applies it, a create reads it as not given.
+#[derive(Debug, Default, Deserialize)]
+pub struct Names {
     #[serde(default, deserialize_with = "nullable")]
     pub name: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
@@ -50,6 +23,50 @@ pub struct VolumeUpdateBody {
     pub description: Option<Option<String>>,
     #[serde(default, deserialize_with = "nullable")]
     pub display_description: Option<Option<String>>,
+}
+
+impl Names {
+    /// For a create: of each pair, the first that is given and not null.
+    pub fn values(self) -> (Option<String>, Option<String>) {
+        (
+            self.name.flatten().or(self.display_name.flatten()),
+            self.description
+                .flatten()
+                .or(self.display_description.flatten()),
+        )
+    }
+
+    /// For an update: of each pair, the first given (a null included).
+    pub fn changes(self) -> (Option<Option<String>>, Option<Option<String>>) {
+        (
+            self.name.or(self.display_name),
+            self.description.or(self.display_description),
+        )
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct VolumeCreate {
+    #[serde(deserialize_with = "lenient")]
+    pub size: Option<i64>,
+    #[serde(flatten)]
+    pub names: Names,
+    pub volume_type: Option<String>,
+    pub availability_zone: Option<String>,
+    pub metadata: Option<Metadata>,
+    pub snapshot_id: Option<String>,
+    pub source_volid: Option<String>,
+    #[serde(rename = "imageRef")]
+    pub image_ref: Option<String>,
+    pub image_id: Option<String>,
+    pub backup_id: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+pub struct VolumeUpdateBody {
+    #[serde(flatten)]
+    pub names: Names,
     #[serde(default)]
     pub metadata: Option<Metadata>,
 }
@@ -57,30 +74,12 @@ pub struct VolumeUpdateBody {
 #[derive(Debug, Deserialize)]
 pub struct SnapshotCreate {
     pub volume_id: String,
-    #[serde(default)]
-    pub name: Option<String>,
-    #[serde(default)]
-    pub display_name: Option<String>,
-    #[serde(default)]
-    pub description: Option<String>,
-    #[serde(default)]
-    pub display_description: Option<String>,
+    #[serde(flatten)]
+    pub names: Names,
     #[serde(default, deserialize_with = "cinder_boolean")]
     pub force: Option<bool>,
     #[serde(default)]
     pub metadata: Option<Metadata>,
-}
-
-#[derive(Debug, Deserialize)]
-pub struct SnapshotUpdateBody {
-    #[serde(default, deserialize_with = "nullable")]
-    pub name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub display_name: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub description: Option<Option<String>>,
-    #[serde(default, deserialize_with = "nullable")]
-    pub display_description: Option<Option<String>>,
 }
 
 #[derive(Debug, Deserialize)]

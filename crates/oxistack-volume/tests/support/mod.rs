@@ -280,6 +280,25 @@ impl Cloud {
         self.call(Method::GET, token, path, None).await
     }
 
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.call(Method::POST, token, path, Some(body)).await
+    }
+
+    pub async fn put(&self, token: &str, path: &str, body: Value) -> Reply {
+        self.call(Method::PUT, token, path, Some(body)).await
+    }
+
+    pub async fn delete(&self, token: &str, path: &str) -> Reply {
+        self.call(Method::DELETE, token, path, None).await
+    }
+
+    /// Asks for a volume from `body` (what goes under `"volume"`) as
+    /// `token`, without waiting for it.
+    pub async fn create_volume(&self, token: &str, body: Value) -> Reply {
+        self.post(token, "/volumes", json!({ "volume": body }))
+            .await
+    }
+
     /// Waits until `path`'s `key` document has `status` (or is gone, for
     /// `"gone"`); its last document.
     pub async fn wait(&self, token: &str, path: &str, key: &str, status: &str) -> Value {
@@ -301,14 +320,7 @@ impl Cloud {
 
     /// Creates a volume from `body` as `token` and waits until available.
     pub async fn volume(&self, token: &str, body: Value) -> Value {
-        let reply = self
-            .call(
-                Method::POST,
-                token,
-                "/volumes",
-                Some(json!({"volume": body})),
-            )
-            .await;
+        let reply = self.create_volume(token, body).await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
         let id = reply.body["volume"]["id"].as_str().unwrap().to_owned();
         self.wait(token, &format!("/volumes/{id}"), "volume", "available")
@@ -317,12 +329,7 @@ impl Cloud {
 
     pub async fn snapshot(&self, token: &str, body: Value) -> Value {
         let reply = self
-            .call(
-                Method::POST,
-                token,
-                "/snapshots",
-                Some(json!({"snapshot": body})),
-            )
+            .post(token, "/snapshots", json!({ "snapshot": body }))
             .await;
         assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
         let id = reply.body["snapshot"]["id"].as_str().unwrap().to_owned();
