@@ -214,6 +214,23 @@ def test_extend_while_attached(guests):
         time.sleep(0.5)
 
 
+def test_an_attached_volume_survives_stop_start_and_reboot(guests):
+    cloud = guests.cloud
+    v2 = volume(cloud, "v2")
+    cloud.openstack("server", "stop", "c-1", **KUBE)
+    wait_for_servers(cloud, ["c-1"], status="SHUTOFF", timeout=90, **KUBE)
+    assert volume(cloud, "v2")["status"] == "in-use"
+    cloud.openstack("server", "start", "c-1", **KUBE)
+    wait_for_servers(cloud, ["c-1"], timeout=90, **KUBE)
+    wait_for_ssh(cloud, guests.address["c-1"])
+    wait_disk(guests, "c-1", v2["id"])
+    assert disk_size(guests, "c-1", v2["id"]) == 2 * GIB
+    cloud.openstack("server", "reboot", "--hard", "c-1", **KUBE)
+    wait_for_servers(cloud, ["c-1"], timeout=90, **KUBE)
+    wait_for_ssh(cloud, guests.address["c-1"])
+    wait_disk(guests, "c-1", v2["id"])
+
+
 def test_boot_from_volume(guests):
     cloud = guests.cloud
     cloud.openstack("server", "create", "--image", "cirros", "--boot-from-volume", "1", "--delete-on-termination",
@@ -317,17 +334,53 @@ def test_kill_during_attach_and_a_host_reboot_keep_attachments_and_data(guests):
     wait_status(cloud, "v3", "in-use", timeout=60)
     wait_disk(guests, "c-1", v3["id"])
 
-    # The simulated host reboot: every attachment comes back inside the
-    # guests, and the data written before it is still there.
+    # The simulated host reboot, clean (guests saved and resumed) and a
+    # power loss (`teardown --hard`: guests boot again): every attachment
+    # comes back inside the guests, and the data written before is there.
     v1, v2 = volume(cloud, "v1"), volume(cloud, "v2")
-    cloud.stop()
-    cloud.teardown()
-    cloud.start()
-    wait_for_servers(cloud, ["c-1", "c-2"], timeout=120, **KUBE)
-    wait_for_ssh(cloud, guests.address["c-1"], guests.address["c-2"])
-    for server, vol in (("c-2", v1), ("c-1", v2), ("c-1", v3)):
-        wait_disk(guests, server, vol["id"])
-        assert volume(cloud, vol["id"])["status"] == "in-use"
-    read = guests.run("c-2", f"sudo mkdir -p /mnt/v && sudo mount {by_id(v1['id'])} /mnt/v && cat /mnt/v/file")
-    assert read.stdout.strip() == "kept-across-servers"
-    guests.run("c-2", "sudo umount /mnt/v")
+    for teardown in (["teardown"], ["teardown", "--hard"]):
+        cloud.stop()
+        cloud.oxistack(*teardown)
+        cloud.start()
+        wait_for_servers(cloud, ["c-1", "c-2"], timeout=120, **KUBE)
+        wait_for_ssh(cloud, guests.address["c-1"], guests.address["c-2"])
+        for server, vol in (("c-2", v1), ("c-1", v2), ("c-1", v3)):
+            wait_disk(guests, server, vol["id"])
+            assert volume(cloud, vol["id"])["status"] == "in-use"
+        read = guests.run("c-2", f"sudo mkdir -p /mnt/v && sudo mount {by_id(v1['id'])} /mnt/v && cat /mnt/v/file")
+        assert read.stdout.strip() == "kept-across-servers", teardown
+        guests.run("c-2", "sudo umount /mnt/v")
+
+
+def test_the_volume_cli_against_the_api(cloud):
+    """The everyday `openstack volume ...` commands, on a cloud with the
+    fake driver (its volumes keep no data): what DevStack's Cinder shows."""
+    services = json.loads(cloud.openstack("volume", "service", "list", "-f", "json").stdout)
+    assert {(s["Binary"], s["Status"], s["State"]) for s in services} == {
+        ("cinder-scheduler", "enabled", "up"), ("cinder-volume", "enabled", "up")}, services
+    types = {t["Name"]: t for t in json.loads(cloud.openstack("volume", "type", "list", "--long", "-f", "json").stdout)}
+    assert {"__DEFAULT__", "lvmdriver-1", "multiattach"} <= set(types), types
+    zones = cloud.openstack("availability", "zone", "list", "--volume", "-f", "value").stdout
+    assert "nova available" in zones, zones
+
+    cloud.sh("head -c 1048576 /dev/zero > disk.raw\n"
+             "openstack image create --file disk.raw --disk-format raw --container-format bare disk")
+    cloud.openstack("volume", "create", "--image", "disk", "--size", "1", "--property", "tier=gold", "boot")
+    boot = wait_status(cloud, "boot", "available", user="admin", project="admin")
+    assert boot["bootable"] in (True, "true") and boot["properties"] == {"tier": "gold"}, boot
+    assert boot["volume_image_metadata"]["image_name"] == "disk", boot
+    cloud.openstack("volume", "set", "--name", "renamed", "--description", "a disk", "boot")
+    listed = json.loads(cloud.openstack("volume", "list", "--long", "-f", "json").stdout)
+    assert [(v["Name"], v["Status"], v["Size"]) for v in listed] == [("renamed", "available", 1)], listed
+
+    limits = {row["Name"]: row["Value"] for row in json.loads(
+        cloud.openstack("limits", "show", "--absolute", "-f", "json").stdout)}
+    assert limits["max_total_volumes"] == 10 and limits["total_volumes_used"] == 1, limits
+    quota = json.loads(cloud.openstack("quota", "show", "--volume", "admin", "-f", "json").stdout)
+    assert {"Resource": "gigabytes", "Limit": 1000} in quota, quota
+
+    attachments = cloud.openstack("--os-volume-api-version", "3.27", "volume", "attachment", "list", "-f", "json")
+    assert json.loads(attachments.stdout) == []
+    assert json.loads(cloud.openstack("volume", "backup", "list", "-f", "json").stdout) == []
+    cloud.openstack("volume", "delete", "renamed")
+    assert json.loads(cloud.openstack("volume", "list", "-f", "json").stdout) == []
