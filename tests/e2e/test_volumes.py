@@ -114,6 +114,11 @@ def test_a_volume_moves_between_servers_with_its_data(guests):
     read = guests.run("c-2", f"sudo mkdir -p /mnt/v && sudo mount {by_id(v1['id'])} /mnt/v && cat /mnt/v/file")
     assert read.stdout.strip() == "kept-across-servers"
     guests.run("c-2", "sudo umount /mnt/v")
+    # The metadata service lists it under `devices`, where the CSI plugin
+    # looks when no link names the disk.
+    metadata = json.loads(guests.run(
+        "c-2", "wget -q -O - http://169.254.169.254/openstack/latest/meta_data.json").stdout)
+    assert {"type": "disk", "bus": "virtio", "serial": v1["id"], "tags": []} in metadata["devices"], metadata
     # Nova lists it, with the device the guest sees.
     listed = json.loads(cloud.openstack(
         "--os-compute-api-version", "2.79", "server", "volume", "list", "c-2", "-f", "json", **KUBE).stdout)

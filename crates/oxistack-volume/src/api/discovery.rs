@@ -10,13 +10,19 @@ use axum::extract::{OriginalUri, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use oxistack_auth::{Action, Caller};
+use oxistack_http::microversion::Microversion;
 use oxistack_http::{ApiError, JsonBody, base_url};
 use serde_json::{Map, Value, json};
 
 use super::handlers::{Pairs, truthy};
 use super::{MAX, MIN, Params, Service};
 use crate::model::{BACKEND, ZONE, host_name, now};
-use crate::service::{QuotaSet, authorize};
+use crate::service::{ProjectUsage, QuotaSet, authorize};
+
+/// `cluster` in the services list.
+const CLUSTER_SUPPORT: Microversion = Microversion::new(3, 7);
+/// `backend_state` of a volume service.
+const BACKEND_STATE_REPORT: Microversion = Microversion::new(3, 49);
 
 const UPDATED: &str = "2023-08-31T00:00:00Z";
 
@@ -195,11 +201,19 @@ pub async fn zones(Caller(caller): Caller) -> Result<Response, ApiError> {
     .into_response())
 }
 
-pub async fn services(Caller(caller): Caller) -> Result<Response, ApiError> {
+/// `os-services`, filtered by `host` and `binary` as Cinder does; its
+/// `cluster` from 3.7, `backend_state` of the volume service from 3.49.
+pub async fn services(
+    Caller(caller): Caller,
+    version: Microversion,
+    Query(pairs): Pairs,
+) -> Result<Response, ApiError> {
     authorize(&caller, Action::ShowVolumeHosts)?;
     let host = host_name();
+    let filter = |name: &str| pairs.iter().find(|(k, _)| k == name).map(|(_, v)| v);
     let service = |binary: &str, host: String| {
-        json!({
+        let volume = binary == "cinder-volume";
+        let mut doc = json!({
             "binary": binary,
             "host": host,
             "zone": ZONE,
@@ -207,17 +221,96 @@ pub async fn services(Caller(caller): Caller) -> Result<Response, ApiError> {
             "state": "up",
             "updated_at": now(),
             "disabled_reason": null,
-            "frozen": false,
-            "cluster": null,
-            "replication_status": "disabled",
-            "active_backend_id": null,
-        })
+        });
+        let map = doc.as_object_mut().expect("an object");
+        if volume && version.at_least(BACKEND_STATE_REPORT) {
+            map.insert("backend_state".into(), json!("up"));
+        }
+        if version.at_least(CLUSTER_SUPPORT) {
+            map.insert("cluster".into(), Value::Null);
+        }
+        if volume {
+            map.insert("replication_status".into(), json!("disabled"));
+            map.insert("active_backend_id".into(), Value::Null);
+            map.insert("frozen".into(), json!(false));
+        }
+        doc
     };
-    Ok(Json(json!({"services": [
+    let services: Vec<Value> = [
         service("cinder-scheduler", host.clone()),
         service("cinder-volume", format!("{host}@{BACKEND}")),
-    ]}))
-    .into_response())
+    ]
+    .into_iter()
+    .filter(|s| filter("host").is_none_or(|h| s["host"] == h.as_str()))
+    .filter(|s| filter("binary").is_none_or(|b| s["binary"] == b.as_str()))
+    .collect();
+    Ok(Json(json!({"services": services})).into_response())
+}
+
+/// `os-hosts`: the hosts of the scheduler and the volume service.
+pub async fn hosts(Caller(caller): Caller, Query(pairs): Pairs) -> Result<Response, ApiError> {
+    authorize(&caller, Action::ShowVolumeHosts)?;
+    let zone = pairs.iter().find(|(k, _)| k == "zone").map(|(_, v)| v);
+    if zone.is_some_and(|z| !z.is_empty() && z != ZONE) {
+        return Ok(Json(json!({"hosts": []})).into_response());
+    }
+    Ok(Json(json!({"hosts": host_list()})).into_response())
+}
+
+fn host_list() -> Vec<Value> {
+    let host = host_name();
+    let entry = |host: String, service: &str| {
+        json!({
+            "host_name": host,
+            "service": service,
+            "zone": ZONE,
+            "service-status": "available",
+            "service-state": "enabled",
+            "last-update": now(),
+        })
+    };
+    vec![
+        entry(host.clone(), "cinder-scheduler"),
+        entry(format!("{host}@{BACKEND}"), "cinder-volume"),
+    ]
+}
+
+/// `os-hosts/{host}`: what each project keeps on a volume service's host,
+/// after a `(total)` line.
+pub async fn host(
+    State(service): Service,
+    Caller(caller): Caller,
+    params: Params,
+) -> Result<Response, ApiError> {
+    let host = params.get("host");
+    let usage = service.host_usage(&caller).await?;
+    if !host_list()
+        .iter()
+        .any(|h| h["host_name"] == host && h["service"] == "cinder-volume")
+    {
+        return Err(ApiError::not_found(format!("Host {host} could not be found.")));
+    }
+    let resource = |project: &str, u: &ProjectUsage| {
+        json!({"resource": {
+            "host": host,
+            "project": project,
+            "volume_count": u.volume_count.to_string(),
+            "total_volume_gb": u.volume_gb.to_string(),
+            "snapshot_count": u.snapshot_count.to_string(),
+            "total_snapshot_gb": u.snapshot_gb.to_string(),
+        }})
+    };
+    let total = usage.iter().fold(ProjectUsage::default(), |mut t, u| {
+        t.volume_count += u.volume_count;
+        t.volume_gb += u.volume_gb;
+        t.snapshot_count += u.snapshot_count;
+        t.snapshot_gb += u.snapshot_gb;
+        t
+    });
+    let resources: Vec<Value> = std::iter::once(resource("(total)", &total))
+        .chain(usage.iter().map(|u| resource(&u.project, u)))
+        .collect();
+    Ok(Json(json!({"host": resources})).into_response())
 }
 
 pub async fn extensions(Caller(caller): Caller) -> Result<Response, ApiError> {
@@ -228,6 +321,10 @@ pub async fn extensions(Caller(caller): Caller) -> Result<Response, ApiError> {
     };
     Ok(Json(json!({"extensions": [
         extension("os-admin-actions", "AdminActions", "Enable admin actions."),
+        extension("os-hosts", "Hosts", "Admin-only host administration."),
+        extension("scheduler-stats", "Scheduler_stats", "Scheduler stats support."),
+        extension("capabilities", "Capabilities", "Capabilities support."),
+        extension("os-services", "Services", "Services support."),
         extension("os-availability-zone", "AvailabilityZones", "Describe Availability Zones."),
         extension("os-extended-snapshot-attributes", "ExtendedSnapshotAttributes", "Extended SnapshotAttributes support."),
         extension("os-quota-sets", "Quotas", "Quota management support."),
@@ -240,10 +337,77 @@ pub async fn extensions(Caller(caller): Caller) -> Result<Response, ApiError> {
     .into_response())
 }
 
-pub async fn pools(Caller(caller): Caller) -> Result<Response, ApiError> {
+/// What the one backend reports to the scheduler, as Cinder's drivers do:
+/// its files are sparse, so it provisions thin and its capacity is the
+/// file system's, which it does not measure (`unknown`).
+fn backend_stats(pool: &str) -> Value {
+    json!({
+        "pool_name": pool,
+        "volume_backend_name": BACKEND,
+        "vendor_name": VENDOR,
+        "driver_version": DRIVER_VERSION,
+        "storage_protocol": STORAGE_PROTOCOL,
+        "total_capacity_gb": "unknown",
+        "free_capacity_gb": "unknown",
+        "reserved_percentage": 0,
+        "QoS_support": false,
+        "thin_provisioning_support": true,
+        "thick_provisioning_support": false,
+        "multiattach": true,
+        "backend_state": "up",
+        "timestamp": now(),
+    })
+}
+
+const VENDOR: &str = "Open Source";
+const DRIVER_VERSION: &str = "1.0.0";
+/// The attachments' `driver_volume_type`: a file on the host.
+const STORAGE_PROTOCOL: &str = "file";
+
+/// `scheduler-stats/get_pools`: names, and with `detail` the capabilities.
+pub async fn pools(Caller(caller): Caller, Query(pairs): Pairs) -> Result<Response, ApiError> {
     authorize(&caller, Action::ShowVolumeHosts)?;
+    let detail = pairs.iter().any(|(k, v)| k == "detail" && truthy(v));
     let name = format!("{}@{BACKEND}#{BACKEND}", host_name());
-    Ok(Json(json!({"pools": [{"name": name}]})).into_response())
+    let pool = if detail {
+        json!({"name": name, "capabilities": backend_stats(BACKEND)})
+    } else {
+        json!({"name": name})
+    };
+    Ok(Json(json!({"pools": [pool]})).into_response())
+}
+
+/// `capabilities/{host}`: what the backend on `host@backend` offers.
+pub async fn capabilities(Caller(caller): Caller, params: Params) -> Result<Response, ApiError> {
+    authorize(&caller, Action::ShowVolumeHosts)?;
+    let asked = params.get("host");
+    let backend = format!("{}@{BACKEND}", host_name());
+    // Cinder looks the backend up by `host@backend`, ignoring any `#pool`.
+    if asked.split('#').next() != Some(backend.as_str()) {
+        return Err(ApiError::not_found(format!(
+            "Service {asked} could not be found."
+        )));
+    }
+    Ok(Json(json!({
+        "namespace": format!("OS::Storage::Capabilities::{backend}"),
+        "vendor_name": VENDOR,
+        "volume_backend_name": BACKEND,
+        "pool_name": null,
+        "driver_version": DRIVER_VERSION,
+        "storage_protocol": STORAGE_PROTOCOL,
+        "display_name": null,
+        "description": null,
+        "visibility": null,
+        "replication_targets": [],
+        "properties": {
+            "thin_provisioning": {
+                "title": "Thin Provisioning",
+                "description": "Sets thin provisioning.",
+                "type": "boolean",
+            },
+        },
+    }))
+    .into_response())
 }
 
 pub async fn backups(Caller(caller): Caller) -> Result<Response, ApiError> {

@@ -19,7 +19,7 @@ use super::{Call, Params};
 use crate::service::{
     ImageUpload, ListRequest, Listed, NewVolume, ResetStatus, VolumeError, VolumeUpdate,
 };
-use crate::wire::views::{self, COUNT, EXTEND_IN_USE, UPLOAD_IMAGE_PARAMS, View};
+use crate::wire::views::{self, COUNT, EXTEND_IN_USE, Render, UPLOAD_IMAGE_PARAMS, View};
 use crate::wire::{
     AttachBody, Bootable, DetachBody, Extend, Readonly, ResetStatusBody, UploadImageBody,
     VolumeCreate, VolumeUpdateBody,
@@ -142,7 +142,7 @@ pub async fn list_volumes<const DETAIL: bool>(
         &listed,
         |d| {
             if DETAIL {
-                views::volume(view, d)
+                views::volume(view, d, Render::Extended)
             } else {
                 views::volume_brief(view, d)
             }
@@ -185,7 +185,7 @@ pub async fn create_volume(
     let detail = call.service.create_volume(&call.caller, new).await?;
     Ok(accepted_document(
         "volume",
-        views::volume(&call.view, &detail),
+        views::volume(&call.view, &detail, Render::Plain),
     ))
 }
 
@@ -194,7 +194,10 @@ pub async fn show_volume(call: Call, params: Params) -> Result<Response, ApiErro
         .service
         .show_volume(&call.caller, params.get("id"))
         .await?;
-    Ok(document("volume", views::volume(&call.view, &detail)))
+    Ok(document(
+        "volume",
+        views::volume(&call.view, &detail, Render::Extended),
+    ))
 }
 
 pub async fn update_volume(
@@ -214,7 +217,10 @@ pub async fn update_volume(
         .service
         .update_volume(&call.caller, params.get("id"), update)
         .await?;
-    Ok(document("volume", views::volume(&call.view, &detail)))
+    Ok(document(
+        "volume",
+        views::volume(&call.view, &detail, Render::Plain),
+    ))
 }
 
 pub async fn delete_volume(

@@ -172,6 +172,9 @@ fn v3(routes: Routes, prefix: &str) -> Routes {
         .route(&at("/os-services"), get(discovery::services))
         .route(&at("/extensions"), get(discovery::extensions))
         .route(&at("/scheduler-stats/get_pools"), get(discovery::pools))
+        .route(&at("/capabilities/{host}"), get(discovery::capabilities))
+        .route(&at("/os-hosts"), get(discovery::hosts))
+        .route(&at("/os-hosts/{host}"), get(discovery::host))
         .route(&at("/backups"), get(discovery::backups))
         .route(&at("/backups/detail"), get(discovery::backups))
 }
@@ -271,6 +274,8 @@ fn is_collection(segment: &str) -> bool {
             | "os-services"
             | "extensions"
             | "scheduler-stats"
+            | "capabilities"
+            | "os-hosts"
             | "backups"
     )
 }

@@ -18,7 +18,7 @@ use crate::model::{Attachment, Metadata, VolumeType};
 use crate::service::{
     NewAttachment, NewSnapshot, NewType, ResetStatus, SnapshotUpdate, TypeUpdate,
 };
-use crate::wire::views::{self, NEW_ATTACH, SNAPSHOT_IN_USE, View};
+use crate::wire::views::{self, NEW_ATTACH, Render, SNAPSHOT_IN_USE, TypeRender, View};
 use crate::wire::{
     AttachmentCreate, AttachmentUpdate, Names, ProjectAccess, ResetStatusBody, SnapshotCreate,
     TypeCreate, TypeUpdateBody,
@@ -37,7 +37,10 @@ pub async fn list_snapshots<const DETAIL: bool>(
         DETAIL,
         &pairs,
         &listed,
-        |s| views::snapshot(view, s),
+        |s| {
+            let render = if DETAIL { Render::Extended } else { Render::Plain };
+            views::snapshot(view, s, render)
+        },
     ))
 }
 
@@ -59,7 +62,7 @@ pub async fn create_snapshot(
     let snapshot = call.service.create_snapshot(&call.caller, new).await?;
     Ok(accepted_document(
         "snapshot",
-        views::snapshot(&call.view, &snapshot),
+        views::snapshot(&call.view, &snapshot, Render::Plain),
     ))
 }
 
@@ -68,7 +71,10 @@ pub async fn show_snapshot(call: Call, params: Params) -> Result<Response, ApiEr
         .service
         .show_snapshot(&call.caller, params.get("id"))
         .await?;
-    Ok(document("snapshot", views::snapshot(&call.view, &snapshot)))
+    Ok(document(
+        "snapshot",
+        views::snapshot(&call.view, &snapshot, Render::Extended),
+    ))
 }
 
 pub async fn update_snapshot(
@@ -84,7 +90,10 @@ pub async fn update_snapshot(
         .service
         .update_snapshot(&call.caller, params.get("id"), update)
         .await?;
-    Ok(document("snapshot", views::snapshot(&call.view, &snapshot)))
+    Ok(document(
+        "snapshot",
+        views::snapshot(&call.view, &snapshot, Render::Plain),
+    ))
 }
 
 pub async fn delete_snapshot(call: Call, params: Params) -> Result<Response, ApiError> {
@@ -214,15 +223,15 @@ pub async fn attachment_action(
 }
 
 /// `{"volume_type": ...}` as the caller may see it.
-fn type_document(call: &Call, t: &VolumeType) -> Response {
-    document("volume_type", views::volume_type(t, call.view.admin))
+fn type_document(call: &Call, t: &VolumeType, render: TypeRender) -> Response {
+    document("volume_type", views::volume_type(t, call.view.admin, render))
 }
 
 pub async fn list_types(call: Call) -> Result<Response, ApiError> {
     let types = call.service.list_types(&call.caller).await?;
     let docs: Vec<Value> = types
         .iter()
-        .map(|t| views::volume_type(t, call.view.admin))
+        .map(|t| views::volume_type(t, call.view.admin, TypeRender::Shown))
         .collect();
     Ok(document("volume_types", json!(docs)))
 }
@@ -232,7 +241,7 @@ pub async fn show_type(call: Call, params: Params) -> Result<Response, ApiError>
         .service
         .show_type(&call.caller, params.get("id"))
         .await?;
-    Ok(type_document(&call, &t))
+    Ok(type_document(&call, &t, TypeRender::Shown))
 }
 
 pub async fn create_type(
@@ -248,7 +257,7 @@ pub async fn create_type(
         extra_specs: req.extra_specs.unwrap_or_default(),
     };
     let t = call.service.create_type(&call.caller, new).await?;
-    Ok(type_document(&call, &t))
+    Ok(type_document(&call, &t, TypeRender::Created))
 }
 
 pub async fn update_type(
@@ -267,7 +276,7 @@ pub async fn update_type(
         .service
         .update_type(&call.caller, params.get("id"), update)
         .await?;
-    Ok(type_document(&call, &t))
+    Ok(type_document(&call, &t, TypeRender::Updated))
 }
 
 pub async fn delete_type(call: Call, params: Params) -> Result<Response, ApiError> {
@@ -280,7 +289,7 @@ pub async fn delete_type(call: Call, params: Params) -> Result<Response, ApiErro
 /// Type `id`'s extra specs as the caller may see them.
 async fn visible_extra_specs(call: &Call, id: &str) -> Result<(VolumeType, Value), ApiError> {
     let t = call.service.show_type(&call.caller, id).await?;
-    let specs = views::volume_type(&t, call.view.admin)["extra_specs"].take();
+    let specs = views::volume_type(&t, call.view.admin, TypeRender::Shown)["extra_specs"].take();
     Ok((t, specs))
 }
 

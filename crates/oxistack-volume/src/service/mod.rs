@@ -41,7 +41,7 @@ pub use quotas::{QuotaSet, Usage};
 pub use snapshots::{NewSnapshot, SnapshotUpdate};
 pub use types::{NewType, TypeUpdate};
 pub use upload::{ImageUpload, UploadStarted};
-pub use volumes::{NewVolume, ResetStatus, VolumeUpdate};
+pub use volumes::{NewVolume, ProjectUsage, ResetStatus, VolumeUpdate};
 
 /// The volume service: records in the database, data in the backend.
 pub struct VolumeService {

@@ -51,6 +51,16 @@ pub struct ResetStatus {
     pub migration_status: Option<String>,
 }
 
+/// One project's volumes and snapshots on the backend.
+#[derive(Debug, Default, Clone)]
+pub struct ProjectUsage {
+    pub project: String,
+    pub volume_count: u64,
+    pub volume_gb: u64,
+    pub snapshot_count: u64,
+    pub snapshot_gb: u64,
+}
+
 /// `GET /volumes/summary`.
 #[derive(Debug, Clone, Default)]
 pub struct VolumeSummaryTotals {
@@ -286,7 +296,9 @@ impl VolumeService {
                     };
                 }
                 let size = size.ok_or_else(|| invalid_size("None"))?;
-                let volume_type = match (&new.volume_type, inherited_type) {
+                // Cinder reads an empty `volume_type` as none given.
+                let asked_type = new.volume_type.as_deref().filter(|t| !t.is_empty());
+                let volume_type = match (asked_type, inherited_type) {
                     (Some(name), _) => types::resolve(tx, caller, name)?,
                     (None, Some(id)) => match store::volume_type(tx, &id)? {
                         Some(t) => t,
@@ -460,6 +472,39 @@ impl VolumeService {
                     .map(|(k, values)| (k, values.into_iter().collect()))
                     .collect();
                 Ok(totals)
+            })
+            .await
+    }
+
+    /// What each project keeps on the one backend, as `os-hosts/{host}`
+    /// reports it: volumes and snapshots, counted and in GiB, by project.
+    pub async fn host_usage(&self, caller: &AuthContext) -> Result<Vec<ProjectUsage>, VolumeError> {
+        authorize(caller, Action::ShowVolumeHosts)?;
+        self.db()
+            .read(move |conn| {
+                let mut by_project: BTreeMap<String, ProjectUsage> = BTreeMap::new();
+                let mut entry = |project: &str| {
+                    let project = project.to_owned();
+                    by_project.entry(project.clone()).or_insert(ProjectUsage {
+                        project,
+                        ..ProjectUsage::default()
+                    });
+                };
+                let volumes = store::volumes(conn, None)?;
+                let snapshots = store::snapshots(conn, None)?;
+                volumes.iter().for_each(|(_, v)| entry(&v.project_id));
+                snapshots.iter().for_each(|(_, s)| entry(&s.project_id));
+                for (_, v) in volumes {
+                    let usage = by_project.get_mut(&v.project_id).expect("entered");
+                    usage.volume_count += 1;
+                    usage.volume_gb += v.size;
+                }
+                for (_, s) in snapshots {
+                    let usage = by_project.get_mut(&s.project_id).expect("entered");
+                    usage.snapshot_count += 1;
+                    usage.snapshot_gb += s.size;
+                }
+                Ok(by_project.into_values().collect())
             })
             .await
     }

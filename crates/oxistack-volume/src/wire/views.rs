@@ -77,8 +77,20 @@ fn attachments(view: &View, detail: &VolumeDetail) -> Vec<Value> {
         .collect()
 }
 
+/// Which of Cinder's handlers renders a document: the extensions
+/// (`os-vol-tenant-attr`, `os-vol-host-attr`, `os-vol-mig-status-attr`,
+/// `os-volume-image-metadata`, `os-extended-snapshot-attributes`) extend
+/// only `show` and `detail`, never `create` or `update`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum Render {
+    /// `show` and the detailed list: the view and its extensions.
+    Extended,
+    /// `create`, `update` (and a plain snapshot list): the view alone.
+    Plain,
+}
+
 /// A volume's detailed document.
-pub fn volume(view: &View, detail: &VolumeDetail) -> Value {
+pub fn volume(view: &View, detail: &VolumeDetail, render: Render) -> Value {
     let vol = &detail.volume;
     let type_field = if view.version.at_least(TYPE_ID_IN_DETAIL) {
         json!(detail.type_name)
@@ -111,14 +123,18 @@ pub fn volume(view: &View, detail: &VolumeDetail) -> Value {
         "consistencygroup_id": null,
         "multiattach": vol.multiattach,
         "attachments": attachments(view, detail),
-        "os-vol-tenant-attr:tenant_id": vol.project_id,
     });
     let map = doc.as_object_mut().expect("an object");
-    if !vol.image_metadata.is_empty() {
-        map.insert("volume_image_metadata".into(), json!(vol.image_metadata));
-    }
     if view.admin {
         map.insert("migration_status".into(), json!(vol.migration_status));
+    }
+    if render == Render::Extended {
+        map.insert("os-vol-tenant-attr:tenant_id".into(), json!(vol.project_id));
+        if !vol.image_metadata.is_empty() {
+            map.insert("volume_image_metadata".into(), json!(vol.image_metadata));
+        }
+    }
+    if view.admin && render == Render::Extended {
         map.insert("os-vol-host-attr:host".into(), json!(vol.host()));
         map.insert(
             "os-vol-mig-status-attr:migstat".into(),
@@ -163,7 +179,8 @@ pub fn volume_brief(view: &View, detail: &VolumeDetail) -> Value {
     })
 }
 
-pub fn snapshot(view: &View, s: &Snapshot) -> Value {
+/// A snapshot; the extended attributes only as `Render::Extended`.
+pub fn snapshot(view: &View, s: &Snapshot, render: Render) -> Value {
     let mut doc = json!({
         "id": s.id,
         "created_at": s.created_at,
@@ -174,10 +191,18 @@ pub fn snapshot(view: &View, s: &Snapshot) -> Value {
         "status": s.status,
         "size": s.size,
         "metadata": s.metadata,
-        "os-extended-snapshot-attributes:project_id": s.project_id,
-        "os-extended-snapshot-attributes:progress": s.progress,
     });
     let map = doc.as_object_mut().expect("an object");
+    if render == Render::Extended {
+        map.insert(
+            "os-extended-snapshot-attributes:project_id".into(),
+            json!(s.project_id),
+        );
+        map.insert(
+            "os-extended-snapshot-attributes:progress".into(),
+            json!(s.progress),
+        );
+    }
     if view.version.at_least(GROUP_SNAPSHOTS) {
         map.insert("group_snapshot_id".into(), Value::Null);
     }
@@ -224,11 +249,24 @@ const USER_VISIBLE_SPECS: &[&str] = &[
     "replication_enabled",
 ];
 
-pub fn volume_type(t: &VolumeType, admin: bool) -> Value {
+/// Which of Cinder's handlers renders a volume type: `show` and `index`
+/// use the v3 view (specs as the caller may see them, `qos_specs_id` for
+/// an administrator) and `os-volume-type-access` extends them and
+/// `create`; `create` and `update` (`types_manage`) use the plain view.
+#[derive(Clone, Copy, PartialEq, Eq)]
+pub enum TypeRender {
+    Shown,
+    Created,
+    Updated,
+}
+
+pub fn volume_type(t: &VolumeType, admin: bool, render: TypeRender) -> Value {
     let specs: Map<String, Value> = t
         .extra_specs
         .iter()
-        .filter(|(k, _)| admin || USER_VISIBLE_SPECS.contains(&k.as_str()))
+        .filter(|(k, _)| {
+            admin || render != TypeRender::Shown || USER_VISIBLE_SPECS.contains(&k.as_str())
+        })
         .map(|(k, v)| (k.clone(), json!(v)))
         .collect();
     let mut doc = json!({
@@ -237,9 +275,11 @@ pub fn volume_type(t: &VolumeType, admin: bool) -> Value {
         "is_public": t.is_public,
         "description": t.description,
         "extra_specs": specs,
-        "os-volume-type-access:is_public": t.is_public,
     });
-    if admin {
+    if render != TypeRender::Updated {
+        doc["os-volume-type-access:is_public"] = json!(t.is_public);
+    }
+    if admin && render == TypeRender::Shown {
         doc["qos_specs_id"] = Value::Null;
     }
     doc
@@ -256,7 +296,10 @@ pub fn upload_started(view: &View, started: &UploadStarted) -> Value {
         "status": volume.status,
         "display_description": volume.description,
         "size": volume.size,
-        "volume_type": started.volume_type.as_ref().map(|t| volume_type(t, view.admin)),
+        "volume_type": started
+            .volume_type
+            .as_ref()
+            .map(|t| volume_type(t, view.admin, TypeRender::Shown)),
         "image_id": started.image.id,
         "container_format": started.image.container_format,
         "disk_format": started.image.disk_format,
