@@ -165,7 +165,8 @@ max_microversion = 3.71
 build_timeout = 60
 build_interval = 1
 volume_size = 1
-storage_protocol = iSCSI
+volume_type_multiattach = multiattach
+storage_protocol = file
 vendor_name = Open Source
 
 # oxistack's Cinder has no backups, volume groups, transfers, manage or

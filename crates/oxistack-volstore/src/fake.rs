@@ -10,7 +10,7 @@
 //! data is kept, only sizes, formats and where each volume came from.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::{Mutex, MutexGuard};
 
 use futures_util::future::{BoxFuture, FutureExt};
@@ -47,6 +47,9 @@ impl From<VolumeSource<'_>> for FakeOrigin {
         }
     }
 }
+
+/// Numbers the fake's exports, so two never share a file.
+static FAKE_EXPORTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
 #[derive(Debug, Clone)]
 struct FakeVolume {
@@ -339,17 +342,27 @@ impl VolumeBackend for FakeBackend {
         self.state().snapshots.get(id).is_some_and(|s| !s.deleted)
     }
 
+    /// A sparse file of the volume's size in the system's temporary
+    /// directory: the fake keeps no data, but what it hands out is a file.
     fn export<'a>(
         &'a self,
         id: &'a str,
-        _dest: &'a Path,
-        _format: VolumeFormat,
-    ) -> BoxFuture<'a, BackendResult<()>> {
-        let result = match self.state().volumes.contains_key(id) {
-            true => Ok(()),
-            false => Err(BackendError::NoSuchVolume(id.to_owned())),
-        };
-        async move { result }.boxed()
+        format: VolumeFormat,
+    ) -> BoxFuture<'a, BackendResult<PathBuf>> {
+        let size_gib = self.state().volumes.get(id).map(|v| v.size_gib);
+        let id = id.to_owned();
+        async move {
+            let size_gib = size_gib.ok_or_else(|| BackendError::NoSuchVolume(id.clone()))?;
+            let sequence = FAKE_EXPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let dest = std::env::temp_dir().join(format!(
+                "oxistack-fake-export-{id}-{}-{sequence}.{}",
+                std::process::id(),
+                format.as_str()
+            ));
+            std::fs::File::create(&dest)?.set_len(size_gib << 30)?;
+            Ok(dest)
+        }
+        .boxed()
     }
 
     fn recover<'a>(
@@ -528,7 +541,7 @@ mod tests {
     #[tokio::test]
     async fn export_of_a_missing_volume_fails() {
         let backend = FakeBackend::new();
-        let export = backend.export("v1", Path::new("/tmp/x"), VolumeFormat::Raw);
+        let export = backend.export("v1", VolumeFormat::Raw);
         assert!(matches!(export.await, Err(BackendError::NoSuchVolume(_))));
     }
 }

@@ -24,6 +24,9 @@ use crate::{
     qcow2, qemu_img,
 };
 
+/// Numbers the exports of this process, so two never share a file.
+static EXPORTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 const GIB: u64 = 1 << 30;
 
 /// Image formats a volume may be made from. Others (and any image that
@@ -309,15 +312,23 @@ impl FileBackend {
         Ok(())
     }
 
-    async fn export_volume(
-        &self,
-        id: &str,
-        dest: &Path,
-        format: VolumeFormat,
-    ) -> BackendResult<()> {
+    async fn export_volume(&self, id: &str, format: VolumeFormat) -> BackendResult<PathBuf> {
         let volume = self.existing_volume(id)?;
         let source_format = Some(volume.format.as_str());
-        qemu_img::convert(&volume.path, source_format, dest, format.as_str(), true).await
+        // A `.tmp` name, which recovery removes; unique among concurrent exports.
+        let sequence = EXPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dest = volume.path.with_file_name(format!(
+            "export-{id}-{}-{sequence}.{}.tmp",
+            std::process::id(),
+            format.as_str()
+        ));
+        match qemu_img::convert(&volume.path, source_format, &dest, format.as_str(), true).await {
+            Ok(()) => Ok(dest),
+            Err(error) => {
+                let _ = fs::remove_file(&dest);
+                Err(error)
+            }
+        }
     }
 
     async fn recover_files(
@@ -413,10 +424,9 @@ impl VolumeBackend for FileBackend {
     fn export<'a>(
         &'a self,
         id: &'a str,
-        dest: &'a Path,
         format: VolumeFormat,
-    ) -> BoxFuture<'a, BackendResult<()>> {
-        self.export_volume(id, dest, format).boxed()
+    ) -> BoxFuture<'a, BackendResult<PathBuf>> {
+        self.export_volume(id, format).boxed()
     }
 
     fn recover<'a>(

@@ -157,14 +157,16 @@ pub trait VolumeBackend: Send + Sync + 'static {
     /// Whether snapshot `id` has data here.
     fn has_snapshot(&self, id: &str) -> bool;
 
-    /// Writes volume `id`'s whole data to `dest` as one standalone file in
-    /// `format` (`raw` or `qcow2`), for an upload to the image service.
+    /// Writes volume `id`'s whole data to a new standalone file in
+    /// `format` (`raw` or `qcow2`), for an upload to the image service, and
+    /// returns its path; the caller removes it. The backend picks the place
+    /// (beside its volumes, named so that `recover` removes one a crash
+    /// left behind).
     fn export<'a>(
         &'a self,
         id: &'a str,
-        dest: &'a Path,
         format: VolumeFormat,
-    ) -> BoxFuture<'a, BackendResult<()>>;
+    ) -> BoxFuture<'a, BackendResult<PathBuf>>;
 
     /// After a start: finishes or undoes what a crash interrupted, and
     /// removes the data of every volume and snapshot not named (the

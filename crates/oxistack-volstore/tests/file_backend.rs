@@ -392,14 +392,17 @@ async fn export_writes_the_flattened_data_as_one_file() {
     let volume = blank(&backend, V1, 1, VolumeFormat::Qcow2).await;
     write_pattern(&volume, 0xab);
     backend.snapshot(S1, V1, false).await.unwrap();
-    let dest = dir.path().join("upload.raw");
-    backend.export(V1, &dest, VolumeFormat::Raw).await.unwrap();
+    let dest = backend.export(V1, VolumeFormat::Raw).await.unwrap();
+    assert!(dest.starts_with(volumes_dir(&dir)), "{}", dest.display());
     let exported = VolumeFile {
         path: dest.clone(),
         format: VolumeFormat::Raw,
     };
     assert!(has_pattern(&exported, 0xab));
     assert_eq!(std::fs::metadata(&dest).unwrap().len(), GIB);
+    // One a crash left behind is removed by the next recovery.
+    let recovery = backend.recover(&[V1.into()], &[S1.into()]).await.unwrap();
+    assert!(recovery.removed.contains(&dest), "{recovery:?}");
 }
 
 /// Makes the state a crash between the second and third step of a

@@ -63,6 +63,10 @@ pub struct Volume {
     pub bootable: bool,
     pub multiattach: bool,
     pub readonly: bool,
+    /// Whether `os-update_readonly_flag` set `readonly` (Cinder's admin
+    /// metadata then holds it, and shows it among the metadata).
+    #[serde(default)]
+    pub readonly_flagged: bool,
     pub metadata: Metadata,
     /// What an image-backed volume remembers of its image.
     pub image_metadata: Metadata,

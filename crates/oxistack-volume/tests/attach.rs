@@ -553,7 +553,16 @@ async fn volume_types_default_access_and_specs() {
         )
         .await;
     assert_eq!(gold.status, StatusCode::OK, "{}", gold.body);
+    // `types_manage` renders the plain view, which `os-volume-type-access`
+    // extends; `qos_specs_id` only `show` and `index` add, for an admin.
+    assert_eq!(
+        gold.body["volume_type"]["os-volume-type-access:is_public"],
+        false
+    );
+    assert!(gold.body["volume_type"].get("qos_specs_id").is_none());
     let gold_id = gold.body["volume_type"]["id"].as_str().unwrap().to_owned();
+    let shown = cloud.get("admin", &format!("/types/{gold_id}")).await;
+    assert!(shown.body["volume_type"].get("qos_specs_id").is_some());
     let dup = cloud
         .call(
             Method::POST,

@@ -96,14 +96,16 @@ async fn an_available_volume_is_uploaded_and_returns_to_available() {
     let imported = cloud.images.imported.lock().unwrap().clone();
     assert_eq!(imported.len(), 1);
     assert_eq!(imported[0].0, image_id);
+    // The backend's export, which the service removes once imported.
     assert!(
         imported[0]
             .1
             .to_string_lossy()
-            .ends_with(&format!("upload-{image_id}.export.tmp")),
+            .contains("oxistack-fake-export-"),
         "{:?}",
         imported[0].1
     );
+    assert!(!imported[0].1.exists(), "the export was not removed");
     assert!(cloud.images.discarded.lock().unwrap().is_empty());
 }
 

@@ -63,6 +63,14 @@ async fn create_show_and_version_dependent_fields() {
         .await;
     assert_eq!(reply.status, StatusCode::ACCEPTED, "{}", reply.body);
     assert_eq!(reply.body["volume"]["status"], "creating");
+    // The `os-vol-*` extensions extend show and detail, not create.
+    assert!(
+        reply.body["volume"]
+            .get("os-vol-tenant-attr:tenant_id")
+            .is_none(),
+        "{}",
+        reply.body
+    );
     let id = reply.body["volume"]["id"].as_str().unwrap().to_owned();
     let volume = cloud
         .wait("alice", &format!("/volumes/{id}"), "volume", "available")

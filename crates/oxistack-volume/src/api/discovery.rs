@@ -241,7 +241,16 @@ pub async fn services(
         service("cinder-volume", format!("{host}@{BACKEND}")),
     ]
     .into_iter()
-    .filter(|s| filter("host").is_none_or(|h| s["host"] == h.as_str()))
+    // A host names its services and its backends' (`host@backend`).
+    .filter(|s| {
+        filter("host").is_none_or(|h| {
+            let host = s["host"].as_str().unwrap_or_default();
+            host == h
+                || host
+                    .strip_prefix(h.as_str())
+                    .is_some_and(|rest| rest.starts_with('@'))
+        })
+    })
     .filter(|s| filter("binary").is_none_or(|b| s["binary"] == b.as_str()))
     .collect();
     Ok(Json(json!({"services": services})).into_response())
@@ -288,7 +297,9 @@ pub async fn host(
         .iter()
         .any(|h| h["host_name"] == host && h["service"] == "cinder-volume")
     {
-        return Err(ApiError::not_found(format!("Host {host} could not be found.")));
+        return Err(ApiError::not_found(format!(
+            "Host {host} could not be found."
+        )));
     }
     let resource = |project: &str, u: &ProjectUsage| {
         json!({"resource": {

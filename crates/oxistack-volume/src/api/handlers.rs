@@ -61,7 +61,13 @@ pub fn list_request(pairs: &[(String, String)]) -> Result<ListRequest, ApiError>
             "marker" => request.marker = Some(value.clone()),
             "with_count" => request.with_count = truthy(value),
             "all_tenants" => request.all_tenants = truthy(value),
-            "offset" | "fields" => {}
+            "offset" => {
+                let offset = value.parse::<usize>().map_err(|_| {
+                    ApiError::bad_request("Invalid input received: offset param must be an integer")
+                })?;
+                request.offset = Some(offset);
+            }
+            "fields" => {}
             _ => request.filters.push((key.clone(), value.clone())),
         }
     }

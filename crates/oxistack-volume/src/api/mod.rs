@@ -76,7 +76,9 @@ fn v3(routes: Routes, prefix: &str) -> Routes {
     routes
         .route(
             &at("/volumes"),
-            get(h::list_volumes::<false>).post(h::create_volume),
+            get(h::list_volumes::<false>)
+                .post(h::create_volume)
+                .layer(axum::middleware::from_fn(empty_volume_id)),
         )
         .route(&at("/volumes/detail"), get(h::list_volumes::<true>))
         .route(&at("/volumes/summary"), get(h::volume_summary))
@@ -119,7 +121,9 @@ fn v3(routes: Routes, prefix: &str) -> Routes {
         )
         .route(
             &at("/snapshots/{id}/metadata/{key}"),
-            get(m::meta_item::<m::OfSnapshot>).delete(m::delete_meta_item::<m::OfSnapshot>),
+            get(m::meta_item::<m::OfSnapshot>)
+                .put(m::set_meta_item::<m::OfSnapshot>)
+                .delete(m::delete_meta_item::<m::OfSnapshot>),
         )
         .route(
             &at("/attachments"),
@@ -177,6 +181,25 @@ fn v3(routes: Routes, prefix: &str) -> Routes {
         .route(&at("/os-hosts/{host}"), get(discovery::host))
         .route(&at("/backups"), get(discovery::backups))
         .route(&at("/backups/detail"), get(discovery::backups))
+}
+
+/// `/volumes/` names a volume with an empty id, as in Cinder: a 404 for
+/// every method, not the list or a 405. The binary trims the slash before
+/// routing and marks the request (`oxistack_http::TrailingSlash`).
+async fn empty_volume_id(
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    if request
+        .extensions()
+        .get::<oxistack_http::TrailingSlash>()
+        .is_some()
+    {
+        return axum::response::IntoResponse::into_response(ApiError::not_found(
+            "The resource could not be found.",
+        ));
+    }
+    next.run(request).await
 }
 
 /// What every resource handler starts from: the service, who calls it,

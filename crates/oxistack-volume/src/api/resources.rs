@@ -21,7 +21,7 @@ use crate::service::{
 use crate::wire::views::{self, NEW_ATTACH, Render, SNAPSHOT_IN_USE, TypeRender, View};
 use crate::wire::{
     AttachmentCreate, AttachmentUpdate, Names, ProjectAccess, ResetStatusBody, SnapshotCreate,
-    TypeCreate, TypeUpdateBody,
+    SnapshotStatusUpdate, TypeCreate, TypeUpdateBody,
 };
 
 pub async fn list_snapshots<const DETAIL: bool>(
@@ -38,7 +38,11 @@ pub async fn list_snapshots<const DETAIL: bool>(
         &pairs,
         &listed,
         |s| {
-            let render = if DETAIL { Render::Extended } else { Render::Plain };
+            let render = if DETAIL {
+                Render::Extended
+            } else {
+                Render::Plain
+            };
             views::snapshot(view, s, render)
         },
     ))
@@ -52,7 +56,7 @@ pub async fn create_snapshot(
     let (name, description) = req.names.values();
     check_text("snapshot.name", name.as_deref())?;
     let new = NewSnapshot {
-        volume_id: req.volume_id,
+        volume_id: req.volume_id.unwrap_or_else(|| "None".into()),
         name,
         description,
         force: req.force.unwrap_or(false),
@@ -121,6 +125,13 @@ pub async fn snapshot_action(
             ..Default::default()
         };
         service.reset_snapshot_status(caller, id, reset).await?;
+    } else if let Some(args) = value.get("os-update_snapshot_status") {
+        let update: SnapshotStatusUpdate = serde_json::from_value(args.clone()).map_err(|e| {
+            ApiError::bad_request(format!("Invalid input for os-update_snapshot_status: {e}"))
+        })?;
+        service
+            .update_snapshot_status(caller, id, update.status, update.progress)
+            .await?;
     } else {
         return Err(ApiError::bad_request("There is no such action."));
     }
@@ -224,7 +235,10 @@ pub async fn attachment_action(
 
 /// `{"volume_type": ...}` as the caller may see it.
 fn type_document(call: &Call, t: &VolumeType, render: TypeRender) -> Response {
-    document("volume_type", views::volume_type(t, call.view.admin, render))
+    document(
+        "volume_type",
+        views::volume_type(t, call.view.admin, render),
+    )
 }
 
 pub async fn list_types(call: Call) -> Result<Response, ApiError> {

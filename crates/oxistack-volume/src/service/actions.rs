@@ -155,6 +155,7 @@ impl VolumeService {
     ) -> Result<(), VolumeError> {
         self.change_volume(caller, id, move |_, volume| {
             volume.readonly = readonly;
+            volume.readonly_flagged = true;
             Ok(())
         })
         .await

@@ -23,6 +23,8 @@ pub struct ListRequest {
     pub sort: Vec<(String, String)>,
     pub limit: Option<usize>,
     pub marker: Option<String>,
+    /// Items skipped after the marker.
+    pub offset: Option<usize>,
     pub with_count: bool,
 }
 
@@ -92,9 +94,12 @@ fn matches<R: Listable>(
             continue;
         }
         if key == "metadata" {
-            let wanted: HashMap<String, Value> = serde_json::from_str(wanted).map_err(|_| {
-                VolumeError::InvalidInput(format!("Invalid metadata filter: {wanted}"))
-            })?;
+            // Cinder reads it with `ast.literal_eval`: JSON or a Python dict.
+            let wanted: HashMap<String, Value> = serde_json::from_str(wanted)
+                .or_else(|_| serde_json::from_str(&python_literal_as_json(wanted)))
+                .map_err(|_| {
+                    VolumeError::InvalidInput(format!("Invalid metadata filter: {wanted}"))
+                })?;
             let Some(metadata) = record.metadata() else {
                 continue;
             };
@@ -193,10 +198,14 @@ pub(super) fn page<R: Listable>(
             .ok_or_else(|| VolumeError::Missing(format!("Marker {marker} could not be found.")))?;
         all.drain(..=at);
     }
-    let more = request.limit.is_some_and(|limit| all.len() > limit);
+    all.drain(..request.offset.unwrap_or(0).min(all.len()));
+    // As Cinder's collection links: a full page links to the next one.
     if let Some(limit) = request.limit {
         all.truncate(limit);
     }
+    let more = request
+        .limit
+        .is_some_and(|limit| limit > 0 && all.len() == limit);
     let next_marker = more
         .then(|| all.last().map(|i| i.id().to_owned()))
         .flatten();
@@ -206,6 +215,53 @@ pub(super) fn page<R: Listable>(
         count,
         next_marker,
     })
+}
+
+/// A Python literal (`{'k': 'v', 'n': True}`) spelled as JSON: single
+/// quoted strings double quoted, `True`/`False`/`None` in JSON's words.
+/// What is not such a literal comes out as invalid JSON.
+fn python_literal_as_json(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\'' | '"' => {
+                let quote = c;
+                out.push('"');
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => match chars.next() {
+                            Some('\'') => out.push('\''),
+                            Some(other) => {
+                                out.push('\\');
+                                out.push(other);
+                            }
+                            None => break,
+                        },
+                        c if c == quote => break,
+                        '"' => out.push_str("\\\""),
+                        c => out.push(c),
+                    }
+                }
+                out.push('"');
+            }
+            c if c.is_ascii_alphabetic() => {
+                let mut word = String::from(c);
+                while let Some(&n) = chars.peek().filter(|n| n.is_ascii_alphanumeric()) {
+                    word.push(n);
+                    chars.next();
+                }
+                out.push_str(match word.as_str() {
+                    "True" => "true",
+                    "False" => "false",
+                    "None" => "null",
+                    other => other,
+                });
+            }
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// `"a", json!(x)` pairs as a document.
@@ -238,6 +294,16 @@ mod tests {
     }
 
     #[test]
+    fn python_literals_read_as_json() {
+        let json = python_literal_as_json("{'Type': 'work', \"it's\": True, 'n': None}");
+        let value: serde_json::Value = serde_json::from_str(&json).unwrap();
+        assert_eq!(
+            value,
+            serde_json::json!({"Type": "work", "it's": true, "n": null})
+        );
+    }
+
+    #[test]
     fn sorts_filters_and_pages() {
         let records = || {
             vec![
@@ -263,6 +329,18 @@ mod tests {
         let listed = page(records(), &next).unwrap();
         assert_eq!(ids(&listed), ["a"]);
         assert_eq!(listed.next_marker, None);
+        let skipped = ListRequest {
+            offset: Some(1),
+            limit: Some(1),
+            ..request.clone()
+        };
+        let listed = page(records(), &skipped).unwrap();
+        assert_eq!(ids(&listed), ["c"]);
+        assert_eq!(
+            listed.next_marker.as_deref(),
+            Some("c"),
+            "a full page links on"
+        );
         let named = ListRequest {
             filters: vec![("name".into(), "x".into())],
             sort: vec![("name".into(), "desc".into()), ("id".into(), "asc".into())],

@@ -238,4 +238,41 @@ impl VolumeService {
         })
         .await
     }
+
+    /// `os-update_snapshot_status`, with which Nova reports the progress
+    /// of a snapshot it takes itself: only from `creating` (to `creating`,
+    /// `available` or `error`) or `deleting` (to `deleting` or
+    /// `error_deleting`).
+    pub async fn update_snapshot_status(
+        &self,
+        caller: &AuthContext,
+        id: &str,
+        status: String,
+        progress: Option<String>,
+    ) -> Result<(), VolumeError> {
+        let status = status.to_lowercase();
+        self.change_snapshot(caller, id, Action::WriteVolumes, move |s| {
+            let allowed: &[&str] = match s.status.as_str() {
+                "creating" => &["creating", "available", "error"],
+                "deleting" => &["deleting", "error_deleting"],
+                current => {
+                    return Err(VolumeError::InvalidSnapshot(format!(
+                        "Snapshot status {current} not allowed for update_snapshot_status"
+                    )));
+                }
+            };
+            if !allowed.contains(&status.as_str()) {
+                return Err(VolumeError::InvalidSnapshot(format!(
+                    "Provided snapshot status {status} not allowed for snapshot with status {}.",
+                    s.status
+                )));
+            }
+            s.status = status;
+            if let Some(progress) = progress {
+                s.progress = progress;
+            }
+            Ok(())
+        })
+        .await
+    }
 }

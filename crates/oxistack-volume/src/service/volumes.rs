@@ -343,6 +343,7 @@ impl VolumeService {
                     bootable,
                     multiattach: volume_type.multiattach(),
                     readonly: false,
+                    readonly_flagged: false,
                     metadata: new.metadata,
                     image_metadata: image.as_ref().map(|(i, _)| image_metadata(i)).unwrap_or_default(),
                     created_at: now(),

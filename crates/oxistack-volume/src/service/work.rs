@@ -315,24 +315,17 @@ impl Worker {
         image_id: &str,
         format: VolumeFormat,
     ) -> Result<(), String> {
-        let file = self
+        let scratch = self
             .backend
-            .volume_file(volume_id)
-            .ok_or_else(|| format!("volume {volume_id} has no data on this host"))?;
-        // A `*.tmp` name: the backend's recovery removes it if a crash
-        // leaves it behind.
-        let scratch = file
-            .path
-            .with_file_name(format!("upload-{image_id}.export.tmp"));
-        let outcome = match self.backend.export(volume_id, &scratch, format).await {
-            Ok(()) => self
-                .images
-                .import_file(caller, image_id, &scratch)
-                .await
-                .map(drop)
-                .map_err(|e| e.to_string()),
-            Err(e) => Err(e.to_string()),
-        };
+            .export(volume_id, format)
+            .await
+            .map_err(|e| e.to_string())?;
+        let outcome = self
+            .images
+            .import_file(caller, image_id, &scratch)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string());
         match tokio::fs::remove_file(&scratch).await {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
                 tracing::warn!(path = %scratch.display(), error = %e,

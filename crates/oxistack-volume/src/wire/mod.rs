@@ -73,13 +73,23 @@ pub struct VolumeUpdateBody {
 
 #[derive(Debug, Deserialize)]
 pub struct SnapshotCreate {
-    pub volume_id: String,
+    /// Cinder looks a missing or null one up as `None`, and finds nothing.
+    #[serde(default)]
+    pub volume_id: Option<String>,
     #[serde(flatten)]
     pub names: Names,
     #[serde(default, deserialize_with = "cinder_boolean")]
     pub force: Option<bool>,
     #[serde(default)]
     pub metadata: Option<Metadata>,
+}
+
+/// `os-update_snapshot_status`.
+#[derive(Debug, Deserialize)]
+pub struct SnapshotStatusUpdate {
+    pub status: String,
+    #[serde(default)]
+    pub progress: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -114,7 +114,7 @@ pub fn volume(view: &View, detail: &VolumeDetail, render: Render) -> Value {
         "volume_type": type_field,
         "snapshot_id": vol.snapshot_id,
         "source_volid": vol.source_volid,
-        "metadata": vol.metadata,
+        "metadata": metadata(vol, render),
         "links": view.links("volumes", &vol.id),
         "user_id": vol.user_id,
         "bootable": vol.bootable.to_string(),
@@ -163,6 +163,17 @@ pub fn volume(view: &View, detail: &VolumeDetail, render: Render) -> Value {
         map.insert("consumes_quota".into(), json!(true));
     }
     doc
+}
+
+/// A volume's metadata; shown, with the admin metadata Cinder makes
+/// visible (`add_visible_admin_metadata`): the `readonly` flag once set.
+fn metadata(vol: &crate::model::Volume, render: Render) -> Value {
+    let mut metadata = vol.metadata.clone();
+    if render == Render::Extended && vol.readonly_flagged {
+        let flag = if vol.readonly { "True" } else { "False" };
+        metadata.insert("readonly".into(), flag.into());
+    }
+    json!(metadata)
 }
 
 /// The stable id of this cloud's one volume service.
