@@ -132,6 +132,9 @@ pub async fn update(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<StatusCode, ApiError> {
     let request: ChangedAttachment = oxistack_http::envelope(body, "volumeAttachment")?;
+    // The volume named in the path must be attached, whatever is asked.
+    let devices = service.volume_attachments(&caller, &id).await?;
+    find(&devices, &volume_id)?;
     let (true, Some(flag)) = (
         request.volume_id == volume_id,
         &request.delete_on_termination,

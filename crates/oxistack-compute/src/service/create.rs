@@ -336,6 +336,11 @@ impl ComputeService {
                     let volume = volumes.find(caller, id).await?.ok_or_else(|| {
                         ComputeError::invalid(format!("Volume {id} could not be found."))
                     })?;
+                    if requested.boot_index == Some(0) && !volume.bootable {
+                        return Err(ComputeError::invalid(format!(
+                            "Block Device {id} is not bootable."
+                        )));
+                    }
                     if volume.status != "available"
                         && !(volume.multiattach && volume.status == "in-use")
                     {
