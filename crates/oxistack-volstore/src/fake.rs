@@ -48,6 +48,9 @@ impl From<VolumeSource<'_>> for FakeOrigin {
     }
 }
 
+/// How big the fake's exported files are.
+const FAKE_EXPORT_BYTES: u64 = 1 << 20;
+
 /// Numbers the fake's exports, so two never share a file.
 static FAKE_EXPORTS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
@@ -342,24 +345,27 @@ impl VolumeBackend for FakeBackend {
         self.state().snapshots.get(id).is_some_and(|s| !s.deleted)
     }
 
-    /// A sparse file of the volume's size in the system's temporary
-    /// directory: the fake keeps no data, but what it hands out is a file.
+    /// A small file of zeros in the system's temporary directory: the fake
+    /// keeps no data, but what it hands out is a file (kept small, so that
+    /// an upload to the image service hashes little).
     fn export<'a>(
         &'a self,
         id: &'a str,
         format: VolumeFormat,
     ) -> BoxFuture<'a, BackendResult<PathBuf>> {
-        let size_gib = self.state().volumes.get(id).map(|v| v.size_gib);
+        let known = self.state().volumes.contains_key(id);
         let id = id.to_owned();
         async move {
-            let size_gib = size_gib.ok_or_else(|| BackendError::NoSuchVolume(id.clone()))?;
+            if !known {
+                return Err(BackendError::NoSuchVolume(id));
+            }
             let sequence = FAKE_EXPORTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let dest = std::env::temp_dir().join(format!(
                 "oxistack-fake-export-{id}-{}-{sequence}.{}",
                 std::process::id(),
                 format.as_str()
             ));
-            std::fs::File::create(&dest)?.set_len(size_gib << 30)?;
+            std::fs::File::create(&dest)?.set_len(FAKE_EXPORT_BYTES)?;
             Ok(dest)
         }
         .boxed()
