@@ -17,7 +17,7 @@ import time
 import uuid
 from pathlib import Path
 
-from bench_api import Api
+from bench_api import Api, guest_network
 
 
 def port_open(address, port, timeout=0.05):
@@ -65,21 +65,9 @@ def main():
 def run(args, work):
     api = Api(args.url, args.password)
 
-    image = api.call("GET", "/image/v2/images?name=cirros")["images"][0]["id"]
-    public = api.network("GET", "/networks?name=public")["networks"][0]["id"]
-    net = api.network("POST", "/networks", {"network": {"name": "bench"}})["network"]["id"]
-    subnet = api.network("POST", "/subnets", {"subnet": {
-        "network_id": net, "cidr": "10.99.0.0/24", "ip_version": 4}})["subnet"]["id"]
-    router = api.network("POST", "/routers", {"router": {
-        "name": "bench", "external_gateway_info": {"network_id": public}}})["router"]["id"]
-    api.network("PUT", f"/routers/{router}/add_router_interface", {"subnet_id": subnet})
-    group = api.network("POST", "/security-groups", {"security_group": {"name": "bench-ssh"}})["security_group"]["id"]
-    ssh_rule = {"security_group_rule": {"security_group_id": group, "direction": "ingress",
-                                        "protocol": "tcp", "port_range_min": 22, "port_range_max": 22}}
-    rule = api.network("POST", "/security-group-rules", ssh_rule)["security_group_rule"]["id"]
-    key = work / "key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    api.compute("POST", "/os-keypairs", {"keypair": {"name": "bench", "public_key": (work / "key.pub").read_text()}})
+    setup = guest_network(api, work)
+    image, public, net, group = setup.image, setup.public, setup.network, setup.group
+    ssh_rule, rule, key = setup.ssh_rule, setup.rule, setup.key
 
     to_active, to_ssh, addresses = [], [], []
     for index in range(args.servers):

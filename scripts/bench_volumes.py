@@ -14,7 +14,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench_api import Api
+from bench_api import Api, guest_network
 
 GIB = 1024 ** 3
 
@@ -71,21 +71,8 @@ def volume_status(api, volume):
 
 def run(args, work):
     api = Api(args.url, args.password)
-    image = api.call("GET", "/image/v2/images?name=cirros")["images"][0]["id"]
-    public = api.network("GET", "/networks?name=public")["networks"][0]["id"]
-    net = api.network("POST", "/networks", {"network": {"name": "bench"}})["network"]["id"]
-    subnet = api.network("POST", "/subnets", {"subnet": {
-        "network_id": net, "cidr": "10.99.0.0/24", "ip_version": 4}})["subnet"]["id"]
-    router = api.network("POST", "/routers", {"router": {
-        "name": "bench", "external_gateway_info": {"network_id": public}}})["router"]["id"]
-    api.network("PUT", f"/routers/{router}/add_router_interface", {"subnet_id": subnet})
-    group = api.network("POST", "/security-groups", {"security_group": {"name": "bench-ssh"}})["security_group"]["id"]
-    api.network("POST", "/security-group-rules", {"security_group_rule": {
-        "security_group_id": group, "direction": "ingress", "protocol": "tcp",
-        "port_range_min": 22, "port_range_max": 22}})
-    key = work / "key"
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
-    api.compute("POST", "/os-keypairs", {"keypair": {"name": "bench", "public_key": (work / "key.pub").read_text()}})
+    setup = guest_network(api, work)
+    image, public, net, key = setup.image, setup.public, setup.network, setup.key
 
     # Volume create, 10 GiB: POST -> available.
     creates = []
