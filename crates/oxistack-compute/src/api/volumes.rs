@@ -54,8 +54,10 @@ pub async fn show(
 struct NewAttachment {
     #[serde(rename = "volumeId")]
     volume_id: String,
-    /// A hint Nova ignores on this hypervisor (the guest names its disks).
-    device: Option<String>,
+    /// A hint Nova ignores on this hypervisor (the guest names its disks):
+    /// accepted, not used.
+    #[serde(rename = "device")]
+    _device: Option<String>,
     tag: Option<String>,
     delete_on_termination: Option<Value>,
 }
@@ -88,7 +90,6 @@ pub async fn attach(
             request.volume_id, request.volume_id
         )));
     }
-    let _ = request.device;
     let delete_on_termination = match &request.delete_on_termination {
         None => false,
         Some(value) => {

@@ -614,8 +614,11 @@ impl ComputeService {
             self.perform(&server.id, work).await;
         }
         if after_restart {
+            // Only servers with mappings can have an attach or detach to finish.
             for server in servers.iter().filter(|s| {
-                s.task_state != Some(TaskState::Deleting) && s.vm_state != VmState::Building
+                !s.block_devices.is_empty()
+                    && s.task_state != Some(TaskState::Deleting)
+                    && s.vm_state != VmState::Building
             }) {
                 let _turn = self.locks.lock(&server.id).await;
                 if let Some(current) = self.current(&server.id).await {
