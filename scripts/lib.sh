@@ -2,7 +2,13 @@
 # machine lacks. Sourced, not run.
 
 # Installs Debian packages that are missing, updating the package lists once.
+# With --no-recommends first, without the packages they recommend.
 ensure_packages() {
+    local options=()
+    if [ "${1:-}" = --no-recommends ]; then
+        options+=(--no-install-recommends)
+        shift
+    fi
     local missing=()
     for package in "$@"; do
         dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")
@@ -12,7 +18,7 @@ ensure_packages() {
     local sudo=""
     [ "$(id -u)" -ne 0 ] && sudo="sudo"
     $sudo apt-get update -qq
-    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${options[@]}" "${missing[@]}" >/dev/null
 }
 
 # The Debian packages `oxistack up` drives on the host: QEMU and qemu-img
@@ -20,6 +26,15 @@ ensure_packages() {
 # conntrack for the network data plane.
 host_packages() {
     echo qemu-system-x86 qemu-utils genisoimage iproute2 nftables conntrack
+}
+
+# The Debian packages the dashboard's browser tests drive (tests/e2e/browser.py):
+# Chromium, launched headless by the pinned Playwright, and a font for the
+# screenshots. Meant for `ensure_packages --no-recommends`: what Chromium
+# recommends (avahi, cups and printer tools, upower, udev, ...) is for a
+# desktop, nearly a hundred packages that a headless browser does not use.
+browser_packages() {
+    echo chromium fonts-dejavu-core
 }
 
 # Prints a free TCP port on loopback.
@@ -48,16 +63,17 @@ ensure_cargo() {
     }
 }
 
-# Prints the path of a virtualenv holding the pinned OpenStack clients,
-# creating it if needed. It lives in the user's cache, keyed by the pins,
-# so fresh clones reuse it and a change of pins builds a new one.
+# Prints the path of a virtualenv holding the pinned OpenStack clients, and
+# pytest and Playwright for the end-to-end tests, creating it if needed. It
+# lives in the user's cache, keyed by the pins, so fresh clones reuse it and
+# a change of pins builds a new one.
 ensure_client_venv() {
     local root="$1"
     local requirements="$root/tests/e2e/requirements.txt" constraints="$root/tests/e2e/constraints.txt"
     local key
     key=$(cat "$requirements" "$constraints" | sha256sum | cut -c1-16)
     local venv="${XDG_CACHE_HOME:-$HOME/.cache}/oxistack/clients-$key"
-    if [ ! -x "$venv/bin/openstack" ] || [ ! -x "$venv/bin/pytest" ]; then
+    if [ ! -x "$venv/bin/openstack" ] || [ ! -x "$venv/bin/pytest" ] || [ ! -x "$venv/bin/playwright" ]; then
         echo "Installing the pinned OpenStack clients into $venv" >&2
         rm -rf "$venv"
         # Debian's own python3 needs python3-venv for this; others have it built in.

@@ -12,8 +12,9 @@ ensure_cargo
 # to act as a user on the LAN in the end-to-end tests, busybox for the real
 # DHCP client and wget the data-plane tests run in their namespaces, and
 # systemd for systemd-analyze, which checks the unit `oxistack service
-# install` writes.
+# install` writes; then the headless browser of the dashboard's tests.
 ensure_packages $(host_packages) openssh-client curl netcat-openbsd iputils-ping busybox-static systemd
+ensure_packages --no-recommends $(browser_packages)
 venv=$(ensure_client_venv "$root")
 export OXISTACK_TEST_IMAGE=$(ensure_test_image "$root")
 

@@ -209,6 +209,8 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             // The providers implement compute's contracts themselves.
             let compute =
                 ComputeService::new(db.clone(), driver, network.clone(), images.clone(), &tasks);
+            // Its console URLs name the serial proxy where clients reach it.
+            compute.set_public_url(&format!("{}{}", config.public_url(), COMPUTE.path));
             mounted.push(Mounted {
                 kind: &COMPUTE,
                 router: oxistack_compute::router(compute.clone(), validator.clone()),
@@ -272,7 +274,21 @@ pub async fn up(config: Config) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("compute bootstrap failed: {e}"))?;
     }
 
-    let router = routes(&mounted).layer(axum::middleware::from_fn(oxistack_http::request_id));
+    let api = routes(&mounted);
+    // The dashboard is a client of the assembled APIs, called in-process.
+    let router = match services.dashboard {
+        true => api.clone().nest(
+            oxistack_dashboard::MOUNT,
+            oxistack_dashboard::router(
+                api,
+                oxistack_dashboard::Settings {
+                    secure_cookies: config.public_url().starts_with("https:"),
+                },
+            ),
+        ),
+        false => api,
+    };
+    let router = router.layer(axum::middleware::from_fn(oxistack_http::request_id));
     // Clients differ on trailing slashes (`/identity/` versus `/identity`);
     // OpenStack services treat both alike, except where the slash ends an
     // empty id (Glance's `/v2/images/`), which the mark tells them.
@@ -525,6 +541,12 @@ fn print_summary(
         text.push_str(&format!(
             "{} is serving at {url}{}{}/\n",
             service.product, service.path, service.catalog_suffix
+        ));
+    }
+    if config.services.dashboard {
+        text.push_str(&format!(
+            "Horizon is now available at {url}{}/\n",
+            oxistack_dashboard::MOUNT
         ));
     }
     text.push_str("The default users are: admin and demo\n");

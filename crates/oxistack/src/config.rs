@@ -50,6 +50,7 @@ struct ServicesFile {
     network: Option<bool>,
     load_balancer: Option<bool>,
     volume: Option<bool>,
+    dashboard: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -114,6 +115,8 @@ pub struct Services {
     pub load_balancer: bool,
     /// Cinder's API and the volumes' files; needs the image service.
     pub volume: bool,
+    /// The web dashboard at /dashboard, acting through the other APIs.
+    pub dashboard: bool,
 }
 
 /// The configuration in force, every default filled in.
@@ -211,6 +214,7 @@ impl Config {
             network: services.network.unwrap_or(true),
             load_balancer: services.load_balancer.unwrap_or(true),
             volume: services.volume.unwrap_or(true),
+            dashboard: services.dashboard.unwrap_or(true),
         };
         if services.compute && !(services.image && services.network) {
             bail!("invalid config: services.compute needs services.image and services.network");
