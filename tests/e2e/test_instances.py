@@ -8,11 +8,16 @@ cloud then shows what survives `kill -9` of oxistack and a simulated host
 reboot (`oxistack teardown` + `oxistack up`).
 """
 
+import base64
+import hashlib
 import json
 import os
+import select
 import shutil
+import socket
 import subprocess
 import time
+import urllib.parse
 
 from conftest import OXISTACK, Cloud, real_host
 from test_compute_network import KUBE, KUBENET, wait_for_servers
@@ -221,6 +226,103 @@ def test_seed_load_balancer_preamble_on_real_instances(real_cloud):
     cloud.outside(RESPONDERS.format(fip1=fip1, fip2=fip2))
     curl_until(cloud, fip1, "Welcome to server 1")
     curl_until(cloud, fip2, "This is server 2")
+
+
+class SerialWebSocket:
+    """Just enough of a websocket client (RFC 6455) for the serial proxy:
+    the handshake with websockify's `binary` subprotocol, masked binary
+    frames out, unfragmented frames in."""
+
+    def __init__(self, url):
+        parts = urllib.parse.urlsplit(url)
+        assert parts.scheme == "ws", url
+        self.sock = socket.create_connection((parts.hostname, parts.port), timeout=10)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall(
+            f"GET {parts.path}?{parts.query} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {key}\r\nSec-WebSocket-Protocol: binary\r\n\r\n".encode()
+        )
+        self.buffer = b""
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(4096)
+            assert chunk, f"closed during the handshake: {self.buffer!r}"
+            self.buffer += chunk
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        status, *lines = head.decode().split("\r\n")
+        assert status.startswith("HTTP/1.1 101"), head
+        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines)}
+        digest = hashlib.sha1((key + "258EAFA5-E914-47DA-95CA-C5AB0DC85B11").encode()).digest()
+        assert headers.get("sec-websocket-accept") == base64.b64encode(digest).decode(), head
+        assert headers.get("sec-websocket-protocol") == "binary", head
+
+    def send(self, payload):
+        mask = os.urandom(4)
+        assert len(payload) < 126
+        masked = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+        self.sock.sendall(bytes([0x82, 0x80 | len(payload)]) + mask + masked)
+
+    def receive(self, timeout):
+        """The payload of the next data frame, or None if none came in time."""
+        while True:
+            frame = self._frame()
+            if frame is not None:
+                opcode, payload = frame
+                assert opcode in (1, 2), f"the proxy closed the console (opcode {opcode})"
+                return payload
+            if not select.select([self.sock], [], [], timeout)[0]:
+                return None
+            chunk = self.sock.recv(65536)
+            assert chunk, "the proxy hung up"
+            self.buffer += chunk
+
+    def _frame(self):
+        if len(self.buffer) < 2:
+            return None
+        opcode, length, start = self.buffer[0] & 0x0F, self.buffer[1] & 0x7F, 2
+        if length == 126:
+            length, start = int.from_bytes(self.buffer[2:4], "big"), 4
+        elif length == 127:
+            length, start = int.from_bytes(self.buffer[2:10], "big"), 10
+        if len(self.buffer) < start + length:
+            return None
+        payload, self.buffer = self.buffer[start:start + length], self.buffer[start + length:]
+        return opcode, payload
+
+    def close(self):
+        self.sock.close()
+
+
+def test_serial_console_of_a_real_guest(real_cloud):
+    """`openstack console url show --serial` answers the serial proxy's
+    ws:// URL; through it, Enter brings the guest's getty prompt."""
+    cloud = real_cloud
+    cloud.openstack("server", "create", "--image", "cirros", "--network", "shared",
+                    "--flavor", "c1", "console-probe")
+    server = wait_for_servers(cloud, ["console-probe"], timeout=60)["console-probe"]
+    console = as_json(cloud, "console", "url", "show", "--serial", "console-probe")
+    url = console["url"]
+    prefix = f"ws://127.0.0.1:{cloud.port}/compute/serial-console?token="
+    assert url.startswith(prefix) and len(url) > len(prefix) + 40, console
+    assert console["type"] == "serial", console
+
+    websocket = SerialWebSocket(url)
+    seen = b""
+    deadline = time.monotonic() + 120
+    try:
+        # Until the guest has booted, nobody answers; Enter again each time.
+        while b"login: " not in seen:
+            assert time.monotonic() < deadline, f"no login prompt: {seen[-2000:]!r}"
+            websocket.send(b"\n")
+            end = time.monotonic() + 3
+            while (chunk := websocket.receive(max(0.0, end - time.monotonic()))) is not None:
+                seen += chunk
+    finally:
+        websocket.close()
+    # The console log keeps what went through the console.
+    log = cloud.openstack("console", "log", "show", "console-probe").stdout
+    assert "login:" in log, log[-2000:]
+    cloud.openstack("server", "delete", "--wait", server["ID"])
 
 
 def test_bad_boots_fail_cleanly(real_cloud):

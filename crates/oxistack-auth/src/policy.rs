@@ -100,6 +100,8 @@ pub enum Action {
     ReadServers,
     /// Read a server's console log.
     ReadServerConsole,
+    /// Get a URL to a server's interactive (serial) console.
+    ConnectServerConsole,
     CreateServer,
     /// Change, act on (start, stop, reboot, lock...) and delete a server.
     ModifyServer,
@@ -214,6 +216,7 @@ impl Action {
             ManageOtherUsersKeypairs => Rule::Admin,
             ReadServers | ReadServerGroups | ReadQuotas => Rule::Reader,
             ReadServerConsole | CreateServer | ModifyServer | ManageServerGroups => Rule::Member,
+            ConnectServerConsole => Rule::Member,
             ListAllProjectsServers | ListAllProjectsServerGroups => Rule::Admin,
             ShowServerHostDetails | UnlockOverride => Rule::Admin,
             ManageQuotas | ReadComputeHosts => Rule::Admin,
@@ -278,6 +281,7 @@ impl Action {
             ManageOtherUsersKeypairs => "os_compute_api:os-keypairs:other_users",
             ReadServers => "os_compute_api:servers:show",
             ReadServerConsole => "os_compute_api:os-console-output",
+            ConnectServerConsole => "os_compute_api:os-remote-consoles",
             CreateServer => "os_compute_api:servers:create",
             ModifyServer => "os_compute_api:servers:update",
             ListAllProjectsServers => "os_compute_api:servers:index:get_all_tenants",

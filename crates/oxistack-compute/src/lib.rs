@@ -33,8 +33,8 @@ pub use model::{Flavor, GroupPolicy, Keypair, Server, ServerGroup};
 pub use quota::{Limits, Resource};
 pub use schema::MIGRATIONS;
 pub use service::{
-    ComputeError, ComputeService, ServerVisibility, flavors, groups, host, keypairs, quotas,
-    server_data,
+    ComputeError, ComputeService, ServerVisibility, consoles, flavors, groups, host, keypairs,
+    quotas, server_data,
 };
 pub use store::flavors::{FlavorSelection, SortDir};
 pub use store::servers::HostLoad;

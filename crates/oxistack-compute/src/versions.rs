@@ -24,6 +24,10 @@ pub static POLICY: MicroversionPolicy = MicroversionPolicy {
 pub const KEYPAIR_TYPE: Microversion = v(2);
 /// More `OS-EXT-SRV-ATTR:*` attributes for administrators.
 pub const EXTENDED_ATTRIBUTES: Microversion = v(3);
+/// `POST /servers/{id}/remote-consoles` replaces the `os-get*Console` actions.
+pub const REMOTE_CONSOLES: Microversion = v(6);
+/// `mks`/`webmks` remote consoles.
+pub const MKS_CONSOLES: Microversion = v(8);
 pub const LOCKED: Microversion = v(9);
 /// Administrators name the user whose key pairs they act on.
 pub const KEYPAIR_USER_ID: Microversion = v(10);
@@ -94,4 +98,6 @@ pub const KEYPAIR_GENERATION_REMOVED: Microversion = v(92);
 pub const FQDN_HOSTNAME: Microversion = v(94);
 pub const PINNED_AVAILABILITY_ZONE: Microversion = v(96);
 pub const IMAGE_PROPERTIES: Microversion = v(98);
+/// The `spice-direct` remote console type.
+pub const SPICE_DIRECT: Microversion = v(99);
 pub const SCHEDULER_HINTS: Microversion = v(100);

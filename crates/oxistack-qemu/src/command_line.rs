@@ -34,8 +34,10 @@ pub const ROOT_DEVICE: &str = "root-disk";
 pub const CONFIG_DEVICE: &str = "config-disk";
 
 /// QEMU's arguments (without the program) for a daemonized instance: no
-/// monitor on stdio, serial console appended to `console.log`, QMP on
-/// `qmp.sock`. `-pidfile` carries the instance directory, which is how
+/// monitor on stdio, the serial console on the unix socket `serial.sock`
+/// (a server one client at a time may connect to, never waiting for one)
+/// and appended to `console.log` whether a client is connected or not,
+/// QMP on `qmp.sock`. `-pidfile` carries the instance directory, which is how
 /// `/proc/<pid>/cmdline` is matched to the instance.
 ///
 /// QEMU creates `-device`s in command-line order, each in the next free PCI
@@ -89,7 +91,8 @@ pub fn qemu_arguments(options: &LaunchOptions) -> Vec<String> {
         paths.pidfile.to_string_lossy().into_owned(),
         "-chardev".into(),
         format!(
-            "file,id=console,path={},append=on",
+            "socket,id=console,path={},server=on,wait=off,logfile={},logappend=on",
+            path(&paths.serial_socket),
             path(&paths.console_log)
         ),
         "-serial".into(),
@@ -422,7 +425,10 @@ mod tests {
             "-pidfile",
             &format!("{dir}/qemu.pid"),
             "-chardev",
-            &format!("file,id=console,path={dir}/console.log,append=on"),
+            &format!(
+                "socket,id=console,path={dir}/serial.sock,server=on,wait=off,\
+                 logfile={dir}/console.log,logappend=on"
+            ),
             "-serial",
             "chardev:console",
             "-qmp",

@@ -18,6 +18,11 @@ pub struct InstancePaths {
     pub disk: PathBuf,
     pub config_drive: PathBuf,
     pub console_log: PathBuf,
+    /// The guest's serial port, interactive: QEMU listens on it (one
+    /// client at a time) and logs the guest's output to `console_log`
+    /// whether or not a client is connected. Instances started by builds
+    /// before it existed have none.
+    pub serial_socket: PathBuf,
     pub qmp_socket: PathBuf,
     pub pidfile: PathBuf,
     /// The guest's memory and device state while it is suspended to disk
@@ -45,6 +50,7 @@ impl InstancePaths {
             disk: dir.join("disk.qcow2"),
             config_drive: dir.join("config.iso"),
             console_log: dir.join("console.log"),
+            serial_socket: dir.join("serial.sock"),
             qmp_socket: dir.join("qmp.sock"),
             pidfile: dir.join("qemu.pid"),
             saved_state: dir.join("saved-state"),

@@ -4,7 +4,8 @@
 //! Each instance lives in `<instances_dir>/<id>/`: `spec.json` (what it
 //! was spawned with, and the volumes attached since), `disk.qcow2` (an
 //! overlay over the image, unless it boots from a volume),
-//! `config.iso`, `console.log`, `qmp.sock` and `qemu.pid`. Nothing else is
+//! `config.iso`, `console.log`, `serial.sock` (the serial console, live),
+//! `qmp.sock` and `qemu.pid`. Nothing else is
 //! kept: the driver learns everything from those files and `/proc`, so
 //! guests outlive oxistack (they are daemonized into their own session)
 //! and a restarted oxistack adopts them through [`ComputeDriver::list`].
@@ -33,7 +34,7 @@ use std::time::{Duration, Instant};
 use futures_util::future::BoxFuture;
 use oxistack_virt::{
     ComputeDriver, DriverError, DriverResult, HostInfo, InstanceInfo, InstanceSpec, InstanceState,
-    Nic, RebootKind, VolumeDisk,
+    Nic, RebootKind, SerialConsole, VolumeDisk,
 };
 use serde_json::json;
 use tokio::sync::OwnedMutexGuard;
@@ -390,7 +391,12 @@ impl QemuDriver {
         operation: &'static str,
         incoming: Option<&BTreeMap<String, String>>,
     ) -> DriverResult<()> {
-        for stale in [&paths.qmp_socket, &paths.pidfile, &paths.migration_socket] {
+        for stale in [
+            &paths.qmp_socket,
+            &paths.serial_socket,
+            &paths.pidfile,
+            &paths.migration_socket,
+        ] {
             unless_missing(std::fs::remove_file(stale))?;
         }
         instance_dir::trim_console_log(&paths.console_log)?;
@@ -706,6 +712,32 @@ impl QemuDriver {
         ))
     }
 
+    /// Connects to the guest's serial socket. QEMU serves one client at
+    /// a time: a second one waits until the first hangs up.
+    async fn open_serial_console(&self, id: &str) -> DriverResult<SerialConsole> {
+        let paths = self.existing(id)?;
+        if process::live_pid(&paths.pidfile).is_none() {
+            return Err(DriverError::NotRunning(id.to_owned()));
+        }
+        let unavailable = |reason: String| DriverError::ConsoleUnavailable {
+            id: id.to_owned(),
+            reason,
+        };
+        if !paths.serial_socket.exists() {
+            return Err(unavailable(
+                "it was started without an interactive serial port; \
+                 a stop and start gives it one"
+                    .into(),
+            ));
+        }
+        let connect = tokio::net::UnixStream::connect(&paths.serial_socket);
+        match tokio::time::timeout(QMP_TIMEOUT, connect).await {
+            Ok(Ok(stream)) => Ok(Box::new(stream) as SerialConsole),
+            Ok(Err(error)) => Err(unavailable(error.to_string())),
+            Err(_) => Err(unavailable("QEMU does not accept the connection".into())),
+        }
+    }
+
     async fn list_instances(&self) -> DriverResult<Vec<InstanceInfo>> {
         let mut instances = Vec::new();
         for entry in std::fs::read_dir(&self.instances_dir)? {
@@ -922,6 +954,10 @@ impl ComputeDriver for QemuDriver {
         tail_lines: Option<usize>,
     ) -> BoxFuture<'a, DriverResult<String>> {
         Box::pin(self.console(id, tail_lines))
+    }
+
+    fn serial_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<SerialConsole>> {
+        Box::pin(self.open_serial_console(id))
     }
 
     fn state<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<InstanceState>> {

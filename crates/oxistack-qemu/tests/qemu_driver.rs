@@ -17,6 +17,7 @@ use oxistack_virt::{
     PublicKey, RebootKind, VolumeDisk,
 };
 use serde_json::{Value, json};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const READY: &str = "login: cirros ready";
 
@@ -179,11 +180,13 @@ async fn an_instance_boots_pauses_powers_off_and_is_adopted() {
         "disk.qcow2",
         "config.iso",
         "console.log",
+        "serial.sock",
         "qmp.sock",
         "qemu.pid",
     ] {
         assert!(dir.join(file).exists(), "{file} is missing");
     }
+    serial_console_answers_with_a_login_prompt(&driver, &id).await;
     let host = driver.host();
     assert_eq!(host.hypervisor_type, "QEMU");
     assert!(host.hypervisor_version > 1_000_000);
@@ -213,6 +216,10 @@ async fn an_instance_boots_pauses_powers_off_and_is_adopted() {
     eprintln!("ACPI power-off took {power_off_time:?}");
     assert_eq!(driver.state(&id).await.unwrap(), InstanceState::Shutdown);
     assert!(!process_runs(pid), "QEMU {pid} still runs");
+    assert_eq!(
+        driver.serial_console(&id).await.err(),
+        Some(DriverError::NotRunning(id.clone()))
+    );
     let console = driver.console_output(&id, None).await.unwrap();
     assert!(
         console.contains("oxistack-cirros: shutting down"),
@@ -253,9 +260,55 @@ async fn an_instance_boots_pauses_powers_off_and_is_adopted() {
         Err(DriverError::NotFound(id.clone()))
     );
     assert_eq!(
+        driver.serial_console(&id).await.err(),
+        Some(DriverError::NotFound(id.clone()))
+    );
+    assert_eq!(
         driver.console_output(&id, None).await,
         Err(DriverError::NotFound(id))
     );
+}
+
+/// Connects to the running guest's serial console, presses Enter and
+/// expects getty's prompt; what the guest wrote meanwhile is in the
+/// console log too, and the log keeps filling once the client is gone.
+async fn serial_console_answers_with_a_login_prompt(driver: &QemuDriver, id: &str) {
+    let logged_before = driver.console_output(id, None).await.unwrap().len();
+    let mut console = driver.serial_console(id).await.unwrap();
+    console.write_all(b"\n").await.unwrap();
+    let mut seen = Vec::new();
+    let mut buffer = [0u8; 1024];
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !String::from_utf8_lossy(&seen).contains("login: ") {
+        let read = tokio::time::timeout_at(deadline.into(), console.read(&mut buffer))
+            .await
+            .unwrap_or_else(|_| {
+                panic!(
+                    "no login prompt on the serial console within 30 s: {:?}",
+                    String::from_utf8_lossy(&seen)
+                )
+            })
+            .unwrap();
+        assert_ne!(read, 0, "the serial console closed");
+        seen.extend_from_slice(&buffer[..read]);
+    }
+    drop(console);
+    let log = driver.console_output(id, None).await.unwrap();
+    assert!(log.len() > logged_before, "the console log did not grow");
+    assert!(log[logged_before..].contains("login: "), "{log}");
+    // Disconnected again: QEMU takes the next client, and logs meanwhile.
+    let mut again = driver.serial_console(id).await.unwrap();
+    again.write_all(b"\n").await.unwrap();
+    drop(again);
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let now = driver.console_output(id, None).await.unwrap();
+        if now.len() > log.len() {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the console log stopped filling");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 #[tokio::test]

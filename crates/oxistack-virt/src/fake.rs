@@ -8,10 +8,11 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use futures_util::future::BoxFuture;
+use tokio::io::{AsyncReadExt, AsyncWriteExt, DuplexStream};
 
 use crate::{
     ComputeDriver, CpuInfo, DriverError, DriverResult, HostInfo, InstanceInfo, InstanceSpec,
-    InstanceState, Nic, RebootKind, VolumeDisk, tail,
+    InstanceState, Nic, RebootKind, SerialConsole, VolumeDisk, tail,
 };
 
 /// Every state an instance can be in on the host, for operations that work
@@ -337,6 +338,24 @@ impl ComputeDriver for FakeDriver {
         })
     }
 
+    fn serial_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<SerialConsole>> {
+        Box::pin(async move {
+            let hostname = {
+                let instances = self.instances();
+                let instance = instances
+                    .get(id)
+                    .ok_or_else(|| DriverError::NotFound(id.to_owned()))?;
+                if instance.state == InstanceState::Shutdown {
+                    return Err(DriverError::NotRunning(id.to_owned()));
+                }
+                instance.spec.hostname.clone()
+            };
+            let (client, guest) = tokio::io::duplex(4096);
+            tokio::spawn(fake_getty(guest, hostname));
+            Ok(Box::new(client) as SerialConsole)
+        })
+    }
+
     fn state<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<InstanceState>> {
         Box::pin(async move {
             Ok(self
@@ -361,6 +380,34 @@ impl ComputeDriver for FakeDriver {
 
     fn host(&self) -> HostInfo {
         self.host.clone()
+    }
+}
+
+/// The guest's end of a fake serial console: a login prompt that echoes
+/// what is typed and prompts again after each line, as a getty would. It
+/// ends when the client hangs up.
+async fn fake_getty(mut guest: DuplexStream, hostname: String) {
+    let prompt = format!("\r\n{hostname} login: ");
+    if guest.write_all(prompt.as_bytes()).await.is_err() {
+        return;
+    }
+    let mut buffer = [0u8; 1024];
+    loop {
+        let read = match guest.read(&mut buffer).await {
+            Ok(0) | Err(_) => return,
+            Ok(read) => read,
+        };
+        let mut out = Vec::with_capacity(read + prompt.len());
+        for &byte in &buffer[..read] {
+            if byte == b'\r' || byte == b'\n' {
+                out.extend_from_slice(prompt.as_bytes());
+            } else {
+                out.push(byte);
+            }
+        }
+        if guest.write_all(&out).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -412,6 +459,36 @@ mod tests {
         assert_eq!(
             driver.power_on("a").await,
             Err(DriverError::NotFound("a".into()))
+        );
+    }
+
+    #[tokio::test]
+    async fn the_serial_console_is_a_login_prompt() {
+        let driver = FakeDriver::new();
+        assert_eq!(
+            driver.serial_console("a").await.err(),
+            Some(DriverError::NotFound("a".into()))
+        );
+        driver.spawn(&spec("a", "img")).await.unwrap();
+        let mut console = driver.serial_console("a").await.unwrap();
+        let mut seen = Vec::new();
+        let mut buffer = [0u8; 256];
+        while !seen.ends_with(b"vm login: ") {
+            let read = console.read(&mut buffer).await.unwrap();
+            assert_ne!(read, 0);
+            seen.extend_from_slice(&buffer[..read]);
+        }
+        console.write_all(b"root\n").await.unwrap();
+        seen.clear();
+        while !seen.ends_with(b"root\r\nvm login: ") {
+            let read = console.read(&mut buffer).await.unwrap();
+            assert_ne!(read, 0);
+            seen.extend_from_slice(&buffer[..read]);
+        }
+        driver.power_off("a", Duration::ZERO).await.unwrap();
+        assert_eq!(
+            driver.serial_console("a").await.err(),
+            Some(DriverError::NotRunning("a".into()))
         );
     }
 

@@ -5,7 +5,8 @@
 //! everything on the host side (processes, disks, taps, console logs). The
 //! contract is written for a hypervisor whose guests outlive oxistack: a
 //! QEMU driver runs one process per instance, talks to it over QMP, plugs
-//! one tap per NIC, writes the serial console to a log file and keeps an
+//! one tap per NIC, logs the serial console to a file (and offers it live,
+//! [`ComputeDriver::serial_console`]) and keeps an
 //! instance's disk and specification in its own state directory, so that
 //! after a restart [`ComputeDriver::list`] finds the guests still running
 //! and the compute service adopts them rather than booting them again.
@@ -20,6 +21,7 @@ use std::time::Duration;
 
 use futures_util::future::BoxFuture;
 use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncRead, AsyncWrite};
 
 pub use fake::FakeDriver;
 pub use oxistack_metadata::{InstanceMetadata, PublicKey};
@@ -194,6 +196,13 @@ pub enum DriverError {
     },
     #[error("host I/O failed: {0}")]
     Io(String),
+    /// The operation needs a running guest and instance `0` is not one.
+    #[error("instance {0} is not running")]
+    NotRunning(String),
+    /// The instance has no serial console to connect to (started by a
+    /// build without one, or its console is gone).
+    #[error("instance {id} has no serial console: {reason}")]
+    ConsoleUnavailable { id: String, reason: String },
 }
 
 impl From<std::io::Error> for DriverError {
@@ -203,6 +212,17 @@ impl From<std::io::Error> for DriverError {
 }
 
 pub type DriverResult<T> = Result<T, DriverError>;
+
+/// Both directions of a guest's serial port: what the guest writes is
+/// read from it, what is written to it the guest reads as typed.
+pub trait ConsoleStream: AsyncRead + AsyncWrite + Send + Unpin {}
+
+impl<T: AsyncRead + AsyncWrite + Send + Unpin> ConsoleStream for T {}
+
+/// An open serial console, as [`ComputeDriver::serial_console`] returns it.
+/// Dropping it disconnects; the guest keeps running and its output keeps
+/// going to the console log.
+pub type SerialConsole = Box<dyn ConsoleStream>;
 
 /// The hypervisor as the compute service drives it. Every operation is
 /// idempotent where that makes sense (destroying an absent instance,
@@ -278,6 +298,14 @@ pub trait ComputeDriver: Send + Sync + 'static {
         id: &'a str,
         tail_lines: Option<usize>,
     ) -> BoxFuture<'a, DriverResult<String>>;
+
+    /// Connects to the running guest's serial port, interactively: the
+    /// stream reads what the guest writes (also logged, see
+    /// [`ComputeDriver::console_output`]) and writes keystrokes to it. One
+    /// client at a time; fails with [`DriverError::NotRunning`] for a guest
+    /// that does not run and [`DriverError::ConsoleUnavailable`] for one
+    /// without an interactive console.
+    fn serial_console<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<SerialConsole>>;
 
     /// What the instance is doing now.
     fn state<'a>(&'a self, id: &'a str) -> BoxFuture<'a, DriverResult<InstanceState>>;

@@ -17,8 +17,8 @@ use super::{Service, invalid, not_in_version};
 use crate::service::{NetworkAction, PowerAction};
 use crate::versions::{LOCKED_REASON, NETWORK_ACTIONS_REMOVED};
 
-/// Nova's server actions this cloud does not offer (no volumes, images
-/// from servers, migration or remote consoles yet): a 501, as Nova answers
+/// Nova's server actions this cloud does not offer (no images from
+/// servers, migration or RDP consoles): a 501, as Nova answers
 /// what its driver cannot do, rather than "no such action".
 const UNSUPPORTED: &[&str] = &[
     "suspend",
@@ -42,9 +42,6 @@ const UNSUPPORTED: &[&str] = &[
     "forceDelete",
     "restore",
     "trigger_crash_dump",
-    "os-getVNCConsole",
-    "os-getSPICEConsole",
-    "os-getSerialConsole",
     "os-getRDPConsole",
     "addFixedIp",
     "removeFixedIp",
@@ -202,6 +199,9 @@ pub async fn perform(
             };
             let output = service.console_output(&caller, &id, lines).await?;
             Ok(Json(json!({"output": output})).into_response())
+        }
+        "os-getSerialConsole" | "os-getVNCConsole" | "os-getSPICEConsole" => {
+            super::consoles::action(&service, &caller, version, &id, name, argument).await
         }
         "addSecurityGroup" | "removeSecurityGroup" => {
             let members = members(name, argument)?;

@@ -13,6 +13,7 @@ impl From<ComputeError> for ApiError {
             ComputeError::Invalid(message) => ApiError::bad_request(message),
             ComputeError::Conflict(message) => ApiError::conflict(message),
             ComputeError::Forbidden(message) => ApiError::forbidden(message),
+            ComputeError::Unauthorized(message) => ApiError::unauthorized(message),
             ComputeError::Contract(error) => error.into(),
             failure @ (ComputeError::Storage(_) | ComputeError::Internal { .. }) => {
                 ApiError::internal(failure)

@@ -2,6 +2,7 @@
 //! turn requests into service calls and results into Nova's documents.
 
 mod actions;
+mod consoles;
 mod discovery;
 mod error;
 mod flavor_pages;
@@ -30,6 +31,7 @@ use oxistack_http::{ApiError, ErrorStyle, MAX_JSON_BODY, RequestId, base_url, er
 use serde::Serialize;
 
 use crate::ComputeService;
+use crate::service::consoles::SERIAL_PROXY_PATH;
 use crate::versions;
 use crate::wire::{Urls, invalid};
 
@@ -41,7 +43,8 @@ type QueryPairs = axum::extract::Query<Vec<(String, String)>>;
 /// The compute API, to be nested at the cloud's compute endpoint
 /// (`/compute`): version discovery at `/` and `/v2.1` without a token, the
 /// API under `/v2.1` with one, microversions negotiated on all of `/v2.1`,
-/// and every error in Nova's format.
+/// the serial console proxy at `/serial-console` (its console token
+/// authorises it, not `X-Auth-Token`), and every error in Nova's format.
 pub fn router(service: Arc<ComputeService>, validator: Arc<dyn TokenValidator>) -> Router {
     let api = Router::new()
         .route("/v2.1/flavors", get(flavors::list).post(flavors::create))
@@ -85,6 +88,10 @@ pub fn router(service: Arc<ComputeService>, validator: Arc<dyn TokenValidator>) 
         )
         .route("/v2.1/servers/{server_id}/action", post(actions::perform))
         .route("/v2.1/servers/{server_id}/ips", get(servers::addresses))
+        .route(
+            "/v2.1/servers/{server_id}/remote-consoles",
+            post(consoles::create),
+        )
         .route(
             "/v2.1/servers/{server_id}/os-security-groups",
             get(servers::security_groups),
@@ -179,6 +186,7 @@ pub fn router(service: Arc<ComputeService>, validator: Arc<dyn TokenValidator>) 
     Router::new()
         .route("/", get(discovery::versions))
         .route("/v2", get(discovery::legacy_version))
+        .route(SERIAL_PROXY_PATH, get(consoles::serial_proxy))
         .merge(api)
         .fallback(|| async { ApiError::not_found("The resource could not be found.") })
         .with_state(service)

@@ -27,6 +27,10 @@ pub enum ComputeError {
     /// used up (Nova answers both with 403).
     #[error("{0}")]
     Forbidden(String),
+    /// The request's credential is not valid: an unknown or expired
+    /// console token (the serial proxy has no other).
+    #[error("{0}")]
+    Unauthorized(String),
     /// Another service refused or failed.
     #[error(transparent)]
     Contract(#[from] ContractError),

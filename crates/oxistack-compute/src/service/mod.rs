@@ -6,6 +6,7 @@
 //! pairs, quotas, server groups, the host, servers and their data, and
 //! the background work that makes servers exist live in the submodules.
 
+pub mod consoles;
 mod create;
 mod error;
 pub mod flavors;
@@ -68,6 +69,8 @@ pub struct ComputeService {
     /// Bumped by every change to flavors (their access lists and extra
     /// specs included), for what is derived from them to notice.
     flavor_generation: AtomicU64,
+    /// The console tokens issued, and where the serial proxy is reached.
+    consoles: consoles::ConsoleTokens,
     /// The service itself, for work it hands to background tasks.
     this: Weak<ComputeService>,
     /// Where the per-server background work runs, so shutdown waits for
@@ -96,6 +99,7 @@ impl ComputeService {
             host_name,
             locks: InstanceLocks::default(),
             flavor_generation: AtomicU64::new(0),
+            consoles: consoles::ConsoleTokens::default(),
             this: this.clone(),
             tasks: tasks.clone(),
         })
