@@ -19,6 +19,31 @@ const FILES: &[(&str, &str, &[u8])] = &[
         "text/javascript; charset=utf-8",
         include_bytes!("../assets/dashboard.js"),
     ),
+    (
+        "console.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/console.js"),
+    ),
+    (
+        "upload.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/upload.js"),
+    ),
+    (
+        "wizard.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/wizard.js"),
+    ),
+    (
+        "xterm.js",
+        "text/javascript; charset=utf-8",
+        include_bytes!("../assets/vendor/xterm/xterm.js"),
+    ),
+    (
+        "xterm.css",
+        "text/css; charset=utf-8",
+        include_bytes!("../assets/vendor/xterm/xterm.css"),
+    ),
 ];
 
 /// Where a static file is served.

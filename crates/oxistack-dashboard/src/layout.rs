@@ -209,6 +209,12 @@ pub fn is_pending(status: &str) -> bool {
 
 /// A status as a coloured badge; the cell is `td[data-status]`.
 pub fn status_cell(status: &str) -> Markup {
+    html! { td data-status=(status) { (badge(status)) } }
+}
+
+/// A status as a coloured badge, for a place that is not a list's status
+/// cell (a second status column, a detail page).
+pub fn badge(status: &str) -> Markup {
     let upper = status.to_ascii_uppercase();
     let class = if is_pending(status) {
         "badge pending"
@@ -219,7 +225,7 @@ pub fn status_cell(status: &str) -> Markup {
     } else {
         "badge"
     };
-    html! { td data-status=(status) { span class=(class) { (status) } } }
+    html! { span class=(class) { (status) } }
 }
 
 /// A button posting to `action` (with the CSRF token); `confirm` asks

@@ -7,13 +7,39 @@ use axum::Router;
 
 use crate::Dashboard;
 
+pub mod admin;
 pub mod auth;
+pub mod floating_ips;
+pub mod identity;
+pub mod images;
+pub mod instances;
 pub mod key_pairs;
+pub mod load_balancers;
+pub mod networks;
+/// Shared by the network panels.
+pub mod neutron;
+pub mod overview;
+pub mod routers;
+pub mod security_groups;
+pub mod topology;
+pub mod volumes;
 
 pub fn routes() -> Router<Dashboard> {
     Router::new()
         .merge(auth::routes())
         .merge(key_pairs::routes())
+        .merge(overview::routes())
+        .merge(instances::routes())
+        .merge(images::routes())
+        .merge(volumes::routes())
+        .merge(networks::routes())
+        .merge(routers::routes())
+        .merge(security_groups::routes())
+        .merge(floating_ips::routes())
+        .merge(topology::routes())
+        .merge(load_balancers::routes())
+        .merge(admin::routes())
+        .merge(identity::routes())
 }
 
 /// A JSON value as text: strings as they are, `null` as "", anything

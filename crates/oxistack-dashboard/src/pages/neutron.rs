@@ -1,0 +1,173 @@
+//! What the network panels (networks, routers, security groups, floating
+//! IPs, topology) share: reading Neutron's (and Octavia's) collections,
+//! naming the device a port belongs to, and the links to each object's
+//! page. Kept apart so the five panels read the same answers the same way.
+
+use std::collections::HashMap;
+
+use maud::{Markup, html};
+use serde_json::Value;
+
+use crate::client::{COMPUTE, LOAD_BALANCER, NETWORK};
+use crate::context::{Ctx, PageError};
+use crate::pages::{segment, text};
+
+pub const NETWORKS: &str = "/dashboard/project/networks";
+pub const ROUTERS: &str = "/dashboard/project/routers";
+pub const INSTANCES: &str = "/dashboard/project/instances";
+pub const LOAD_BALANCERS: &str = "/dashboard/project/load_balancers";
+
+/// A form read as its fields, for repeated or optional ones.
+pub type Pairs = Vec<(String, String)>;
+
+/// The objects under `key` of a list answer (`{"networks": [...]}`).
+pub fn items(body: &Value, key: &str) -> Vec<Value> {
+    body[key].as_array().cloned().unwrap_or_default()
+}
+
+/// `GET {NETWORK}/{path}` and its list under `key`.
+pub async fn neutron_list(
+    ctx: &Ctx,
+    path: impl AsRef<str>,
+    key: &str,
+) -> Result<Vec<Value>, PageError> {
+    let path = path.as_ref();
+    Ok(items(&ctx.get(format!("{NETWORK}/{path}")).await?, key))
+}
+
+/// The project's servers (id, name, status), as Nova lists them.
+pub async fn servers(ctx: &Ctx) -> Result<Vec<Value>, PageError> {
+    Ok(items(
+        &ctx.get(format!("{COMPUTE}/servers/detail")).await?,
+        "servers",
+    ))
+}
+
+/// The project's load balancers; none when Octavia refuses the caller
+/// (a project without load-balancer roles has none to show anyway).
+pub async fn load_balancers(ctx: &Ctx) -> Result<Vec<Value>, PageError> {
+    match ctx
+        .api(
+            axum::http::Method::GET,
+            format!("{LOAD_BALANCER}/lbaas/loadbalancers"),
+        )
+        .send()
+        .await
+    {
+        Ok(answer) => Ok(items(&answer.body, "loadbalancers")),
+        Err(failure) if failure.is_unauthorized() => Err(PageError::SignIn),
+        Err(_) => Ok(Vec::new()),
+    }
+}
+
+/// The external networks, for gateway and floating IP choices.
+pub async fn external_networks(ctx: &Ctx) -> Result<Vec<Value>, PageError> {
+    neutron_list(ctx, "networks?router:external=true", "networks").await
+}
+
+/// `(id, name)` choices of `networks`, after `first` if given.
+pub fn network_choices(networks: &[Value], first: Option<&str>) -> Vec<(String, String)> {
+    first
+        .map(|label| (String::new(), label.to_owned()))
+        .into_iter()
+        .chain(networks.iter().map(|n| (text(&n["id"]), name_of(n))))
+        .collect()
+}
+
+/// Objects by their `id`.
+pub fn by_id(objects: &[Value]) -> HashMap<String, &Value> {
+    objects.iter().map(|o| (text(&o["id"]), o)).collect()
+}
+
+/// An object's name, or its id when it has none.
+pub fn name_of(object: &Value) -> String {
+    match text(&object["name"]) {
+        name if name.is_empty() => text(&object["id"]),
+        name => name,
+    }
+}
+
+/// The addresses of a port's `fixed_ips` (or a gateway's
+/// `external_fixed_ips`).
+pub fn addresses(fixed_ips: &Value) -> Vec<String> {
+    fixed_ips
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|ip| text(&ip["ip_address"]))
+        .collect()
+}
+
+/// "Yes" or "No" for a JSON boolean.
+pub fn yes_no(value: &Value) -> &'static str {
+    match value.as_bool() {
+        Some(true) => "Yes",
+        _ => "No",
+    }
+}
+
+/// Neutron's `admin_state_up` as Horizon shows it.
+pub fn admin_state(object: &Value) -> &'static str {
+    match object["admin_state_up"].as_bool() {
+        Some(false) => "DOWN",
+        _ => "UP",
+    }
+}
+
+pub fn network_href(id: &str) -> String {
+    format!("{NETWORKS}/{}", segment(id))
+}
+
+pub fn router_href(id: &str) -> String {
+    format!("{ROUTERS}/{}", segment(id))
+}
+
+pub fn instance_href(id: &str) -> String {
+    format!("{INSTANCES}/{}", segment(id))
+}
+
+pub fn load_balancer_href(id: &str) -> String {
+    format!("{LOAD_BALANCERS}/{}", segment(id))
+}
+
+/// A link to `object`'s page at `href`, named after it.
+pub fn link(href: &str, object: &Value) -> Markup {
+    html! { a href=(href) { (name_of(object)) } }
+}
+
+/// What a port is attached to, as a link to it: an instance, a router or
+/// a load balancer (by its VIP port); `None` for a free port. `devices`
+/// holds the servers and routers by id, for their names.
+pub fn port_device(
+    port: &Value,
+    devices: &HashMap<String, &Value>,
+    load_balancers: &HashMap<String, &Value>,
+) -> Option<Markup> {
+    if let Some(lb) = load_balancers.get(&text(&port["id"])) {
+        let href = load_balancer_href(&text(&lb["id"]));
+        return Some(html! { "Load balancer " (link(&href, lb)) });
+    }
+    let owner = text(&port["device_owner"]);
+    let device = text(&port["device_id"]);
+    let (kind, href) = if owner.starts_with("compute:") {
+        ("Instance", instance_href(&device))
+    } else if owner.starts_with("network:router") {
+        ("Router", router_href(&device))
+    } else if device.is_empty() {
+        return None;
+    } else {
+        return Some(html! { (owner) " " (device) });
+    };
+    Some(match devices.get(&device) {
+        Some(object) => html! { (kind) " " (link(&href, object)) },
+        None => html! { (kind) " " a href=(href) { (device) } },
+    })
+}
+
+/// Load balancers by their VIP port's id.
+pub fn by_vip_port(load_balancers: &[Value]) -> HashMap<String, &Value> {
+    load_balancers
+        .iter()
+        .map(|lb| (text(&lb["vip_port_id"]), lb))
+        .collect()
+}

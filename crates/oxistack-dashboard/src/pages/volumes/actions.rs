@@ -1,0 +1,174 @@
+//! What one volume's page does: extend it (Cinder's `os-extend`, also
+//! while attached, from microversion 3.42), attach it to an instance and
+//! detach it (through Nova's `os-volume_attachments`, as Horizon does, so
+//! the guest sees the disk), snapshot it (forced while it is in use) and
+//! delete it. Each ends on the list with the outcome under the object's
+//! row.
+
+use axum::extract::Path;
+use axum::http::Method;
+use serde::Deserialize;
+use serde_json::json;
+
+use super::{BASE, SNAPSHOTS, cinder, name_of};
+use crate::client::COMPUTE;
+use crate::context::{Ctx, PageError, PageResult};
+use crate::form::CsrfForm;
+use crate::pages::{segment, text};
+
+/// The volume's Cinder URL.
+fn volume_api(ctx: &Ctx, id: &str) -> String {
+    format!("{}/volumes/{}", cinder(ctx), segment(id))
+}
+
+#[derive(Deserialize)]
+pub struct ExtendForm {
+    new_size: String,
+}
+
+pub async fn extend(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<ExtendForm>,
+) -> PageResult {
+    let new_size: u64 =
+        form.new_size.trim().parse().map_err(|_| {
+            PageError::Invalid("The new size must be a whole number of GiB.".into())
+        })?;
+    let extended = ctx
+        .call(
+            Method::POST,
+            format!("{}/action", volume_api(&ctx, &id)),
+            Some(&json!({"os-extend": {"new_size": new_size}})),
+        )
+        .await;
+    Ok(ctx.finish(
+        extended,
+        Some(&id),
+        format!("Extending the volume to {new_size} GiB."),
+        "Could not extend the volume",
+        BASE,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct AttachForm {
+    server_id: String,
+}
+
+pub async fn attach(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<AttachForm>,
+) -> PageResult {
+    let attached = ctx
+        .call(
+            Method::POST,
+            format!(
+                "{COMPUTE}/servers/{}/os-volume_attachments",
+                segment(&form.server_id)
+            ),
+            Some(&json!({"volumeAttachment": {"volumeId": id}})),
+        )
+        .await;
+    let device = attached
+        .as_ref()
+        .map(|body| text(&body["volumeAttachment"]["device"]))
+        .unwrap_or_default();
+    Ok(ctx.finish(
+        attached,
+        Some(&id),
+        format!("Attaching the volume as {device}."),
+        "Could not attach the volume",
+        BASE,
+    ))
+}
+
+pub async fn detach(
+    ctx: Ctx,
+    Path((id, server_id)): Path<(String, String)>,
+    CsrfForm(_): CsrfForm<Vec<(String, String)>>,
+) -> PageResult {
+    let detached = ctx
+        .call(
+            Method::DELETE,
+            format!(
+                "{COMPUTE}/servers/{}/os-volume_attachments/{}",
+                segment(&server_id),
+                segment(&id)
+            ),
+            None,
+        )
+        .await;
+    Ok(ctx.finish(
+        detached,
+        Some(&id),
+        "Detaching the volume.",
+        "Could not detach the volume",
+        BASE,
+    ))
+}
+
+#[derive(Deserialize)]
+pub struct SnapshotForm {
+    name: String,
+    #[serde(default)]
+    description: String,
+}
+
+/// Snapshots the volume; Cinder (before 3.66) wants `force` for a volume
+/// in use, so it is sent exactly then, as Horizon's "force" choice.
+pub async fn snapshot(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    CsrfForm(form): CsrfForm<SnapshotForm>,
+) -> PageResult {
+    let volume = ctx.get(volume_api(&ctx, &id)).await?;
+    let in_use = volume["volume"]["status"] == "in-use";
+    let name = form.name.trim();
+    let created = ctx
+        .call(
+            Method::POST,
+            format!("{}/snapshots", cinder(&ctx)),
+            Some(&json!({"snapshot": {
+                "volume_id": id,
+                "name": name,
+                "description": form.description.trim(),
+                "force": in_use,
+            }})),
+        )
+        .await;
+    let snapshot_id = created
+        .as_ref()
+        .map(|body| text(&body["snapshot"]["id"]))
+        .unwrap_or_else(|_| id.clone());
+    let back = match created.is_ok() {
+        true => SNAPSHOTS,
+        false => BASE,
+    };
+    Ok(ctx.finish(
+        created,
+        Some(&snapshot_id),
+        format!(
+            "Creating snapshot {name} of volume {}.",
+            name_of(&volume["volume"])
+        ),
+        &format!("Could not snapshot volume {}", name_of(&volume["volume"])),
+        back,
+    ))
+}
+
+pub async fn delete(
+    ctx: Ctx,
+    Path(id): Path<String>,
+    CsrfForm(_): CsrfForm<Vec<(String, String)>>,
+) -> PageResult {
+    let deleted = ctx.call(Method::DELETE, volume_api(&ctx, &id), None).await;
+    Ok(ctx.finish(
+        deleted,
+        Some(&id),
+        "Deleting the volume.",
+        "Could not delete the volume",
+        BASE,
+    ))
+}
