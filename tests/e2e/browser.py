@@ -228,34 +228,3 @@ def confirm(page, navigates=True):
 def body_text(page):
     """The text the page shows."""
     return page.locator("body").inner_text()
-
-
-# The seed's kube project, as its preparation makes it (kubenet, kubesubnet,
-# kuberouter with the public gateway, kubesg), on the fake drivers: the
-# dashboard's tests are about the pages, the data plane has its own suites.
-KUBE_PROJECT = """
-openstack project create kube
-openstack user create kube --password pw
-openstack role add --user kube --project kube member
-"""
-
-
-@pytest.fixture(scope="module")
-def kube_cloud():
-    """A fresh oxistack (fake drivers) with the kube project seeded; every
-    test module that signs in as kube shares it, and it is removed at the
-    end whatever happened."""
-    import tempfile
-
-    from conftest import Cloud
-    from test_compute_network import KUBE, KUBENET
-
-    with tempfile.TemporaryDirectory(prefix="oxistack-dashboard-") as directory:
-        cloud = Cloud(Path(directory))
-        try:
-            cloud.start()
-            cloud.sh(KUBE_PROJECT)
-            cloud.sh(KUBENET, **KUBE)
-            yield cloud
-        finally:
-            cloud.stop()

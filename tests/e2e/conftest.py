@@ -212,3 +212,34 @@ def real_cloud(workdir):
     finally:
         cloud.stop()
         cloud.oxistack("teardown", "--hard", check=False)
+
+
+# The seed's kube project, as its preparation makes it (kubenet, kubesubnet,
+# kuberouter with the public gateway, kubesg) and a public `cirros` image,
+# on the fake drivers: the dashboard's tests are about the pages, the data
+# plane has its own suites. kube's default project is kube, so a sign-in
+# without a project lands there.
+KUBE_PROJECT = """
+openstack project create kube
+openstack user create kube --password pw --project kube
+openstack role add --user kube --project kube member
+head -c 65536 /dev/urandom > cirros.img
+openstack image create --public --disk-format raw --file cirros.img cirros
+"""
+
+
+@pytest.fixture(scope="session")
+def kube_cloud(tmp_path_factory):
+    """One fresh oxistack (fake drivers) with the kube project seeded,
+    shared by the dashboard's test modules (each names its objects apart);
+    removed at the end whatever happened."""
+    from test_compute_network import KUBE, KUBENET
+
+    cloud = Cloud(tmp_path_factory.mktemp("dashboard-cloud"))
+    try:
+        cloud.start()
+        cloud.sh(KUBE_PROJECT)
+        cloud.sh(KUBENET, **KUBE)
+        yield cloud
+    finally:
+        cloud.stop()

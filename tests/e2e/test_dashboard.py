@@ -16,7 +16,6 @@ from browser import (  # noqa: F401 (fixtures)
     browser,
     expect_flash,
     expect_logged_in,
-    kube_cloud,
     login,
     new_page,
     page,
@@ -113,3 +112,4 @@ def test_switching_projects_and_signing_out_ends_the_session(kube_cloud, page):
     # The old session is gone: a page sends the browser back to sign in.
     page.goto(f"{kube_cloud.url}/dashboard/project/instances")
     expect(page).to_have_url(re.compile(r"/dashboard/auth/login"))
+    kube_cloud.openstack("role", "remove", "--user", "kube", "--project", "demo", "member")

@@ -8,7 +8,7 @@ drives the UI action it is about.
 
 import re
 
-from browser import browser, kube_cloud, new_page, page  # noqa: F401 (fixtures)
+from browser import browser, new_page, page  # noqa: F401 (fixtures)
 from browser import body_text, confirm, expect_flash, expect_logged_in, login, row
 from playwright.sync_api import expect
 

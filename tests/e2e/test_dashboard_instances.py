@@ -7,29 +7,19 @@ Fixtures other than the page under test come from the openstack CLI, which
 is faster than clicking them together.
 """
 
-import os
 
 import pytest
 from playwright.sync_api import expect
 
-from browser import browser, kube_cloud, new_page, page  # noqa: F401 (fixtures)
+from browser import browser, new_page, page  # noqa: F401 (fixtures)
 from browser import expect_flash, expect_logged_in, login, row, wait_for_status
 from test_compute_network import KUBE, as_json
 
 INSTANCES = "/dashboard/project/instances"
 
 
-@pytest.fixture(scope="module", autouse=True)
-def cirros(kube_cloud):
-    """A public image `cirros`, as the seed has: a few random bytes, which
-    the fake driver boots as well as any."""
-    disk = kube_cloud.workdir / "cirros.img"
-    disk.write_bytes(os.urandom(64 << 10))
-    kube_cloud.openstack("image", "create", "--public", "--disk-format", "qcow2", "--file", str(disk), "cirros")
-
-
 @pytest.fixture(scope="module")
-def db_server(kube_cloud, cirros):
+def db_server(kube_cloud):
     """An ACTIVE instance of kube's on kubenet, made with the CLI."""
     return as_json(kube_cloud, "server", "create", "--image", "cirros", "--flavor", "1",
                    "--network", "kubenet", "--wait", "db-1", **KUBE)

@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser import SCREENSHOTS, browser, kube_cloud, new_page, page  # noqa: F401 (fixtures)
+from browser import SCREENSHOTS, browser, new_page, page  # noqa: F401 (fixtures)
 from browser import confirm, expect_flash, login, row, wait_for_row_gone
 from test_compute_network import KUBE
 
@@ -23,9 +23,7 @@ INSTANCES = ("lbweb-1", "lbweb-2")
 MEMBER_STATUS = re.compile(r"^\s*(ONLINE|OFFLINE|NO_MONITOR|ERROR|DEGRADED)\s*$")
 
 MAKE_INSTANCES = """
-head -c 1024 /dev/zero > lbtiny.raw
-openstack image create --file lbtiny.raw --disk-format raw --container-format bare lbtiny -f value -c id
-openstack server create --image lbtiny --network kubenet --flavor m1.tiny --min 2 --max 2 lbweb -f value -c id
+openstack server create --image cirros --network kubenet --flavor m1.tiny --min 2 --max 2 lbweb -f value -c id
 openstack subnet show kubesubnet -f value -c id
 """
 

@@ -10,7 +10,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from browser import browser, kube_cloud, new_page, page  # noqa: F401 (fixtures)
+from browser import browser, new_page, page  # noqa: F401 (fixtures)
 from browser import SCREENSHOTS, body_text, confirm, expect_flash, login, row
 from test_compute_network import KUBE, wait_for_servers
 
@@ -29,9 +29,7 @@ def sign_in(page, cloud, path):
 def instance(kube_cloud):
     """A server `vm1` on kubenet (the fake driver makes it ACTIVE at once),
     as `server list` shows it."""
-    (kube_cloud.workdir / "blank.raw").write_bytes(bytes(1 << 16))
-    kube_cloud.sh("openstack image create --file blank.raw --disk-format raw --public blank")
-    kube_cloud.openstack("server", "create", "--image", "blank", "--network", "kubenet",
+    kube_cloud.openstack("server", "create", "--image", "cirros", "--network", "kubenet",
                          "--flavor", "1", "vm1", **KUBE)
     return wait_for_servers(kube_cloud, ["vm1"], **KUBE)["vm1"]
 
