@@ -113,3 +113,33 @@ def test_switching_projects_and_signing_out_ends_the_session(kube_cloud, page):
     page.goto(f"{kube_cloud.url}/dashboard/project/instances")
     expect(page).to_have_url(re.compile(r"/dashboard/auth/login"))
     kube_cloud.openstack("role", "remove", "--user", "kube", "--project", "demo", "member")
+
+
+# Pages a phone user reaches most; none may be wider than the screen (wide
+# tables and the topology picture scroll inside their own boxes).
+PHONE_PAGES = ("", "instances", "instances/launch", "volumes", "network_topology",
+               "security_groups", "load_balancers/create")
+UNLABELLED = """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+    .filter(e => !(e.labels && e.labels.length) && !e.getAttribute('aria-label'))
+    .map(e => e.name || e.id || e.outerHTML.slice(0, 60))"""
+
+
+def test_pages_fit_a_phone_and_work_with_the_keyboard(kube_cloud, new_page):
+    phone = new_page(viewport={"width": 390, "height": 844}, color_scheme="dark")
+    login(phone, kube_cloud.url, "kube", "pw")
+    expect_logged_in(phone)
+    for path in PHONE_PAGES:
+        phone.goto(f"{kube_cloud.url}/dashboard/project/{path}")
+        overflow = phone.evaluate("document.documentElement.scrollWidth - window.innerWidth")
+        assert overflow <= 1, f"/dashboard/project/{path} is {overflow}px wider than a phone"
+        assert phone.evaluate(UNLABELLED) == [], f"/dashboard/project/{path} has fields without a label"
+    # From the top, the first Tab reaches "Skip to content", which moves the
+    # focus to the page's content; the focus is visible.
+    phone.goto(f"{kube_cloud.url}/dashboard/project/instances")
+    phone.keyboard.press("Tab")
+    expect(phone.locator(":focus")).to_have_text("Skip to content")
+    phone.keyboard.press("Enter")
+    expect(phone.locator(":focus")).to_have_attribute("id", "main")
+    phone.keyboard.press("Tab")
+    outline = phone.evaluate("getComputedStyle(document.activeElement).outlineStyle")
+    assert outline != "none", "the focused element shows no focus ring"

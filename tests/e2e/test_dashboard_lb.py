@@ -115,6 +115,24 @@ def test_wizard_builds_a_load_balancer_then_floating_ip_and_delete(kube_cloud, k
     floating_ip = address.inner_text().strip()
     page.screenshot(path=str(SCREENSHOTS / "lb-details.png"), full_page=True)
 
+    # The topology picture links the load balancer and both members'
+    # instances to kubenet, and kuberouter to kubenet and public, with the
+    # VIP's floating IP on its link.
+    page.goto(kube_cloud.url + "/dashboard/project/network_topology")
+    picture = page.locator("div.topology svg")
+    kubenet = picture.locator(".topo-net", has_text="kubenet").get_attribute("data-id")
+    public = picture.locator(".topo-net.topo-external", has_text="public").get_attribute("data-id")
+    router = picture.locator(".topo-device.topo-router", has_text="kuberouter").get_attribute("data-id")
+    lb_link = picture.locator(f'.topo-link[data-device="{lb_id}"][data-network="{kubenet}"]')
+    expect(lb_link).to_contain_text(floating_ip)
+    for network in (kubenet, public):
+        expect(picture.locator(f'.topo-link[data-device="{router}"][data-network="{network}"]')).to_have_count(1)
+    for instance in INSTANCES:
+        box = picture.locator(".topo-device.topo-instance", has_text=instance)
+        link = f'.topo-link[data-device="{box.get_attribute("data-id")}"][data-network="{kubenet}"]'
+        expect(picture.locator(link)).to_have_count(1)
+    page.screenshot(path=str(SCREENSHOTS / "topology-with-load-balancer.png"), full_page=True)
+
     page.goto(kube_cloud.url + LIST)
     expect(row(page, lb_id)).to_contain_text(floating_ip)
     expect(row(page, lb_id)).to_contain_text("weblb")
