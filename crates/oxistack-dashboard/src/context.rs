@@ -73,6 +73,20 @@ impl IntoResponse for PageError {
 
 pub type PageResult = Result<Response, PageError>;
 
+/// How an action ([`Ctx::act`], [`Ctx::create`]) tells its outcome: the
+/// words and where they show, named so a handler reads as what it says.
+pub struct Report<'a> {
+    /// The object the message is about (the row that shows it), or
+    /// `None` for the top of the page.
+    pub about: Option<&'a str>,
+    /// The message when the API did it.
+    pub done: &'a str,
+    /// The start of the message when it did not; the API's reason follows.
+    pub failed: &'a str,
+    /// The page to go back to.
+    pub back: &'a str,
+}
+
 /// The signed-in caller of a page.
 pub struct Ctx {
     pub dashboard: Dashboard,
@@ -149,6 +163,55 @@ impl Ctx {
             None => request,
         };
         Ok(request.send().await?.body)
+    }
+
+    /// Does one action and ends it as [`Ctx::finish`] does: sends `body`
+    /// (if any) to `path` with `method` and tells the outcome as `report`
+    /// says. Most action handlers are exactly this, so they say only what
+    /// differs: the request and the words.
+    pub async fn act(
+        &self,
+        method: Method,
+        path: impl Into<String>,
+        body: Option<&Value>,
+        report: Report<'_>,
+    ) -> Response {
+        let outcome = self.call(method, path, body).await;
+        self.finish(
+            outcome,
+            report.about,
+            report.done,
+            report.failed,
+            report.back,
+        )
+    }
+
+    /// Creates an object (POSTs `body` to `path`) and ends the action like
+    /// [`Ctx::act`], but with the message about the new object, so that
+    /// its row in the list shows it: its id is in the answer at the JSON
+    /// pointer `new_id` (`"/group/id"`). A refusal is about `report.about`.
+    pub async fn create(
+        &self,
+        path: impl Into<String>,
+        body: &Value,
+        new_id: &str,
+        report: Report<'_>,
+    ) -> Response {
+        let created = self.call(Method::POST, path, Some(body)).await;
+        let id = created
+            .as_ref()
+            .ok()
+            .and_then(|answer| answer.pointer(new_id))
+            .and_then(Value::as_str)
+            .filter(|id| !id.is_empty())
+            .map(str::to_owned);
+        self.finish(
+            created,
+            id.as_deref().or(report.about),
+            report.done,
+            report.failed,
+            report.back,
+        )
     }
 
     /// Leaves a message for the next page.

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::Dashboard;
 use crate::client::NETWORK;
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field, select};
 use crate::list::{ListQuery, Table};
@@ -224,14 +224,17 @@ async fn set_port(
         Some((port_id, ip)) => json!({"port_id": port_id, "fixed_ip_address": ip}),
         None => json!({"port_id": null}),
     };
-    let updated = ctx
-        .call(
-            Method::PUT,
-            format!("{NETWORK}/floatingips/{}", segment(id)),
-            Some(&json!({ "floatingip": change })),
-        )
-        .await;
-    Ok(ctx.finish(updated, Some(id), done, failed, BASE))
+    let floating_ip = format!("{NETWORK}/floatingips/{}", segment(id));
+    let update = json!({ "floatingip": change });
+    let report = Report {
+        about: Some(id),
+        done,
+        failed,
+        back: BASE,
+    };
+    Ok(ctx
+        .act(Method::PUT, floating_ip, Some(&update), report)
+        .await)
 }
 
 #[derive(Deserialize)]
@@ -273,20 +276,14 @@ async fn disassociate(
 }
 
 async fn release(ctx: Ctx, Path(id): Path<String>, CsrfForm(_): CsrfForm<Pairs>) -> PageResult {
-    let released = ctx
-        .call(
-            Method::DELETE,
-            format!("{NETWORK}/floatingips/{}", segment(&id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        released,
-        None,
-        "Released the floating IP.",
-        "Could not release the floating IP",
-        BASE,
-    ))
+    let floating_ip = format!("{NETWORK}/floatingips/{}", segment(&id));
+    let report = Report {
+        about: None,
+        done: "Released the floating IP.",
+        failed: "Could not release the floating IP",
+        back: BASE,
+    };
+    Ok(ctx.act(Method::DELETE, floating_ip, None, report).await)
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 
 use crate::Dashboard;
 use crate::client::COMPUTE;
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field};
 use crate::list::{ListQuery, Table};
@@ -133,20 +133,17 @@ struct ImportForm {
 
 async fn import(ctx: Ctx, CsrfForm(form): CsrfForm<ImportForm>) -> PageResult {
     let name = form.name.trim();
-    let imported = ctx
-        .call(
-            Method::POST,
-            format!("{COMPUTE}/os-keypairs"),
-            Some(&json!({"keypair": {"name": name, "public_key": form.public_key.trim()}})),
-        )
-        .await;
-    Ok(ctx.finish(
-        imported,
-        Some(name),
-        format!("Imported key pair {name}."),
-        &format!("Could not import key pair {name}"),
-        BASE,
-    ))
+    let keypair = json!({"keypair": {"name": name, "public_key": form.public_key.trim()}});
+    let keypairs = format!("{COMPUTE}/os-keypairs");
+    let report = Report {
+        about: Some(name),
+        done: &format!("Imported key pair {name}."),
+        failed: &format!("Could not import key pair {name}"),
+        back: BASE,
+    };
+    Ok(ctx
+        .act(Method::POST, keypairs, Some(&keypair), report)
+        .await)
 }
 
 async fn details(ctx: Ctx, Path(name): Path<String>) -> PageResult {
@@ -172,18 +169,12 @@ async fn delete(
     Path(name): Path<String>,
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{COMPUTE}/os-keypairs/{}", segment(&name)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        None,
-        format!("Deleted key pair {name}."),
-        &format!("Could not delete key pair {name}"),
-        BASE,
-    ))
+    let keypair = format!("{COMPUTE}/os-keypairs/{}", segment(&name));
+    let report = Report {
+        about: None,
+        done: &format!("Deleted key pair {name}."),
+        failed: &format!("Could not delete key pair {name}"),
+        back: BASE,
+    };
+    Ok(ctx.act(Method::DELETE, keypair, None, report).await)
 }

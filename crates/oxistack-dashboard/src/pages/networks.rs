@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use crate::Dashboard;
 use crate::client::{ApiFailure, NETWORK};
-use crate::context::{Ctx, PageError, PageResult};
+use crate::context::{Ctx, PageError, PageResult, Report};
 use crate::form::{self, CsrfForm};
 use crate::layout::{self, action_button, field};
 use crate::list::{ListQuery, Table};
@@ -339,24 +339,19 @@ async fn add_subnet(
     Path(id): Path<String>,
     CsrfForm(pairs): CsrfForm<Pairs>,
 ) -> PageResult {
-    let here = network_href(&id);
     let Some(request) = subnet_request(&pairs, &id) else {
         return Err(PageError::Invalid(
             "A subnet needs its network address (CIDR).".into(),
         ));
     };
-    let created = create_subnet(&ctx, &request).await;
-    let subnet_id = created
-        .as_ref()
-        .map(|body| text(&body["subnet"]["id"]))
-        .ok();
-    Ok(ctx.finish(
-        created,
-        subnet_id.as_deref(),
-        "Added the subnet.",
-        "Could not add the subnet",
-        &here,
-    ))
+    let subnets = format!("{NETWORK}/subnets");
+    let report = Report {
+        about: None,
+        done: "Added the subnet.",
+        failed: "Could not add the subnet",
+        back: &network_href(&id),
+    };
+    Ok(ctx.create(subnets, &request, "/subnet/id", report).await)
 }
 
 async fn delete_subnet(
@@ -364,20 +359,14 @@ async fn delete_subnet(
     Path((id, subnet_id)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Pairs>,
 ) -> PageResult {
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{NETWORK}/subnets/{}", segment(&subnet_id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        Some(&subnet_id),
-        "Deleted the subnet.",
-        "Could not delete the subnet",
-        &network_href(&id),
-    ))
+    let subnet = format!("{NETWORK}/subnets/{}", segment(&subnet_id));
+    let report = Report {
+        about: Some(&subnet_id),
+        done: "Deleted the subnet.",
+        failed: "Could not delete the subnet",
+        back: &network_href(&id),
+    };
+    Ok(ctx.act(Method::DELETE, subnet, None, report).await)
 }
 
 #[cfg(test)]

@@ -1,14 +1,16 @@
 //! What the network panels (networks, routers, security groups, floating
 //! IPs, topology) share: reading Neutron's (and Octavia's) collections,
-//! naming the device a port belongs to, and the links to each object's
-//! page. Kept apart so the five panels read the same answers the same way.
+//! naming the device a port belongs to, the links to each object's page,
+//! and giving a port (an instance's, a load balancer's VIP) a floating
+//! IP. Kept apart so the panels read the same answers the same way.
 
 use std::collections::HashMap;
 
+use axum::http::Method;
 use maud::{Markup, html};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use crate::client::{COMPUTE, LOAD_BALANCER, NETWORK};
+use crate::client::{ApiFailure, COMPUTE, LOAD_BALANCER, NETWORK};
 use crate::context::{Ctx, PageError};
 use crate::pages::{segment, text};
 
@@ -72,6 +74,45 @@ pub fn network_choices(networks: &[Value], first: Option<&str>) -> Vec<(String, 
         .into_iter()
         .chain(networks.iter().map(|n| (text(&n["id"]), name_of(n))))
         .collect()
+}
+
+/// The floating IPs a port may take: each free one of `floating_ips` by
+/// address, then a new one from each of the `external` networks
+/// (`new:NETWORK`), as [`associate_floating_ip`] reads the choice.
+pub fn floating_ip_choices(floating_ips: &[Value], external: &[Value]) -> Vec<(String, String)> {
+    let free = floating_ips
+        .iter()
+        .filter(|fip| fip["port_id"].is_null())
+        .map(|fip| (text(&fip["id"]), text(&fip["floating_ip_address"])));
+    let new = external.iter().map(|network| {
+        (
+            format!("new:{}", text(&network["id"])),
+            format!("Allocate a new one from {}", name_of(network)),
+        )
+    });
+    free.chain(new).collect()
+}
+
+/// Gives port `port_id` the floating IP `choice` (one of
+/// [`floating_ip_choices`]): sets a free one's port, or allocates a new
+/// one on it. The answer is the floating IP.
+pub async fn associate_floating_ip(
+    ctx: &Ctx,
+    choice: &str,
+    port_id: &Value,
+) -> Result<Value, ApiFailure> {
+    match choice.strip_prefix("new:") {
+        Some(network) => {
+            let body = json!({"floatingip": {"floating_network_id": network, "port_id": port_id}});
+            ctx.call(Method::POST, format!("{NETWORK}/floatingips"), Some(&body))
+                .await
+        }
+        None => {
+            let body = json!({"floatingip": {"port_id": port_id}});
+            let path = format!("{NETWORK}/floatingips/{}", segment(choice));
+            ctx.call(Method::PUT, path, Some(&body)).await
+        }
+    }
 }
 
 /// Objects by their `id`.

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::Dashboard;
 use crate::client::NETWORK;
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field, select};
 use crate::list::{ListQuery, Table};
@@ -108,21 +108,15 @@ async fn create(ctx: Ctx, CsrfForm(form): CsrfForm<CreateForm>) -> PageResult {
     if !form.network_id.is_empty() {
         router["external_gateway_info"] = json!({"network_id": form.network_id});
     }
-    let created = ctx
-        .call(
-            Method::POST,
-            format!("{NETWORK}/routers"),
-            Some(&json!({ "router": router })),
-        )
-        .await;
-    let id = created.as_ref().map(|b| text(&b["router"]["id"])).ok();
-    Ok(ctx.finish(
-        created,
-        id.as_deref(),
-        format!("Created router {name}."),
-        &format!("Could not create router {name}"),
-        BASE,
-    ))
+    let routers = format!("{NETWORK}/routers");
+    let router = json!({ "router": router });
+    let report = Report {
+        about: None,
+        done: &format!("Created router {name}."),
+        failed: &format!("Could not create router {name}"),
+        back: BASE,
+    };
+    Ok(ctx.create(routers, &router, "/router/id", report).await)
 }
 
 async fn details(ctx: Ctx, Path(id): Path<String>) -> PageResult {
@@ -243,14 +237,15 @@ fn delete_button(ctx: &Ctx, router: &Value, label: &str) -> Markup {
 
 /// Updates the router with `change` and ends the action.
 async fn update(ctx: &Ctx, id: &str, change: Value, done: &str, failed: &str) -> PageResult {
-    let updated = ctx
-        .call(
-            Method::PUT,
-            format!("{NETWORK}/routers/{}", segment(id)),
-            Some(&json!({ "router": change })),
-        )
-        .await;
-    Ok(ctx.finish(updated, None, done, failed, &router_href(id)))
+    let router = format!("{NETWORK}/routers/{}", segment(id));
+    let update = json!({ "router": change });
+    let report = Report {
+        about: None,
+        done,
+        failed,
+        back: &router_href(id),
+    };
+    Ok(ctx.act(Method::PUT, router, Some(&update), report).await)
 }
 
 #[derive(Deserialize)]
@@ -290,15 +285,9 @@ async fn clear_gateway(
     .await
 }
 
-/// Calls the router's `add_router_interface` or `remove_router_interface`.
-async fn interface(
-    ctx: &Ctx,
-    id: &str,
-    verb: &str,
-    request: Value,
-) -> Result<Value, crate::client::ApiFailure> {
-    let path = format!("{NETWORK}/routers/{}/{verb}_router_interface", segment(id));
-    ctx.call(Method::PUT, path, Some(&request)).await
+/// The router's `add_router_interface` or `remove_router_interface`.
+fn interface_path(id: &str, verb: &str) -> String {
+    format!("{NETWORK}/routers/{}/{verb}_router_interface", segment(id))
 }
 
 #[derive(Deserialize)]
@@ -311,7 +300,10 @@ async fn add_interface(
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<InterfaceForm>,
 ) -> PageResult {
-    let added = interface(&ctx, &id, "add", json!({"subnet_id": form.subnet_id})).await;
+    let request = json!({"subnet_id": form.subnet_id});
+    let added = ctx
+        .call(Method::PUT, interface_path(&id, "add"), Some(&request))
+        .await;
     let port_id = added.as_ref().map(|b| text(&b["port_id"])).ok();
     Ok(ctx.finish(
         added,
@@ -327,14 +319,15 @@ async fn remove_interface(
     Path((id, port_id)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Pairs>,
 ) -> PageResult {
-    let removed = interface(&ctx, &id, "remove", json!({"port_id": port_id})).await;
-    Ok(ctx.finish(
-        removed,
-        None,
-        "Removed the interface.",
-        "Could not remove the interface",
-        &router_href(&id),
-    ))
+    let request = json!({"port_id": port_id});
+    let path = interface_path(&id, "remove");
+    let report = Report {
+        about: None,
+        done: "Removed the interface.",
+        failed: "Could not remove the interface",
+        back: &router_href(&id),
+    };
+    Ok(ctx.act(Method::PUT, path, Some(&request), report).await)
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>, CsrfForm(_): CsrfForm<Pairs>) -> PageResult {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::Dashboard;
 use crate::client::NETWORK;
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field, select};
 use crate::list::{ListQuery, Table};
@@ -167,41 +167,27 @@ struct CreateForm {
 async fn create(ctx: Ctx, CsrfForm(form): CsrfForm<CreateForm>) -> PageResult {
     let name = form.name.trim();
     let request = json!({"security_group": {"name": name, "description": form.description.trim()}});
-    let created = ctx
-        .call(
-            Method::POST,
-            format!("{NETWORK}/security-groups"),
-            Some(&request),
-        )
-        .await;
-    let id = created
-        .as_ref()
-        .map(|b| text(&b["security_group"]["id"]))
-        .ok();
-    Ok(ctx.finish(
-        created,
-        id.as_deref(),
-        format!("Created security group {name}."),
-        &format!("Could not create security group {name}"),
-        BASE,
-    ))
+    let groups = format!("{NETWORK}/security-groups");
+    let report = Report {
+        about: None,
+        done: &format!("Created security group {name}."),
+        failed: &format!("Could not create security group {name}"),
+        back: BASE,
+    };
+    Ok(ctx
+        .create(groups, &request, "/security_group/id", report)
+        .await)
 }
 
 async fn delete(ctx: Ctx, Path(id): Path<String>, CsrfForm(_): CsrfForm<Pairs>) -> PageResult {
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{NETWORK}/security-groups/{}", segment(&id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        Some(&id),
-        "Deleted the security group.",
-        "Could not delete the security group",
-        BASE,
-    ))
+    let group = format!("{NETWORK}/security-groups/{}", segment(&id));
+    let report = Report {
+        about: Some(&id),
+        done: "Deleted the security group.",
+        failed: "Could not delete the security group",
+        back: BASE,
+    };
+    Ok(ctx.act(Method::DELETE, group, None, report).await)
 }
 
 /// A rule's ports as Horizon shows them: "Any", "22", "30000 - 32767",
@@ -451,24 +437,16 @@ async fn add_rule(
             return Ok(Redirect::to(&here).into_response());
         }
     };
-    let added = ctx
-        .call(
-            Method::POST,
-            format!("{NETWORK}/security-group-rules"),
-            Some(&request),
-        )
-        .await;
-    let rule_id = added
-        .as_ref()
-        .map(|b| text(&b["security_group_rule"]["id"]))
-        .ok();
-    Ok(ctx.finish(
-        added,
-        rule_id.as_deref(),
-        "Added the rule.",
-        "Could not add the rule",
-        &here,
-    ))
+    let rules = format!("{NETWORK}/security-group-rules");
+    let report = Report {
+        about: None,
+        done: "Added the rule.",
+        failed: "Could not add the rule",
+        back: &here,
+    };
+    Ok(ctx
+        .create(rules, &request, "/security_group_rule/id", report)
+        .await)
 }
 
 async fn delete_rule(
@@ -476,20 +454,14 @@ async fn delete_rule(
     Path((id, rule_id)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Pairs>,
 ) -> PageResult {
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{NETWORK}/security-group-rules/{}", segment(&rule_id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        None,
-        "Deleted the rule.",
-        "Could not delete the rule",
-        &group_href(&id),
-    ))
+    let rule = format!("{NETWORK}/security-group-rules/{}", segment(&rule_id));
+    let report = Report {
+        about: None,
+        done: "Deleted the rule.",
+        failed: "Could not delete the rule",
+        back: &group_href(&id),
+    };
+    Ok(ctx.act(Method::DELETE, rule, None, report).await)
 }
 
 #[cfg(test)]

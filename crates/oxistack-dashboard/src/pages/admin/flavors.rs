@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use super::number;
 use crate::Dashboard;
 use crate::client::COMPUTE;
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field};
 use crate::list::{ListQuery, Table};
@@ -108,32 +108,23 @@ struct CreateForm {
 async fn create(ctx: Ctx, CsrfForm(form): CsrfForm<CreateForm>) -> PageResult {
     ctx.require_admin()?;
     let name = form.name.trim();
-    let created = ctx
-        .call(
-            Method::POST,
-            format!("{COMPUTE}/flavors"),
-            Some(&json!({"flavor": {
-                "name": name,
-                "vcpus": form.vcpus,
-                "ram": form.ram,
-                "disk": form.disk,
-                "OS-FLV-EXT-DATA:ephemeral": form.ephemeral,
-                "swap": form.swap,
-                "os-flavor-access:is_public": form.public.is_some(),
-            }})),
-        )
-        .await;
-    let id = created
-        .as_ref()
-        .map(|body| text(&body["flavor"]["id"]))
-        .unwrap_or_default();
-    Ok(ctx.finish(
-        created,
-        Some(&id).filter(|id| !id.is_empty()).map(String::as_str),
-        format!("Created flavor {name}."),
-        &format!("Could not create flavor {name}"),
-        BASE,
-    ))
+    let flavor = json!({"flavor": {
+        "name": name,
+        "vcpus": form.vcpus,
+        "ram": form.ram,
+        "disk": form.disk,
+        "OS-FLV-EXT-DATA:ephemeral": form.ephemeral,
+        "swap": form.swap,
+        "os-flavor-access:is_public": form.public.is_some(),
+    }});
+    let path = format!("{COMPUTE}/flavors");
+    let report = Report {
+        about: None,
+        done: &format!("Created flavor {name}."),
+        failed: &format!("Could not create flavor {name}"),
+        back: BASE,
+    };
+    Ok(ctx.create(path, &flavor, "/flavor/id", report).await)
 }
 
 async fn delete(
@@ -142,18 +133,12 @@ async fn delete(
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
     ctx.require_admin()?;
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{COMPUTE}/flavors/{}", segment(&id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        None,
-        "Deleted the flavor.",
-        "Could not delete the flavor",
-        BASE,
-    ))
+    let flavor = format!("{COMPUTE}/flavors/{}", segment(&id));
+    let report = Report {
+        about: None,
+        done: "Deleted the flavor.",
+        failed: "Could not delete the flavor",
+        back: BASE,
+    };
+    Ok(ctx.act(Method::DELETE, flavor, None, report).await)
 }

@@ -10,10 +10,10 @@ use axum::routing::{get, post};
 use maud::html;
 use serde_json::Value;
 
-use super::{name_or_id, project_names};
+use super::{across_projects, name_or_id};
 use crate::Dashboard;
 use crate::client::{COMPUTE, IMAGE};
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button};
 use crate::list::{ListQuery, Table};
@@ -58,13 +58,9 @@ fn status(server: &Value) -> String {
 
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
     ctx.require_admin()?;
-    let body = ctx
-        .get(format!("{COMPUTE}/servers/detail?all_tenants=1"))
-        .await?;
-    let servers: Vec<Value> = body["servers"].as_array().cloned().unwrap_or_default();
-    let projects = project_names(&ctx).await?;
+    let servers = format!("{COMPUTE}/servers/detail");
+    let (servers, project) = across_projects(&ctx, &servers, "servers", "tenant_id").await?;
     let images = names_by_id(&ctx, &format!("{IMAGE}/images?limit=1000"), "images").await?;
-    let project = move |s: &Value| name_or_id(&projects, &text(&s["tenant_id"]));
     let image = move |s: &Value| match text(&s["image"]["id"]) {
         id if id.is_empty() => "(booted from volume)".to_owned(),
         id => name_or_id(&images, &id),
@@ -111,18 +107,12 @@ async fn delete(
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
     ctx.require_admin()?;
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{COMPUTE}/servers/{}", segment(&id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        Some(&id),
-        "Deleting the instance.",
-        "Could not delete the instance",
-        BASE,
-    ))
+    let server = format!("{COMPUTE}/servers/{}", segment(&id));
+    let report = Report {
+        about: Some(&id),
+        done: "Deleting the instance.",
+        failed: "Could not delete the instance",
+        back: BASE,
+    };
+    Ok(ctx.act(Method::DELETE, server, None, report).await)
 }

@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::Dashboard;
 use crate::client::IDENTITY;
 use crate::context::{Ctx, PageError};
-use crate::pages::identity::names_by_id;
+use crate::pages::identity::{name_column, objects};
 
 mod flavors;
 mod hypervisors;
@@ -29,9 +29,28 @@ pub fn routes() -> Router<Dashboard> {
         .merge(info::routes())
 }
 
-/// Every project's name by id, to show whose an instance or volume is.
-async fn project_names(ctx: &Ctx) -> Result<HashMap<String, String>, PageError> {
-    names_by_id(ctx, &format!("{IDENTITY}/projects"), "projects").await
+/// Every project's `collection` (`path` with `all_tenants`), and the
+/// "Project" column for it: the name of the project whose id each object
+/// holds at `project_field`, to show whose an instance or volume is.
+async fn across_projects(
+    ctx: &Ctx,
+    path: &str,
+    collection: &str,
+    project_field: &'static str,
+) -> Result<
+    (
+        Vec<Value>,
+        impl Fn(&Value) -> String + Clone + Send + Sync + use<>,
+    ),
+    PageError,
+> {
+    let everyones = format!("{path}?all_tenants=1");
+    let projects = format!("{IDENTITY}/projects");
+    let (objects, project) = tokio::join!(
+        objects(ctx, &everyones, collection),
+        name_column(ctx, &projects, "projects", project_field),
+    );
+    Ok((objects?, project?))
 }
 
 /// The name of `id` in `names`, or the id itself when it has none there

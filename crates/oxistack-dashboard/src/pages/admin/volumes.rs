@@ -12,10 +12,10 @@ use axum::routing::{get, post};
 use maud::html;
 use serde_json::Value;
 
-use super::{name_or_id, number, project_names};
+use super::{across_projects, name_or_id, number};
 use crate::Dashboard;
 use crate::client::{COMPUTE, VOLUME};
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button};
 use crate::list::{ListQuery, Table};
@@ -56,13 +56,10 @@ fn name(volume: &Value) -> String {
 
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
     ctx.require_admin()?;
-    let body = ctx
-        .get(format!("{VOLUME}/volumes/detail?all_tenants=1"))
-        .await?;
-    let volumes: Vec<Value> = body["volumes"].as_array().cloned().unwrap_or_default();
-    let projects = project_names(&ctx).await?;
+    let volumes = format!("{VOLUME}/volumes/detail");
+    let tenant = "os-vol-tenant-attr:tenant_id";
+    let (volumes, project) = across_projects(&ctx, &volumes, "volumes", tenant).await?;
     let servers = names_by_id(&ctx, &format!("{COMPUTE}/servers?all_tenants=1"), "servers").await?;
-    let project = move |v: &Value| name_or_id(&projects, &text(&v["os-vol-tenant-attr:tenant_id"]));
     let attached = move |v: &Value| attached_to(v, &servers);
     let table = Table::new(BASE, "All volumes", |v: &Value| text(&v["id"]))
         .column("project", "Project", project.clone())
@@ -112,18 +109,12 @@ async fn delete(
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
     ctx.require_admin()?;
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{VOLUME}/volumes/{}", segment(&id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        Some(&id),
-        "Deleting the volume.",
-        "Could not delete the volume",
-        BASE,
-    ))
+    let volume = format!("{VOLUME}/volumes/{}", segment(&id));
+    let report = Report {
+        about: Some(&id),
+        done: "Deleting the volume.",
+        failed: "Could not delete the volume",
+        back: BASE,
+    };
+    Ok(ctx.act(Method::DELETE, volume, None, report).await)
 }

@@ -18,7 +18,7 @@ use serde_json::Value;
 use super::options;
 use crate::Dashboard;
 use crate::client::IDENTITY;
-use crate::context::{Ctx, PageError, PageResult};
+use crate::context::{Ctx, PageError, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{action_button, field, select};
 use crate::list::{ListQuery, Table};
@@ -323,14 +323,13 @@ async fn add(
     };
     let grant = Grant::parse(&format!("project:{project_id}:{actor}:{}", form.role_id))
         .ok_or_else(|| PageError::Invalid("Choose who gets which role.".into()))?;
-    let added = ctx.call(Method::PUT, grant.api_path(), None).await;
-    Ok(ctx.finish(
-        added,
-        Some(&grant.name()),
-        "Added the role assignment.",
-        "Could not add the role assignment",
-        &panel.page(&id),
-    ))
+    let report = Report {
+        about: Some(&grant.name()),
+        done: "Added the role assignment.",
+        failed: "Could not add the role assignment",
+        back: &panel.page(&id),
+    };
+    Ok(ctx.act(Method::PUT, grant.api_path(), None, report).await)
 }
 
 async fn remove(
@@ -341,14 +340,15 @@ async fn remove(
 ) -> PageResult {
     ctx.require_admin()?;
     let grant = Grant::parse(&grant).ok_or(PageError::NotFound)?;
-    let removed = ctx.call(Method::DELETE, grant.api_path(), None).await;
-    Ok(ctx.finish(
-        removed,
-        None,
-        "Removed the role assignment.",
-        "Could not remove the role assignment",
-        &panel.page(&id),
-    ))
+    let report = Report {
+        about: None,
+        done: "Removed the role assignment.",
+        failed: "Could not remove the role assignment",
+        back: &panel.page(&id),
+    };
+    Ok(ctx
+        .act(Method::DELETE, grant.api_path(), None, report)
+        .await)
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
-//! Groups: list, create, delete; each group's page lists its members
-//! (add and remove a user) and its role assignments.
+//! Groups: list, create, delete (by the identity panels' one `delete`);
+//! each group's page lists its members (add and remove a user) and its
+//! role assignments.
 
 use axum::Router;
 use axum::extract::{Path, Query};
@@ -10,10 +11,10 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::assignments::{self, Panel};
-use super::{names_by_id, objects, options};
+use super::{delete_cell, list_table, name_column, objects, options};
 use crate::Dashboard;
 use crate::client::IDENTITY;
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field, select};
 use crate::list::{ListQuery, Table};
@@ -25,7 +26,6 @@ pub fn routes() -> Router<Dashboard> {
     Router::new()
         .route("/identity/groups", get(list).post(create))
         .route("/identity/groups/{id}", get(details))
-        .route("/identity/groups/{id}/delete", post(delete))
         .route("/identity/groups/{id}/members", post(add_member))
         .route(
             "/identity/groups/{id}/members/{user}/delete",
@@ -37,33 +37,21 @@ fn group_page(id: &str) -> String {
     format!("{BASE}/{}", segment(id))
 }
 
+/// The API path of `user`'s membership of group `id`.
+fn membership_path(id: &str, user: &str) -> String {
+    format!("{IDENTITY}/groups/{}/users/{}", segment(id), segment(user))
+}
+
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
     ctx.require_admin()?;
     let groups = objects(&ctx, &format!("{IDENTITY}/groups"), "groups").await?;
-    let domains = names_by_id(&ctx, &format!("{IDENTITY}/domains"), "domains").await?;
-    let domain = move |g: &Value| {
-        let id = text(&g["domain_id"]);
-        domains.get(&id).cloned().unwrap_or(id)
-    };
-    let table = Table::new(BASE, "Groups", |g: &Value| text(&g["id"]))
-        .cell(
-            "name",
-            "Name",
-            Some(Box::new(|g: &Value| text(&g["name"]))),
-            |g| html! { a href=(group_page(&text(&g["id"]))) { (text(&g["name"])) } },
-        )
+    let domain = name_column(&ctx, &format!("{IDENTITY}/domains"), "domains", "domain_id").await?;
+    let table = list_table(BASE, "Groups")
         .column("description", "Description", |g: &Value| {
             text(&g["description"])
         })
-        .column("domain", "Domain", domain)
-        .cell("actions", "Actions", None, |g| {
-            action_button(
-                &ctx,
-                &format!("{}/delete", group_page(&text(&g["id"]))),
-                "Delete",
-                Some(&format!("Delete group {}?", text(&g["name"]))),
-            )
-        })
+        .column("domain", "Domain", domain);
+    let table = delete_cell(table, &ctx, BASE, "group")
         .search(|g: &Value| format!("{} {}", text(&g["name"]), text(&g["description"])));
     let domains = options(&ctx, "domains").await?;
     let body = html! {
@@ -90,28 +78,19 @@ struct CreateForm {
 async fn create(ctx: Ctx, CsrfForm(form): CsrfForm<CreateForm>) -> PageResult {
     ctx.require_admin()?;
     let name = form.name.trim();
-    let created = ctx
-        .call(
-            Method::POST,
-            format!("{IDENTITY}/groups"),
-            Some(&json!({"group": {
-                "name": name,
-                "description": form.description.trim(),
-                "domain_id": form.domain_id,
-            }})),
-        )
-        .await;
-    let id = created
-        .as_ref()
-        .map(|body| text(&body["group"]["id"]))
-        .unwrap_or_default();
-    Ok(ctx.finish(
-        created,
-        Some(id.as_str()).filter(|id| !id.is_empty()),
-        format!("Created group {name}."),
-        &format!("Could not create group {name}"),
-        BASE,
-    ))
+    let group = json!({"group": {
+        "name": name,
+        "description": form.description.trim(),
+        "domain_id": form.domain_id,
+    }});
+    let path = format!("{IDENTITY}/groups");
+    let report = Report {
+        about: None,
+        done: &format!("Created group {name}."),
+        failed: &format!("Could not create group {name}"),
+        back: BASE,
+    };
+    Ok(ctx.create(path, &group, "/group/id", report).await)
 }
 
 async fn details(ctx: Ctx, Path(id): Path<String>, Query(query): Query<ListQuery>) -> PageResult {
@@ -174,28 +153,6 @@ async fn details(ctx: Ctx, Path(id): Path<String>, Query(query): Query<ListQuery
     Ok(layout::page(&ctx, &format!("Group {name}"), BASE, body))
 }
 
-async fn delete(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    CsrfForm(_): CsrfForm<Vec<(String, String)>>,
-) -> PageResult {
-    ctx.require_admin()?;
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{IDENTITY}/groups/{}", segment(&id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        None,
-        "Deleted the group.",
-        "Could not delete the group",
-        BASE,
-    ))
-}
-
 #[derive(Deserialize)]
 struct MemberForm {
     user_id: String,
@@ -207,24 +164,14 @@ async fn add_member(
     CsrfForm(form): CsrfForm<MemberForm>,
 ) -> PageResult {
     ctx.require_admin()?;
-    let added = ctx
-        .call(
-            Method::PUT,
-            format!(
-                "{IDENTITY}/groups/{}/users/{}",
-                segment(&id),
-                segment(&form.user_id)
-            ),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        added,
-        Some(&form.user_id),
-        "Added to the group.",
-        "Could not add the user to the group",
-        &group_page(&id),
-    ))
+    let membership = membership_path(&id, &form.user_id);
+    let report = Report {
+        about: Some(&form.user_id),
+        done: "Added to the group.",
+        failed: "Could not add the user to the group",
+        back: &group_page(&id),
+    };
+    Ok(ctx.act(Method::PUT, membership, None, report).await)
 }
 
 async fn remove_member(
@@ -233,22 +180,12 @@ async fn remove_member(
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
     ctx.require_admin()?;
-    let removed = ctx
-        .call(
-            Method::DELETE,
-            format!(
-                "{IDENTITY}/groups/{}/users/{}",
-                segment(&id),
-                segment(&user)
-            ),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        removed,
-        None,
-        "Removed from the group.",
-        "Could not remove the user from the group",
-        &group_page(&id),
-    ))
+    let membership = membership_path(&id, &user);
+    let report = Report {
+        about: None,
+        done: "Removed from the group.",
+        failed: "Could not remove the user from the group",
+        back: &group_page(&id),
+    };
+    Ok(ctx.act(Method::DELETE, membership, None, report).await)
 }

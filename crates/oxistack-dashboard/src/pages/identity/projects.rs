@@ -1,22 +1,23 @@
-//! Projects: list, create, edit (name, description, enabled) and delete,
-//! and each project's page with who holds which role on it.
+//! Projects: list, create, edit (name, description, enabled) and delete
+//! (by the identity panels' one `delete`), and each project's page with
+//! who holds which role on it.
 
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::Method;
-use axum::routing::{get, post};
+use axum::routing::get;
 use maud::html;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::assignments::{self, Panel};
-use super::{enabled, names_by_id, objects, options};
+use super::{delete_cell, enabled, list_table, name_column, objects, options};
 use crate::Dashboard;
 use crate::client::IDENTITY;
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field, select};
-use crate::list::{ListQuery, Table};
+use crate::list::ListQuery;
 use crate::pages::{segment, text};
 
 const BASE: &str = "/dashboard/identity/projects";
@@ -25,35 +26,19 @@ pub fn routes() -> Router<Dashboard> {
     Router::new()
         .route("/identity/projects", get(list).post(create))
         .route("/identity/projects/{id}", get(details).post(update))
-        .route("/identity/projects/{id}/delete", post(delete))
 }
 
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
     ctx.require_admin()?;
     let projects = objects(&ctx, &format!("{IDENTITY}/projects"), "projects").await?;
-    let domains = names_by_id(&ctx, &format!("{IDENTITY}/domains"), "domains").await?;
-    let domain = move |p: &Value| {
-        let id = text(&p["domain_id"]);
-        domains.get(&id).cloned().unwrap_or(id)
-    };
-    let table = Table::new(BASE, "Projects", |p: &Value| text(&p["id"]))
-        .cell(
-            "name",
-            "Name",
-            Some(Box::new(|p: &Value| text(&p["name"]))),
-            |p| html! { a href=(format!("{BASE}/{}", segment(&text(&p["id"])))) { (text(&p["name"])) } },
-        )
-        .column("description", "Description", |p: &Value| text(&p["description"]))
-        .column("domain", "Domain", domain)
-        .column("enabled", "Enabled", enabled)
-        .cell("actions", "Actions", None, |p| {
-            action_button(
-                &ctx,
-                &format!("{BASE}/{}/delete", segment(&text(&p["id"]))),
-                "Delete",
-                Some(&format!("Delete project {}?", text(&p["name"]))),
-            )
+    let domain = name_column(&ctx, &format!("{IDENTITY}/domains"), "domains", "domain_id").await?;
+    let table = list_table(BASE, "Projects")
+        .column("description", "Description", |p: &Value| {
+            text(&p["description"])
         })
+        .column("domain", "Domain", domain)
+        .column("enabled", "Enabled", enabled);
+    let table = delete_cell(table, &ctx, BASE, "project")
         .search(|p: &Value| format!("{} {}", text(&p["name"]), text(&p["description"])));
     let domains = options(&ctx, "domains").await?;
     let body = html! {
@@ -98,24 +83,16 @@ impl ProjectForm {
 async fn create(ctx: Ctx, CsrfForm(form): CsrfForm<ProjectForm>) -> PageResult {
     ctx.require_admin()?;
     let name = form.name.trim();
-    let created = ctx
-        .call(
-            Method::POST,
-            format!("{IDENTITY}/projects"),
-            Some(&form.document()),
-        )
-        .await;
-    let id = created
-        .as_ref()
-        .map(|body| text(&body["project"]["id"]))
-        .unwrap_or_default();
-    Ok(ctx.finish(
-        created,
-        Some(id.as_str()).filter(|id| !id.is_empty()),
-        format!("Created project {name}."),
-        &format!("Could not create project {name}"),
-        BASE,
-    ))
+    let path = format!("{IDENTITY}/projects");
+    let report = Report {
+        about: None,
+        done: &format!("Created project {name}."),
+        failed: &format!("Could not create project {name}"),
+        back: BASE,
+    };
+    Ok(ctx
+        .create(path, &form.document(), "/project/id", report)
+        .await)
 }
 
 async fn details(ctx: Ctx, Path(id): Path<String>, Query(query): Query<ListQuery>) -> PageResult {
@@ -154,40 +131,14 @@ async fn update(
     CsrfForm(form): CsrfForm<ProjectForm>,
 ) -> PageResult {
     ctx.require_admin()?;
-    let updated = ctx
-        .call(
-            Method::PATCH,
-            format!("{IDENTITY}/projects/{}", segment(&id)),
-            Some(&form.document()),
-        )
-        .await;
-    Ok(ctx.finish(
-        updated,
-        None,
-        format!("Saved project {}.", form.name.trim()),
-        "Could not save the project",
-        &format!("{BASE}/{}", segment(&id)),
-    ))
-}
-
-async fn delete(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    CsrfForm(_): CsrfForm<Vec<(String, String)>>,
-) -> PageResult {
-    ctx.require_admin()?;
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{IDENTITY}/projects/{}", segment(&id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        None,
-        "Deleted the project.",
-        "Could not delete the project",
-        BASE,
-    ))
+    let project = format!("{IDENTITY}/projects/{}", segment(&id));
+    let report = Report {
+        about: None,
+        done: &format!("Saved project {}.", form.name.trim()),
+        failed: "Could not save the project",
+        back: &format!("{BASE}/{}", segment(&id)),
+    };
+    Ok(ctx
+        .act(Method::PATCH, project, Some(&form.document()), report)
+        .await)
 }

@@ -1,23 +1,24 @@
 //! Users: list, create (with a role on a default project, as Horizon's
-//! form), edit (enabled, email, a new password), delete; each user's page
-//! shows their role assignments and groups.
+//! form), edit (enabled, email, a new password), delete (by the identity
+//! panels' one `delete`); each user's page shows their role assignments
+//! and groups.
 
 use axum::Router;
 use axum::extract::{Path, Query};
 use axum::http::Method;
-use axum::routing::{get, post};
+use axum::routing::get;
 use maud::html;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use super::assignments::{self, Panel};
-use super::{enabled, names_by_id, objects, options};
+use super::{delete_cell, enabled, list_table, name_column, names_by_id, objects, options};
 use crate::Dashboard;
 use crate::client::IDENTITY;
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field, select};
-use crate::list::{ListQuery, Table};
+use crate::list::ListQuery;
 use crate::pages::{segment, text};
 
 const BASE: &str = "/dashboard/identity/users";
@@ -26,45 +27,24 @@ pub fn routes() -> Router<Dashboard> {
     Router::new()
         .route("/identity/users", get(list).post(create))
         .route("/identity/users/{id}", get(details).post(update))
-        .route("/identity/users/{id}/delete", post(delete))
 }
 
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
     ctx.require_admin()?;
     let users = objects(&ctx, &format!("{IDENTITY}/users"), "users").await?;
-    let domains = names_by_id(&ctx, &format!("{IDENTITY}/domains"), "domains").await?;
-    let projects = names_by_id(&ctx, &format!("{IDENTITY}/projects"), "projects").await?;
-    let domain = move |u: &Value| {
-        let id = text(&u["domain_id"]);
-        domains.get(&id).cloned().unwrap_or(id)
-    };
+    let domain = name_column(&ctx, &format!("{IDENTITY}/domains"), "domains", "domain_id").await?;
+    let projects = format!("{IDENTITY}/projects");
+    let default_project = name_column(&ctx, &projects, "projects", "default_project_id").await?;
     let project_options: Vec<(String, String)> =
         std::iter::once((String::new(), "None".to_owned()))
             .chain(options(&ctx, "projects").await?)
             .collect();
-    let default_project = move |u: &Value| {
-        let id = text(&u["default_project_id"]);
-        projects.get(&id).cloned().unwrap_or(id)
-    };
-    let table = Table::new(BASE, "Users", |u: &Value| text(&u["id"]))
-        .cell(
-            "name",
-            "Name",
-            Some(Box::new(|u: &Value| text(&u["name"]))),
-            |u| html! { a href=(format!("{BASE}/{}", segment(&text(&u["id"])))) { (text(&u["name"])) } },
-        )
+    let table = list_table(BASE, "Users")
         .column("email", "Email", |u: &Value| text(&u["email"]))
         .column("domain", "Domain", domain)
         .column("enabled", "Enabled", enabled)
-        .column("project", "Default project", default_project)
-        .cell("actions", "Actions", None, |u| {
-            action_button(
-                &ctx,
-                &format!("{BASE}/{}/delete", segment(&text(&u["id"]))),
-                "Delete",
-                Some(&format!("Delete user {}?", text(&u["name"]))),
-            )
-        })
+        .column("project", "Default project", default_project);
+    let table = delete_cell(table, &ctx, BASE, "user")
         .search(|u: &Value| format!("{} {}", text(&u["name"]), text(&u["email"])));
     let roles = options(&ctx, "roles").await?;
     let domains = options(&ctx, "domains").await?;
@@ -230,40 +210,14 @@ async fn update(
     if !form.password.is_empty() {
         user["password"] = json!(form.password);
     }
-    let updated = ctx
-        .call(
-            Method::PATCH,
-            format!("{IDENTITY}/users/{}", segment(&id)),
-            Some(&json!({ "user": user })),
-        )
-        .await;
-    Ok(ctx.finish(
-        updated,
-        None,
-        "Saved the user.",
-        "Could not save the user",
-        &format!("{BASE}/{}", segment(&id)),
-    ))
-}
-
-async fn delete(
-    ctx: Ctx,
-    Path(id): Path<String>,
-    CsrfForm(_): CsrfForm<Vec<(String, String)>>,
-) -> PageResult {
-    ctx.require_admin()?;
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{IDENTITY}/users/{}", segment(&id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        None,
-        "Deleted the user.",
-        "Could not delete the user",
-        BASE,
-    ))
+    let path = format!("{IDENTITY}/users/{}", segment(&id));
+    let report = Report {
+        about: None,
+        done: "Saved the user.",
+        failed: "Could not save the user",
+        back: &format!("{BASE}/{}", segment(&id)),
+    };
+    Ok(ctx
+        .act(Method::PATCH, path, Some(&json!({ "user": user })), report)
+        .await)
 }

@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 
 use crate::Dashboard;
 use crate::client::IMAGE;
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field};
 use crate::list::{ListQuery, Table};
@@ -331,14 +331,14 @@ async fn delete(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let deleted = ctx.call(Method::DELETE, api_path(&id), None).await;
-    Ok(ctx.finish(
-        deleted,
-        Some(&id),
-        "Deleted the image.",
-        "Could not delete the image",
-        BASE,
-    ))
+    let image = api_path(&id);
+    let report = Report {
+        about: Some(&id),
+        done: "Deleted the image.",
+        failed: "Could not delete the image",
+        back: BASE,
+    };
+    Ok(ctx.act(Method::DELETE, image, None, report).await)
 }
 
 #[cfg(test)]

@@ -18,9 +18,10 @@ use serde_json::{Value, json};
 use super::{details_url, fetch_list, server_path};
 use crate::Dashboard;
 use crate::client::{ApiFailure, NETWORK, VOLUME};
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field};
+use crate::pages::neutron::{self, floating_ip_choices};
 use crate::pages::{segment, text};
 
 pub fn routes() -> Router<Dashboard> {
@@ -103,17 +104,7 @@ async fn floating_ips_body(ctx: &Ctx, id: &str) -> Result<Markup, ApiFailure> {
         .iter()
         .filter(|f| port_ids.contains(&text(&f["port_id"])))
         .collect();
-    let mut choices: Vec<(String, String)> = floating_ips
-        .iter()
-        .filter(|f| f["port_id"].is_null())
-        .map(|f| (text(&f["id"]), text(&f["floating_ip_address"])))
-        .collect();
-    choices.extend(externals.iter().map(|network| {
-        (
-            format!("new:{}", text(&network["id"])),
-            format!("Allocate a new one from {}", text(&network["name"])),
-        )
-    }));
+    let choices = floating_ip_choices(&floating_ips, &externals);
     let port_choices: Vec<(String, String)> = ports
         .iter()
         .map(|port| {
@@ -170,19 +161,8 @@ async fn associate_floating_ip(
     Path(id): Path<String>,
     CsrfForm(form): CsrfForm<AssociateForm>,
 ) -> PageResult {
-    let outcome = match form.floating_ip.strip_prefix("new:") {
-        Some(network) => {
-            let body =
-                json!({"floatingip": {"floating_network_id": network, "port_id": form.port_id}});
-            ctx.call(Method::POST, format!("{NETWORK}/floatingips"), Some(&body))
-                .await
-        }
-        None => {
-            let body = json!({"floatingip": {"port_id": form.port_id}});
-            let path = format!("{NETWORK}/floatingips/{}", segment(&form.floating_ip));
-            ctx.call(Method::PUT, path, Some(&body)).await
-        }
-    };
+    let port_id = json!(form.port_id);
+    let outcome = neutron::associate_floating_ip(&ctx, &form.floating_ip, &port_id).await;
     let address = outcome
         .as_ref()
         .map(|body| text(&body["floatingip"]["floating_ip_address"]))
@@ -290,14 +270,16 @@ async fn security_group_action(
     failed: &str,
 ) -> PageResult {
     let body = json!({ action: {"name": group} });
-    let outcome = ctx
-        .call(
-            Method::POST,
-            format!("{}/action", server_path(id)),
-            Some(&body),
-        )
-        .await;
-    Ok(ctx.finish(outcome, Some(id), done, failed, &details_url(id)))
+    let server_action = format!("{}/action", server_path(id));
+    let report = Report {
+        about: Some(id),
+        done,
+        failed,
+        back: &details_url(id),
+    };
+    Ok(ctx
+        .act(Method::POST, server_action, Some(&body), report)
+        .await)
 }
 
 async fn add_security_group(
@@ -428,20 +410,16 @@ async fn attach_volume(
     CsrfForm(form): CsrfForm<AttachForm>,
 ) -> PageResult {
     let body = json!({"volumeAttachment": {"volumeId": form.volume}});
-    let outcome = ctx
-        .call(
-            Method::POST,
-            format!("{}/os-volume_attachments", server_path(&id)),
-            Some(&body),
-        )
-        .await;
-    Ok(ctx.finish(
-        outcome,
-        Some(&id),
-        "Attaching the volume.",
-        "Could not attach the volume",
-        &details_url(&id),
-    ))
+    let attachments = format!("{}/os-volume_attachments", server_path(&id));
+    let report = Report {
+        about: Some(&id),
+        done: "Attaching the volume.",
+        failed: "Could not attach the volume",
+        back: &details_url(&id),
+    };
+    Ok(ctx
+        .act(Method::POST, attachments, Some(&body), report)
+        .await)
 }
 
 async fn detach_volume(
@@ -449,17 +427,16 @@ async fn detach_volume(
     Path((id, volume)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let path = format!(
+    let attachment = format!(
         "{}/os-volume_attachments/{}",
         server_path(&id),
         segment(&volume)
     );
-    let outcome = ctx.call(Method::DELETE, path, None).await;
-    Ok(ctx.finish(
-        outcome,
-        Some(&id),
-        "Detaching the volume.",
-        "Could not detach the volume",
-        &details_url(&id),
-    ))
+    let report = Report {
+        about: Some(&id),
+        done: "Detaching the volume.",
+        failed: "Could not detach the volume",
+        back: &details_url(&id),
+    };
+    Ok(ctx.act(Method::DELETE, attachment, None, report).await)
 }

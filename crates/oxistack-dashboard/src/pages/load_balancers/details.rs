@@ -14,7 +14,7 @@ use serde_json::{Value, json};
 
 use super::{BASE, LBAAS, MemberTarget, delete_button, member_targets, number};
 use crate::client::{ApiFailure, NETWORK};
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::{self, CsrfForm};
 use crate::layout::{self, action_button, field, select};
 use crate::pages::neutron::{self, items, load_balancer_href, name_of};
@@ -170,17 +170,7 @@ async fn floating_ip_box(ctx: &Ctx, lb: &Value) -> Result<Markup, crate::context
         });
     }
     let external = neutron::neutron_list(ctx, "networks?router:external=true", "networks").await?;
-    let mut choices: Vec<(String, String)> = floating_ips
-        .iter()
-        .filter(|fip| fip["port_id"].is_null())
-        .map(|fip| (text(&fip["id"]), text(&fip["floating_ip_address"])))
-        .collect();
-    choices.extend(external.iter().map(|network| {
-        (
-            format!("new:{}", text(&network["id"])),
-            format!("Allocate a new one from {}", name_of(network)),
-        )
-    }));
+    let choices = neutron::floating_ip_choices(&floating_ips, &external);
     Ok(html! {
         section.card #floating-ip aria-labelledby="floating-ip-title" {
             h2 #floating-ip-title { "Associate a floating IP" }
@@ -368,23 +358,7 @@ async fn associate(ctx: &Ctx, lb_id: &str, choice: &str) -> Result<Value, ApiFai
             None,
         )
         .await?;
-    let port_id = &lb["loadbalancer"]["vip_port_id"];
-    match choice.strip_prefix("new:") {
-        Some(network) => {
-            let body = json!({"floatingip": {"floating_network_id": network, "port_id": port_id}});
-            ctx.call(Method::POST, format!("{NETWORK}/floatingips"), Some(&body))
-                .await
-        }
-        None => {
-            let body = json!({"floatingip": {"port_id": port_id}});
-            ctx.call(
-                Method::PUT,
-                format!("{NETWORK}/floatingips/{}", segment(choice)),
-                Some(&body),
-            )
-            .await
-        }
-    }
+    neutron::associate_floating_ip(ctx, choice, &lb["loadbalancer"]["vip_port_id"]).await
 }
 
 pub async fn disassociate_floating_ip(
@@ -393,20 +367,14 @@ pub async fn disassociate_floating_ip(
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
     let body = json!({"floatingip": {"port_id": null}});
-    let disassociated = ctx
-        .call(
-            Method::PUT,
-            format!("{NETWORK}/floatingips/{}", segment(&fip)),
-            Some(&body),
-        )
-        .await;
-    Ok(ctx.finish(
-        disassociated,
-        None,
-        "Disassociated the floating IP.",
-        "Could not disassociate the floating IP",
-        &load_balancer_href(&id),
-    ))
+    let floating_ip = format!("{NETWORK}/floatingips/{}", segment(&fip));
+    let report = Report {
+        about: None,
+        done: "Disassociated the floating IP.",
+        failed: "Could not disassociate the floating IP",
+        back: &load_balancer_href(&id),
+    };
+    Ok(ctx.act(Method::PUT, floating_ip, Some(&body), report).await)
 }
 
 /// Adds an instance's address (`target`) or any `address` to a pool.
@@ -446,21 +414,15 @@ pub async fn add_member(
             member[attribute] = value;
         }
     }
-    let added = ctx
-        .call(
-            Method::POST,
-            format!("{LBAAS}/pools/{}/members", segment(&pool)),
-            Some(&json!({"member": member})),
-        )
-        .await;
-    let described = text(&member["address"]);
-    Ok(ctx.finish(
-        added,
-        None,
-        format!("Adding member {described}."),
-        "Could not add the member",
-        &back,
-    ))
+    let members = format!("{LBAAS}/pools/{}/members", segment(&pool));
+    let body = json!({"member": member});
+    let report = Report {
+        about: None,
+        done: &format!("Adding member {}.", text(&member["address"])),
+        failed: "Could not add the member",
+        back: &back,
+    };
+    Ok(ctx.act(Method::POST, members, Some(&body), report).await)
 }
 
 /// The dashboard's own refusal: the instance address left the project
@@ -477,22 +439,16 @@ pub async fn remove_member(
     Path((id, pool, member)): Path<(String, String, String)>,
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let removed = ctx
-        .call(
-            Method::DELETE,
-            format!(
-                "{LBAAS}/pools/{}/members/{}",
-                segment(&pool),
-                segment(&member)
-            ),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        removed,
-        None,
-        "Removing the member.",
-        "Could not remove the member",
-        &load_balancer_href(&id),
-    ))
+    let path = format!(
+        "{LBAAS}/pools/{}/members/{}",
+        segment(&pool),
+        segment(&member)
+    );
+    let report = Report {
+        about: None,
+        done: "Removing the member.",
+        failed: "Could not remove the member",
+        back: &load_balancer_href(&id),
+    };
+    Ok(ctx.act(Method::DELETE, path, None, report).await)
 }

@@ -17,7 +17,7 @@ use maud::html;
 use serde_json::Value;
 
 use crate::Dashboard;
-use crate::context::{Ctx, PageError, PageResult};
+use crate::context::{Ctx, PageError, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button};
 use crate::list::{ListQuery, Table};
@@ -122,20 +122,14 @@ async fn delete(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{LBAAS}/loadbalancers/{}?cascade=true", segment(&id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        Some(&id),
-        "Deleting the load balancer.",
-        "Could not delete the load balancer",
-        BASE,
-    ))
+    let cascade = format!("{LBAAS}/loadbalancers/{}?cascade=true", segment(&id));
+    let report = Report {
+        about: Some(&id),
+        done: "Deleting the load balancer.",
+        failed: "Could not delete the load balancer",
+        back: BASE,
+    };
+    Ok(ctx.act(Method::DELETE, cascade, None, report).await)
 }
 
 /// An address of one of the project's instances that a pool may balance

@@ -12,7 +12,7 @@ use serde_json::json;
 
 use super::{BASE, SNAPSHOTS, cinder, name_of};
 use crate::client::COMPUTE;
-use crate::context::{Ctx, PageError, PageResult};
+use crate::context::{Ctx, PageError, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::pages::{segment, text};
 
@@ -35,20 +35,15 @@ pub async fn extend(
         form.new_size.trim().parse().map_err(|_| {
             PageError::Invalid("The new size must be a whole number of GiB.".into())
         })?;
-    let extended = ctx
-        .call(
-            Method::POST,
-            format!("{}/action", volume_api(&ctx, &id)),
-            Some(&json!({"os-extend": {"new_size": new_size}})),
-        )
-        .await;
-    Ok(ctx.finish(
-        extended,
-        Some(&id),
-        format!("Extending the volume to {new_size} GiB."),
-        "Could not extend the volume",
-        BASE,
-    ))
+    let action = format!("{}/action", volume_api(&ctx, &id));
+    let extend = json!({"os-extend": {"new_size": new_size}});
+    let report = Report {
+        about: Some(&id),
+        done: &format!("Extending the volume to {new_size} GiB."),
+        failed: "Could not extend the volume",
+        back: BASE,
+    };
+    Ok(ctx.act(Method::POST, action, Some(&extend), report).await)
 }
 
 #[derive(Deserialize)]
@@ -89,24 +84,18 @@ pub async fn detach(
     Path((id, server_id)): Path<(String, String)>,
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let detached = ctx
-        .call(
-            Method::DELETE,
-            format!(
-                "{COMPUTE}/servers/{}/os-volume_attachments/{}",
-                segment(&server_id),
-                segment(&id)
-            ),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        detached,
-        Some(&id),
-        "Detaching the volume.",
-        "Could not detach the volume",
-        BASE,
-    ))
+    let attachment = format!(
+        "{COMPUTE}/servers/{}/os-volume_attachments/{}",
+        segment(&server_id),
+        segment(&id)
+    );
+    let report = Report {
+        about: Some(&id),
+        done: "Detaching the volume.",
+        failed: "Could not detach the volume",
+        back: BASE,
+    };
+    Ok(ctx.act(Method::DELETE, attachment, None, report).await)
 }
 
 #[derive(Deserialize)]
@@ -163,12 +152,12 @@ pub async fn delete(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let deleted = ctx.call(Method::DELETE, volume_api(&ctx, &id), None).await;
-    Ok(ctx.finish(
-        deleted,
-        Some(&id),
-        "Deleting the volume.",
-        "Could not delete the volume",
-        BASE,
-    ))
+    let volume = volume_api(&ctx, &id);
+    let report = Report {
+        about: Some(&id),
+        done: "Deleting the volume.",
+        failed: "Could not delete the volume",
+        back: BASE,
+    };
+    Ok(ctx.act(Method::DELETE, volume, None, report).await)
 }

@@ -4,14 +4,13 @@
 //! source chosen (`?snapshot_id=` / `?source_volid=`).
 
 use axum::extract::Query;
-use axum::http::Method;
 use maud::html;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use super::{BASE, cinder, items, name_of};
 use crate::client::IMAGE;
-use crate::context::{Ctx, PageError, PageResult};
+use crate::context::{Ctx, PageError, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, field};
 use crate::pages::text;
@@ -161,24 +160,16 @@ fn request(form: &CreateForm) -> Result<Value, PageError> {
 
 pub async fn create(ctx: Ctx, CsrfForm(form): CsrfForm<CreateForm>) -> PageResult {
     let name = form.name.trim().to_owned();
-    let created = ctx
-        .call(
-            Method::POST,
-            format!("{}/volumes", cinder(&ctx)),
-            Some(&request(&form)?),
-        )
-        .await;
-    let id = created
-        .as_ref()
-        .map(|body| text(&body["volume"]["id"]))
-        .unwrap_or_default();
-    Ok(ctx.finish(
-        created,
-        Some(&id),
-        format!("Creating volume {name}."),
-        &format!("Could not create volume {name}"),
-        BASE,
-    ))
+    let volumes = format!("{}/volumes", cinder(&ctx));
+    let report = Report {
+        about: None,
+        done: &format!("Creating volume {name}."),
+        failed: &format!("Could not create volume {name}"),
+        back: BASE,
+    };
+    Ok(ctx
+        .create(volumes, &request(&form)?, "/volume/id", report)
+        .await)
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ use maud::html;
 use serde_json::Value;
 
 use super::{BASE, SNAPSHOTS, cinder, items, name_of, size_of, volume_url, volumes};
-use crate::context::{Ctx, PageResult};
+use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button};
 use crate::list::{ListQuery, Table};
@@ -86,18 +86,12 @@ pub async fn delete(
     Path(id): Path<String>,
     CsrfForm(_): CsrfForm<Vec<(String, String)>>,
 ) -> PageResult {
-    let deleted = ctx
-        .call(
-            Method::DELETE,
-            format!("{}/snapshots/{}", cinder(&ctx), segment(&id)),
-            None,
-        )
-        .await;
-    Ok(ctx.finish(
-        deleted,
-        Some(&id),
-        "Deleting the snapshot.",
-        "Could not delete the snapshot",
-        SNAPSHOTS,
-    ))
+    let snapshot = format!("{}/snapshots/{}", cinder(&ctx), segment(&id));
+    let report = Report {
+        about: Some(&id),
+        done: "Deleting the snapshot.",
+        failed: "Could not delete the snapshot",
+        back: SNAPSHOTS,
+    };
+    Ok(ctx.act(Method::DELETE, snapshot, None, report).await)
 }
