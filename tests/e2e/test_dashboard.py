@@ -14,6 +14,7 @@ from playwright.sync_api import expect
 
 from browser import (  # noqa: F401 (fixtures)
     browser,
+    csrf_token,
     expect_flash,
     expect_logged_in,
     login,
@@ -54,6 +55,69 @@ def test_a_wrong_password_is_refused_and_repeated_failures_are_slowed(kube_cloud
     time.sleep(1.2)
     login(page, kube_cloud.url, "guesswork", "right")
     expect_logged_in(page)
+
+
+def test_a_wrong_project_name_is_named_in_the_message(kube_cloud, page):
+    login(page, kube_cloud.url, "kube", "pw", project="no-such-project")
+    expect_flash(page, "error", "the domain, user name, password or project is wrong")
+
+
+def test_a_session_the_cloud_stops_accepting_ends_on_the_login_page(kube_cloud, page):
+    kube_cloud.openstack("user", "create", "leaver", "--password", "pw")
+    kube_cloud.openstack("role", "add", "--user", "leaver", "--project", "kube", "member")
+    login(page, kube_cloud.url, "leaver", "pw")
+    expect_logged_in(page)
+    page.goto(f"{kube_cloud.url}/dashboard/project/key_pairs")
+    old = {c["name"]: c["value"] for c in page.context.cookies()}["oxistack_session"]
+    # Removing the role revokes the user's tokens in the project.
+    kube_cloud.openstack("role", "remove", "--user", "leaver", "--project", "kube", "member")
+    response = page.reload()
+    # The login page, once (not a loop back home), saying why.
+    expect(page).to_have_url(re.compile(r"/dashboard/auth/login\?ended=1$"))
+    assert response.status == 200
+    expect_flash(page, "error", "Your session has ended")
+    expect(page.locator("[name=password]")).to_be_visible()
+    new = {c["name"]: c["value"] for c in page.context.cookies()}["oxistack_session"]
+    assert new != old, "the ended session's cookie was replaced"
+    # The old session is gone for good, not merely redirected once.
+    ended = page.request.get(f"{kube_cloud.url}/dashboard/project/key_pairs",
+                             headers={"Cookie": f"oxistack_session={old}"}, max_redirects=0)
+    assert ended.status in (302, 303, 307) and "ended=1" in ended.headers["location"]
+
+
+def test_pages_carry_a_content_security_policy_that_allows_their_own_scripts(kube_cloud, page):
+    errors = []
+    page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+    login(page, kube_cloud.url, "kube", "pw")
+    expect_logged_in(page)
+    response = page.goto(f"{kube_cloud.url}/dashboard/project/key_pairs")
+    policy = response.headers["content-security-policy"]
+    assert "script-src 'self'" in policy and "frame-ancestors 'none'" in policy
+    # The page's own script runs: the confirmation dialog opens.
+    page.fill("#create-name", "csp-check")
+    with page.expect_navigation():
+        page.get_by_role("button", name="Create key pair").click()
+    expect(page.get_by_role("link", name="Download csp-check.pem")).to_be_visible()
+    page.goto(f"{kube_cloud.url}/dashboard/project/key_pairs")
+    page.locator('tr[data-id="csp-check"]').get_by_role("button", name="Delete").click()
+    expect(page.locator("dialog[open]")).to_be_visible()
+    assert not [e for e in errors if "Content Security Policy" in e], errors
+
+
+def test_a_background_refresh_leaves_the_message_for_the_next_page(kube_cloud, page):
+    login(page, kube_cloud.url, "kube", "pw")
+    expect_logged_in(page)
+    base = f"{kube_cloud.url}/dashboard/project/key_pairs"
+    page.goto(base)
+    refused = page.request.post(f"{base}/import", max_redirects=0, form={
+        "csrf": csrf_token(page), "name": "bad-key", "public_key": "not a key"})
+    assert refused.status in (302, 303), refused.status
+    # dashboard.js's refresh of pending rows does not take the message ...
+    refreshed = page.request.get(base, headers={"X-Refresh": "1"})
+    assert refreshed.ok and "Could not import key pair" not in refreshed.text()
+    # ... the next page the user opens shows it.
+    page.goto(base)
+    expect_flash(page, "error", "Could not import key pair bad-key")
 
 
 def test_a_form_post_without_the_csrf_token_changes_nothing(kube_cloud, page):

@@ -9,7 +9,7 @@ drives the UI action it is about.
 import re
 
 from browser import browser, new_page, page  # noqa: F401 (fixtures)
-from browser import body_text, confirm, expect_flash, expect_logged_in, login, row
+from browser import body_text, confirm, csrf_token, expect_flash, expect_logged_in, login, row
 from playwright.sync_api import expect
 
 
@@ -47,6 +47,31 @@ def test_create_and_delete_a_flavor(kube_cloud, page):
     confirm(page)
     expect_flash(page, "ok", "Deleted the flavor.")
     expect(page.locator("tr[data-id]", has_text="x1.browser")).to_have_count(0)
+
+
+def test_a_flavor_without_ephemeral_disk_or_swap_has_none(kube_cloud, page):
+    admin_login(page, kube_cloud)
+    page.goto(f"{kube_cloud.url}/dashboard/admin/flavors")
+    form = page.locator("form", has=page.get_by_role("heading", name="Create flavor"))
+    form.get_by_label("Name").fill("x1.noswap")
+    form.get_by_label("Ephemeral disk (GiB)").fill("")
+    form.get_by_label("Swap (MiB)").fill("")
+    with page.expect_navigation():
+        form.get_by_role("button", name="Create flavor").click()
+    expect_flash(page, "ok", "Created flavor x1.noswap.")
+    flavor = page.locator("tr[data-id]", has_text="x1.noswap")
+    expect(flavor).to_contain_text("0 GiB")
+    # A required size left empty (past the browser's own check) is told
+    # in words on the page, not a 400.
+    answer = page.request.post(
+        f"{kube_cloud.url}/dashboard/admin/flavors",
+        form={"csrf": csrf_token(page), "name": "x1.novcpus", "vcpus": "", "ram": "512", "disk": "1"},
+        max_redirects=0,
+    )
+    assert answer.status == 303, answer.status
+    page.goto(f"{kube_cloud.url}/dashboard/admin/flavors")
+    expect_flash(page, "error", "Could not create flavor x1.novcpus: vCPUs is required.")
+    expect(page.locator("tr[data-id]", has_text="x1.novcpus")).to_have_count(0)
 
 
 def test_project_user_and_role_assignment(kube_cloud, page):

@@ -62,6 +62,12 @@ def test_launching_shows_build_then_active_without_reloading(kube_cloud, page):
     overview = page.locator("#instance-overview")
     expect(overview).to_contain_text("SHUTOFF")
     expect(overview).to_contain_text("default, kubesg")
+    # It refreshes from its own address, without the console log.
+    source = f"{INSTANCES}/{server_id}/overview"
+    expect(overview).to_have_attribute("data-refresh-src", source)
+    fragment = page.request.get(f"{kube_cloud.url}{source}")
+    assert fragment.ok, fragment.status
+    assert 'id="instance-overview"' in fragment.text() and "Console log" not in fragment.text()
 
 
 def test_floating_ip_security_group_and_volume_from_the_instance_page(kube_cloud, db_server, page):

@@ -73,7 +73,14 @@ def test_wizard_builds_a_load_balancer_then_floating_ip_and_delete(kube_cloud, k
     lb_id = page.url.rsplit("/", 1)[1]
     expect_flash(page, "ok", "Creating load balancer weblb")
 
-    # The status block refreshes by itself, always: it is replaced while we watch.
+    # The status block refreshes by itself, always, from its own address,
+    # which answers with that block alone: it is replaced while we watch.
+    source = f"{LIST}/{lb_id}/status"
+    expect(page.locator("#lb-status")).to_have_attribute("data-refresh-src", source)
+    fragment = page.request.get(f"{kube_cloud.url}{source}")
+    assert fragment.ok, fragment.status
+    assert fragment.text().startswith("<div") and 'id="lb-status"' in fragment.text(), fragment.text()[:200]
+    assert "<html" not in fragment.text() and "Floating IP" not in fragment.text()
     page.evaluate("document.getElementById('lb-status').setAttribute('data-seen', '1')")
     expect(page.locator("#lb-status[data-seen]")).to_have_count(0, timeout=10_000)
     expect(status_row(page, "Load balancer").locator("td").nth(3)).to_have_text("ACTIVE")

@@ -197,3 +197,18 @@ def test_a_post_without_the_csrf_token_is_refused(kube_cloud, page):
     assert "CSRF" in response.text()
     page.reload()
     assert "forged" not in body_text(page)
+
+
+def test_an_admin_sees_only_the_admin_projects_network_objects(kube_cloud, page):
+    """Neutron lists every project's objects to an admin; the project
+    pages show the signed-in project's own and the networks it may use."""
+    login(page, kube_cloud.url, "admin", "pw", project="admin")
+    page.goto(f"{kube_cloud.url}/dashboard/project/networks")
+    expect(page.get_by_role("link", name="public", exact=True)).to_be_visible()
+    expect(page.get_by_role("link", name="kubenet", exact=True)).to_have_count(0)
+    page.goto(f"{kube_cloud.url}/dashboard/project/routers")
+    expect(page.get_by_role("heading", name="Routers")).to_be_visible()
+    expect(page.get_by_role("link", name="kuberouter", exact=True)).to_have_count(0)
+    page.goto(f"{kube_cloud.url}/dashboard/project/network_topology")
+    expect(page.locator("#topology")).to_contain_text("public")
+    expect(page.locator("#topology")).not_to_contain_text("kubenet")

@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import expect
 
 from browser import browser, new_page, page  # noqa: F401 (fixtures)
-from browser import confirm, expect_flash, login, row, wait_for_row_gone, wait_for_status
+from browser import STATUS_TIMEOUT_MS, confirm, expect_flash, login, row, wait_for_row_gone, wait_for_status
 from test_compute_network import KUBE, as_json, wait_for_servers
 
 QUOTAS = ("Instances", "VCPUs", "RAM", "Floating IPs", "Security Groups", "Volumes", "Load Balancers")
@@ -64,12 +64,10 @@ def test_upload_an_image_with_progress(kube_cloud, page, tmp_path):
     page.get_by_label("Image file").set_input_files(str(data))
     page.get_by_label("Disk format").select_option("raw")
     page.get_by_role("button", name="Create image").click()
-    # The bar fills, then the image's page opens.
-    page.wait_for_function(
-        "document.getElementById('upload-percent')?.textContent === '100%'"
-        " && document.getElementById('upload-bar').value === 100",
-        polling="raf",
-    )
+    # The bar fills, then the image's page opens (the page's script policy
+    # allows no evaluated strings, so the bar is watched by its locators).
+    expect(page.locator("#upload-percent")).to_have_text("100%")
+    expect(page.locator("#upload-bar")).to_have_js_property("value", 100)
     page.wait_for_url(re.compile(r"/dashboard/project/images/[0-9a-f-]{36}$"))
     expect_flash(page, "ok", "Uploaded 300.0 KiB to image browser-upload")
     expect(page.locator("#image-state dd[data-status]")).to_have_text("active")
@@ -94,27 +92,33 @@ def test_a_volume_from_creation_to_deletion(kube_cloud, instance, page):
         row(page, volume).get_by_role("link", name="Manage").click()
         expect(page.get_by_role("heading", name="Volume browser-volume")).to_be_visible()
 
-    # Attach to the CLI's instance: in-use, with the server's name.
+    # Attach to the CLI's instance: in-use, with the server's name. Each
+    # action started on the volume's page comes back to it.
     manage()
+    volume_page = page.url
+    state = page.locator("#volume-state")
     page.get_by_label("Instance").select_option(instance)
     page.get_by_role("button", name="Attach volume").click()
     expect_flash(page, "ok", "Attaching the volume")
-    wait_for_status(page, volume, "in-use")
-    expect(row(page, volume)).to_contain_text(re.compile(r"storage-vm on /dev/vd[b-z]"))
+    expect(page).to_have_url(volume_page)
+    expect(state.locator("dd[data-status]")).to_have_text("in-use", timeout=STATUS_TIMEOUT_MS)
+    expect(state).to_contain_text(re.compile(r"storage-vm on /dev/vd[b-z]"))
 
     # Extend while attached.
-    manage()
     page.get_by_label("New size (GiB)").fill("2")
     page.get_by_role("button", name="Extend volume").click()
-    wait_for_status(page, volume, "in-use")
-    expect(row(page, volume)).to_contain_text("2 GiB")
+    expect_flash(page, "ok", "Extending the volume to 2 GiB.")
+    expect(page).to_have_url(volume_page)
+    expect(state).to_contain_text("2 GiB", timeout=STATUS_TIMEOUT_MS)
+    expect(state.locator("dd[data-status]")).to_have_text("in-use", timeout=STATUS_TIMEOUT_MS)
 
     # Snapshot it (forced, it is in use), then a volume from the snapshot.
-    manage()
     expect(page.get_by_text("the snapshot is forced")).to_be_visible()
     page.get_by_label("Snapshot name").fill("browser-snapshot")
     page.get_by_role("button", name="Create snapshot").click()
-    expect(page).to_have_url(re.compile(r"/dashboard/project/snapshots$"))
+    expect_flash(page, "ok", "Creating snapshot browser-snapshot of volume browser-volume.")
+    expect(page).to_have_url(volume_page)
+    page.goto(f"{kube_cloud.url}/dashboard/project/snapshots")
     snapshot = page.locator("tr[data-id]", has_text="browser-snapshot").get_attribute("data-id")
     wait_for_status(page, snapshot, "available")
     row(page, snapshot).get_by_role("link", name="Create volume").click()
@@ -130,8 +134,10 @@ def test_a_volume_from_creation_to_deletion(kube_cloud, instance, page):
     manage()
     page.get_by_role("button", name="Detach").click()
     confirm(page)
-    wait_for_status(page, volume, "available")
-    expect(row(page, volume)).not_to_contain_text("storage-vm")
+    expect(page).to_have_url(volume_page)
+    expect(state.locator("dd[data-status]")).to_have_text("available", timeout=STATUS_TIMEOUT_MS)
+    expect(state).not_to_contain_text("storage-vm")
+    page.get_by_role("link", name="Back to volumes").click()
 
     # Delete the copy, asking first; it leaves the list by itself.
     row(page, copy).get_by_role("button", name="Delete").click()

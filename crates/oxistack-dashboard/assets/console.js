@@ -53,17 +53,31 @@
       credentials: "same-origin",
       headers: { "X-CSRF-Token": csrf ? csrf.value : "" },
     });
+    if (response.redirected || response.status === 401) {
+      // Sent to the login page, or the token refused: the session ended.
+      status.dataset.failed = "401";
+      throw new Error("your session has ended; reload the page to sign in again");
+    }
     let answer = {};
     try { answer = await response.json(); } catch (error) { /* not JSON: use the status */ }
     if (response.ok && answer.path) return answer.path;
     status.dataset.failed = String(answer.status || response.status);
-    throw new Error(answer.error || response.statusText || "the dashboard did not answer");
+    throw new Error(answer.error || (!response.ok && response.statusText) || "the dashboard gave no console");
   }
 
   function showTerminal() {
     if (terminal) return;
     terminal = new window.Terminal({ cursorBlink: true, rows: 24, scrollback: 2000 });
     terminal.open(holder);
+    // The terminal keeps Tab for the guest (shell completion); Escape then
+    // Tab lets a keyboard user leave it, as the hint above it says.
+    let escaped = false;
+    terminal.attachCustomKeyEventHandler(function (event) {
+      if (event.type !== "keydown") return true;
+      if (event.key === "Tab" && escaped) { escaped = false; return false; }
+      escaped = event.key === "Escape";
+      return true;
+    });
     terminal.onData(function (data) {
       if (socket && socket.readyState === WebSocket.OPEN) socket.send(encoder.encode(data));
     });

@@ -1,7 +1,10 @@
 // oxistack dashboard: the little script there is. Every page works
 // without it; it adds the confirmation dialog for destructive actions and
 // refreshes the rows of pending objects (elements with an id and
-// data-refresh) by fetching the same page again and swapping them in.
+// data-refresh) by fetching the same page again, or the element's own
+// data-refresh-src (a route answering just that element), and swapping
+// them in. A refresh sends X-Refresh, so the server leaves the session's
+// messages for the next page the user opens.
 "use strict";
 
 (function () {
@@ -25,31 +28,64 @@
     if (cancel) cancel.focus();
   });
 
-  // Pending rows refresh themselves until they settle.
+  // Pending rows refresh themselves until they settle. A failed refresh
+  // is retried later and later (2 s doubling to 30 s); a redirected one
+  // means the session ended, so the browser goes where it was sent (the
+  // login page, saying so).
   const POLL_MS = 2000;
+  const MAX_POLL_MS = 30000;
+  let delay = POLL_MS;
   let timer = null;
   function schedule() {
     if (timer === null && document.querySelector("[data-refresh][id]")) {
-      timer = setTimeout(refresh, POLL_MS);
+      timer = setTimeout(refresh, delay);
     }
   }
+
+  // The elements to refresh, grouped by the URL that answers them.
+  function bySource() {
+    const sources = new Map();
+    for (const element of document.querySelectorAll("[data-refresh][id]")) {
+      const url = element.getAttribute("data-refresh-src") || location.href;
+      if (!sources.has(url)) sources.set(url, []);
+      sources.get(url).push(element);
+    }
+    return sources;
+  }
+
+  // Swaps each element for its copy in `fresh` (a settled one comes back
+  // without data-refresh; a gone one is removed), except one the user is
+  // typing in; the focus stays where it was.
+  function swap(elements, fresh) {
+    const active = document.activeElement && document.activeElement.id;
+    for (const old of elements) {
+      if (!old.isConnected) continue;
+      if (old.contains(document.activeElement) && old.querySelector("input:focus,select:focus,textarea:focus")) continue;
+      const replacement = fresh.getElementById(old.id);
+      if (replacement) old.replaceWith(document.importNode(replacement, true));
+      else old.remove();
+    }
+    const lost = !document.activeElement || document.activeElement === document.body;
+    if (lost && active && document.getElementById(active)) document.getElementById(active).focus();
+  }
+
   async function refresh() {
     timer = null;
-    try {
-      const response = await fetch(location.href, { headers: { "X-Refresh": "1" }, credentials: "same-origin" });
-      if (response.redirected || !response.ok) return;
-      const fresh = new DOMParser().parseFromString(await response.text(), "text/html");
-      const active = document.activeElement && document.activeElement.id;
-      for (const old of document.querySelectorAll("[data-refresh][id]")) {
-        if (old.contains(document.activeElement) && old.querySelector("input:focus,select:focus,textarea:focus")) continue;
-        const replacement = fresh.getElementById(old.id);
-        if (replacement) old.replaceWith(document.importNode(replacement, true));
-        else old.remove();
+    let failed = false;
+    for (const [url, elements] of bySource()) {
+      try {
+        const response = await fetch(url, { headers: { "X-Refresh": "1" }, credentials: "same-origin" });
+        if (response.redirected) {
+          location.assign(response.url);
+          return;
+        }
+        if (!response.ok) { failed = true; continue; }
+        swap(elements, new DOMParser().parseFromString(await response.text(), "text/html"));
+      } catch (error) {
+        failed = true;
       }
-      if (active && document.getElementById(active)) document.getElementById(active).focus();
-    } catch (error) {
-      // A failed refresh is retried on the next tick.
     }
+    delay = failed ? Math.min(delay * 2, MAX_POLL_MS) : POLL_MS;
     schedule();
   }
   window.oxistackRefresh = schedule;

@@ -2,6 +2,15 @@
 //! session with the API calls made as them, and [`PageError`], the one
 //! place a failure becomes a page (or, for a lost session, the login).
 //!
+//! A 401 from the API means the session's token is no longer good (it was
+//! revoked, or the user lost their role or was disabled): whatever turns
+//! it into [`PageError::SignIn`] (`?` on [`Ctx::get`], [`Ctx::finish`],
+//! a page's own match) ends the session: the answer is marked, and
+//! [`end_refused_sessions`], around every route, removes the session and
+//! clears its cookie. The login page then starts afresh and says why,
+//! instead of sending a browser whose session still looks signed in
+//! straight back home.
+//!
 //! Actions follow post/redirect/get: a form posts, the handler calls the
 //! API and records the outcome as a flash message about the object
 //! ([`Ctx::finish`]), and the page it redirects to shows it in that
@@ -9,9 +18,10 @@
 
 use std::sync::Mutex;
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use maud::{Markup, html};
 use serde_json::Value;
@@ -21,12 +31,24 @@ use crate::client::{ApiFailure, ApiRequest};
 use crate::session::{self, Auth, Flash, FlashKind, Session};
 
 pub const LOGIN: &str = "/dashboard/auth/login";
+/// The login page saying that the session has ended.
+pub const SESSION_ENDED: &str = "/dashboard/auth/login?ended=1";
+
+/// The header of dashboard.js's background refresh of pending rows: such
+/// a request leaves the session's messages for the next real page.
+pub const REFRESH_HEADER: &str = "x-refresh";
 
 /// A failure that ends a page.
 #[derive(Debug)]
 pub enum PageError {
-    /// No session, or its token ended: sign in (again).
+    /// The session has ended: the API refused its token (401), or its
+    /// cookie names a session that expired. The session is removed, its
+    /// cookie cleared, and the login page says so. A page that matches a
+    /// 401 itself returns this too (or `PageError::from(failure)`).
     SignIn,
+    /// Not signed in (no session cookie, or a signed-out session): the
+    /// login page, keeping the signed-out session and its CSRF token.
+    NotSignedIn,
     /// The API refused or failed; its message is shown.
     Api(ApiFailure),
     /// A form without this session's CSRF token.
@@ -50,7 +72,12 @@ impl From<ApiFailure> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, message) = match self {
-            PageError::SignIn => return Redirect::to(LOGIN).into_response(),
+            PageError::SignIn => {
+                let mut response = Redirect::to(SESSION_ENDED).into_response();
+                response.extensions_mut().insert(EndSession);
+                return response;
+            }
+            PageError::NotSignedIn => return Redirect::to(LOGIN).into_response(),
             PageError::Api(failure) if failure.status.is_server_error() => (
                 StatusCode::BAD_GATEWAY,
                 format!("The cloud could not do this: {}", failure.message),
@@ -72,6 +99,31 @@ impl IntoResponse for PageError {
 }
 
 pub type PageResult = Result<Response, PageError>;
+
+/// The mark of an answer that ends its request's session.
+#[derive(Clone, Copy)]
+struct EndSession;
+
+/// Around every dashboard route: when the answer is [`PageError::SignIn`]'s,
+/// removes the request's session and clears its cookie.
+pub async fn end_refused_sessions(
+    State(dashboard): State<Dashboard>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let id = session_cookie(request.headers()).map(str::to_owned);
+    let mut response = next.run(request).await;
+    if response.extensions().get::<EndSession>().is_some() {
+        if let Some(id) = id {
+            dashboard.sessions().remove(&id);
+        }
+        let clear = session::cookie(None, dashboard.secure_cookies());
+        if let Ok(clear) = HeaderValue::from_str(&clear) {
+            response.headers_mut().append(header::SET_COOKIE, clear);
+        }
+    }
+    response
+}
 
 /// How an action ([`Ctx::act`], [`Ctx::create`]) tells its outcome: the
 /// words and where they show, named so a handler reads as what it says.
@@ -105,11 +157,18 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Ctx, PageError> {
         let dashboard = <Dashboard as axum::extract::FromRef<S>>::from_ref(state);
-        let (session_id, session) = session_of(&dashboard, parts).ok_or(PageError::SignIn)?;
-        let auth = session.auth.ok_or(PageError::SignIn)?;
+        let Some((session_id, session)) = session_of(&dashboard, parts) else {
+            return Err(match session_cookie(&parts.headers) {
+                Some(_) => PageError::SignIn,
+                None => PageError::NotSignedIn,
+            });
+        };
+        let auth = session.auth.ok_or(PageError::NotSignedIn)?;
         // A page shows the messages; an action leaves them for the page
-        // it redirects to.
-        let flashes = match parts.method == Method::GET {
+        // it redirects to, and so does a background refresh.
+        let shows_messages =
+            parts.method == Method::GET && !parts.headers.contains_key(REFRESH_HEADER);
+        let flashes = match shows_messages {
             true => dashboard.sessions().take_flashes(&session_id),
             false => Vec::new(),
         };
@@ -125,15 +184,18 @@ where
 
 /// The request's live session, if it has one.
 pub fn session_of(dashboard: &Dashboard, parts: &Parts) -> Option<(String, Session)> {
-    let id = parts
-        .headers
+    let id = session_cookie(&parts.headers)?.to_owned();
+    let session = dashboard.sessions().get(&id)?;
+    Some((id, session))
+}
+
+/// The session id the request's cookie names, live or not.
+fn session_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
-        .find_map(session::cookie_value)?
-        .to_owned();
-    let session = dashboard.sessions().get(&id)?;
-    Some((id, session))
+        .find_map(session::cookie_value)
 }
 
 impl Ctx {
@@ -145,7 +207,7 @@ impl Ctx {
             .token(&self.auth.token)
     }
 
-    /// GETs `path`; a 401 ends the session.
+    /// GETs `path`; a 401 ends the session ([`PageError::SignIn`]).
     pub async fn get(&self, path: impl Into<String>) -> Result<Value, PageError> {
         Ok(self.api(Method::GET, path).send().await?.body)
     }
@@ -228,7 +290,7 @@ impl Ctx {
 
     /// Ends an action: records `done` (or the API's reason, after
     /// `failed`) as a message about `about`, and redirects to `back`.
-    /// A 401 sends the user to sign in again.
+    /// A 401 ends the session ([`PageError::SignIn`]).
     pub fn finish<T>(
         &self,
         outcome: Result<T, ApiFailure>,

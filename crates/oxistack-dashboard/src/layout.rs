@@ -2,12 +2,13 @@
 //! switcher, the navigation, the messages) and the small parts pages are
 //! built from (status badges, action buttons, form fields). Pages are
 //! plain server-rendered HTML; `dashboard.js` only adds the confirmation
-//! dialog, the refresh of pending rows and upload progress, so every
-//! page works without it and with the keyboard alone.
+//! dialog and the refresh of pending rows (upload progress is
+//! `upload.js`, on the image upload page), so every page works without
+//! it and with the keyboard alone.
 
 use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
-use maud::{DOCTYPE, Markup, PreEscaped, html};
+use maud::{DOCTYPE, Markup, html};
 
 use crate::context::Ctx;
 use crate::session::{Flash, FlashKind};
@@ -180,31 +181,53 @@ pub fn error_page(status: StatusCode, message: &str) -> Html<String> {
     )
 }
 
-/// Statuses that change by themselves soon: their rows refresh.
+/// The statuses that change by themselves soon, as the services name
+/// them: Nova's servers, Neutron's ports and routers, Cinder's volumes,
+/// snapshots and backups, Glance's images, Octavia's provisioning. Not a
+/// state that waits for someone (Nova's VERIFY_RESIZE, Glance's queued
+/// image without data, Cinder's awaiting-transfer), nor any error
+/// (Cinder's error_deleting, error_extending ...): those would refresh
+/// forever.
+const PENDING_STATUSES: &[&str] = &[
+    // Nova
+    "BUILD",
+    "REBUILD",
+    "REBOOT",
+    "HARD_REBOOT",
+    "RESIZE",
+    "REVERT_RESIZE",
+    "MIGRATING",
+    "PASSWORD",
+    // Neutron (BUILD too) and Octavia
+    "ALLOCATING",
+    "PENDING_CREATE",
+    "PENDING_UPDATE",
+    "PENDING_DELETE",
+    // Cinder
+    "creating",
+    "attaching",
+    "detaching",
+    "deleting",
+    "extending",
+    "uploading",
+    "downloading",
+    "reserved",
+    "maintenance",
+    "backing-up",
+    "restoring",
+    "restoring-backup",
+    "retyping",
+    "unmanaging",
+    // Glance
+    "saving",
+    "importing",
+];
+
+/// Whether `status` changes by itself soon (its row refreshes); any case.
 pub fn is_pending(status: &str) -> bool {
-    let status = status.to_ascii_uppercase();
-    [
-        "BUILD",
-        "PENDING",
-        "CREATING",
-        "ATTACHING",
-        "DETACHING",
-        "DELETING",
-        "EXTENDING",
-        "UPLOADING",
-        "DOWNLOADING",
-        "QUEUED",
-        "SAVING",
-        "IMPORTING",
-        "REBOOT",
-        "RESERVED",
-        "MIGRATING",
-        "RESIZE",
-        "BACKING-UP",
-        "RESTORING",
-    ]
-    .iter()
-    .any(|pending| status.contains(pending))
+    PENDING_STATUSES
+        .iter()
+        .any(|pending| pending.eq_ignore_ascii_case(status))
 }
 
 /// A status as a coloured badge; the cell is `td[data-status]`.
@@ -269,7 +292,48 @@ pub fn select(
     }
 }
 
-/// Raw SVG or other trusted markup built by this crate.
-pub fn trusted(markup: String) -> Markup {
-    PreEscaped(markup)
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_the_statuses_that_change_by_themselves_are_pending() {
+        for status in [
+            "BUILD",
+            "build",
+            "HARD_REBOOT",
+            "PENDING_CREATE",
+            "creating",
+            "restoring-backup",
+            "saving",
+        ] {
+            assert!(is_pending(status), "{status}");
+        }
+        for status in [
+            "ACTIVE",
+            "VERIFY_RESIZE",
+            "error_deleting",
+            "error_extending",
+            "error_restoring",
+            "error_backing-up",
+            "ERROR",
+            "queued",
+            "available",
+            "",
+        ] {
+            assert!(!is_pending(status), "{status}");
+        }
+    }
+
+    #[test]
+    fn an_error_status_gets_the_bad_badge() {
+        for status in ["error_deleting", "ERROR", "error_extending"] {
+            assert!(
+                badge(status).into_string().contains("badge bad"),
+                "{status}"
+            );
+        }
+        assert!(badge("deleting").into_string().contains("badge pending"));
+        assert!(badge("ACTIVE").into_string().contains("badge good"));
+    }
 }

@@ -87,13 +87,26 @@ pub fn router(api: Router, settings: Settings) -> Router {
         .route("/", get(|| async { Redirect::to(pages::auth::HOME) }))
         .route("/static/{name}", get(assets::serve))
         .merge(pages::routes())
-        .with_state(dashboard)
+        .with_state(dashboard.clone())
+        .layer(axum::middleware::from_fn_with_state(
+            dashboard,
+            context::end_refused_sessions,
+        ))
         .layer(axum::middleware::from_fn(security_headers))
 }
 
+/// What a page may load and run: only this dashboard's own files (no
+/// inline script, so an injected `<script>` or `onclick` would not run;
+/// inline styles are allowed for the meters and the topology picture),
+/// images also as `data:` URLs, the serial console's websocket, and no
+/// framing, `<base>` or posting elsewhere.
+const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; \
+    style-src 'self' 'unsafe-inline'; img-src 'self' data:; connect-src 'self' ws: wss:; \
+    frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
 /// Headers every dashboard answer carries: no framing by other sites, no
 /// sniffing, no caching of pages that show a project's data, no referrer
-/// leaking ids elsewhere.
+/// leaking ids elsewhere; pages also carry the content security policy.
 async fn security_headers(
     request: axum::extract::Request,
     next: axum::middleware::Next,
@@ -113,6 +126,10 @@ async fn security_headers(
     );
     if !is_static {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+        );
     }
     response
 }

@@ -8,6 +8,11 @@
 //! carries `data-refresh`, which `dashboard.js` uses to fetch the page
 //! again and swap in that row until it settles. Messages about a row's
 //! object are shown right under it.
+//!
+//! A table inside an object's page (a network's ports, a router's
+//! interfaces) is rendered whole instead ([`Table::render_all`]): its
+//! rows are few, and filter, sort and page links of its own would share
+//! the page's query string with every other table there.
 
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -159,7 +164,27 @@ impl<'a, T> Table<'a, T> {
     }
 
     /// The filter box, the table of this page's rows and the page links.
-    pub fn render(&self, ctx: &Ctx, query: &ListQuery, mut rows: Vec<T>, empty: &str) -> Markup {
+    pub fn render(&self, ctx: &Ctx, query: &ListQuery, rows: Vec<T>, empty: &str) -> Markup {
+        self.render_with(ctx, Some(query), rows, empty)
+    }
+
+    /// Every row, in the order given, without filter box, sort links or
+    /// pages: for a table embedded in an object's page.
+    pub fn render_all(&self, ctx: &Ctx, rows: Vec<T>, empty: &str) -> Markup {
+        self.render_with(ctx, None, rows, empty)
+    }
+
+    /// The table as [`Table::render`] (`query` given) or
+    /// [`Table::render_all`] (none) shows it.
+    fn render_with(
+        &self,
+        ctx: &Ctx,
+        listed: Option<&ListQuery>,
+        mut rows: Vec<T>,
+        empty: &str,
+    ) -> Markup {
+        let whole = ListQuery::default();
+        let query = listed.unwrap_or(&whole);
         if let (Some(search), Some(q)) = (&self.search, query.q.as_deref()) {
             let q = q.trim().to_lowercase();
             if !q.is_empty() {
@@ -178,12 +203,16 @@ impl<'a, T> Table<'a, T> {
             }
         }
         let total = rows.len();
-        let pages = total.div_ceil(PAGE_SIZE).max(1);
+        let page_size = match listed {
+            Some(_) => PAGE_SIZE,
+            None => total.max(1),
+        };
+        let pages = total.div_ceil(page_size).max(1);
         let page = query.page.unwrap_or(1).clamp(1, pages);
-        let shown = rows.iter().skip((page - 1) * PAGE_SIZE).take(PAGE_SIZE);
+        let shown = rows.iter().skip((page - 1) * page_size).take(page_size);
         let current_sort = sorted_by.map(|column| column.key);
         html! {
-            @if self.search.is_some() {
+            @if self.search.is_some() && listed.is_some() {
                 form.filter method="get" action=(self.base) role="search" {
                     label for="filter" { "Filter" }
                     input #filter type="search" name="q" value=[query.q.as_deref()];
@@ -199,7 +228,7 @@ impl<'a, T> Table<'a, T> {
                     caption.visually-hidden { (self.caption) }
                     thead { tr {
                         @for column in &self.columns {
-                            @if column.sort.is_some() {
+                            @if column.sort.is_some() && listed.is_some() {
                                 @let this = current_sort == Some(column.key);
                                 @let desc = this && !query.descending();
                                 th scope="col" aria-sort=[this.then(|| if query.descending() { "descending" } else { "ascending" })] {

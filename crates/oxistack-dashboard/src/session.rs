@@ -2,13 +2,19 @@
 //! session id in an HttpOnly, SameSite=Strict cookie (Secure when the
 //! cloud is served over TLS). The Keystone token stays here, never in a
 //! URL or a page, and the session ends with it: at its expiry, at logout
-//! (which revokes it) and when an API call answers 401.
+//! (which revokes it) and when an API call answers 401 (the token was
+//! revoked, or the user lost their role or was disabled): then
+//! [`crate::context::PageError::SignIn`] removes the session and clears
+//! its cookie, so the login page starts afresh instead of sending the
+//! browser home again.
 //!
 //! Every session, a signed-out one included, carries a CSRF token that
-//! every form posts back ([`crate::form::CsrfForm`]); login attempts are
-//! slowed per user name after repeated failures ([`LoginLimiter`]).
+//! every form posts back ([`crate::form::CsrfForm`]). Signed-out sessions
+//! cost a visitor nothing to make (any GET of the login page), so there
+//! are at most [`MAX_ANONYMOUS`] of them: a new one evicts the oldest.
+//! Login attempts are limited per user name ([`LoginLimiter`]).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
@@ -19,11 +25,29 @@ use sha2::{Digest, Sha256};
 pub const COOKIE: &str = "oxistack_session";
 /// A signed-out session (the login form's CSRF token) lives this long.
 const ANONYMOUS_LIFETIME: Duration = Duration::from_secs(3600);
-/// Beyond this many sessions, expired ones are swept on the next write.
+/// At most this many signed-out sessions live at once.
+pub const MAX_ANONYMOUS: usize = 10_000;
+/// Below this many entries, a map is never swept.
 const SWEEP_ABOVE: usize = 1000;
 
+/// When a map of expiring entries is swept next: once it has grown to
+/// twice the size it had after the last sweep, so that sweeping costs a
+/// constant time per insertion on average, however many entries live.
+#[derive(Default)]
+struct SweepMark(usize);
+
+impl SweepMark {
+    fn due(&self, len: usize) -> bool {
+        len > self.0.max(SWEEP_ABOVE)
+    }
+
+    fn swept(&mut self, len: usize) {
+        self.0 = 2 * len;
+    }
+}
+
 /// What a signed-in session acts as.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Auth {
     pub token: String,
     pub expires_at: DateTime<Utc>,
@@ -35,6 +59,23 @@ pub struct Auth {
     pub roles: Vec<String>,
     /// The projects the user may switch to, `(id, name)`.
     pub projects: Vec<(String, String)>,
+}
+
+/// Everything but the token, which no log line may hold.
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auth")
+            .field("token", &"<hidden>")
+            .field("expires_at", &self.expires_at)
+            .field("user_id", &self.user_id)
+            .field("user_name", &self.user_name)
+            .field("domain_name", &self.domain_name)
+            .field("project_id", &self.project_id)
+            .field("project_name", &self.project_name)
+            .field("roles", &self.roles)
+            .field("projects", &self.projects)
+            .finish()
+    }
 }
 
 impl Auth {
@@ -78,9 +119,24 @@ impl Session {
 
 /// The sessions, by the SHA-256 of their id (a leaked memory dump or log
 /// line of the map never holds a usable cookie).
-#[derive(Default)]
 pub struct SessionStore {
-    sessions: Mutex<HashMap<String, Session>>,
+    sessions: Mutex<Sessions>,
+    anonymous_limit: usize,
+}
+
+#[derive(Default)]
+struct Sessions {
+    by_key: HashMap<String, Session>,
+    /// The keys of signed-out sessions, oldest first; some may be gone
+    /// already (signed in, expired), which only makes room sooner.
+    anonymous: VecDeque<String>,
+    sweep: SweepMark,
+}
+
+impl Default for SessionStore {
+    fn default() -> SessionStore {
+        SessionStore::with_anonymous_limit(MAX_ANONYMOUS)
+    }
 }
 
 fn random_hex() -> String {
@@ -94,6 +150,14 @@ fn key(id: &str) -> String {
 }
 
 impl SessionStore {
+    /// A store keeping at most `limit` signed-out sessions.
+    pub fn with_anonymous_limit(limit: usize) -> SessionStore {
+        SessionStore {
+            sessions: Mutex::default(),
+            anonymous_limit: limit,
+        }
+    }
+
     /// A new session; returns its id (the cookie's value).
     pub fn create(&self, auth: Option<Auth>) -> (String, Session) {
         let id = random_hex();
@@ -104,20 +168,38 @@ impl SessionStore {
             anonymous_until: Instant::now() + ANONYMOUS_LIFETIME,
         };
         let mut sessions = self.lock();
-        if sessions.len() > SWEEP_ABOVE {
-            sessions.retain(|_, session| !session.expired());
+        let Sessions {
+            by_key,
+            anonymous,
+            sweep,
+        } = &mut *sessions;
+        if sweep.due(by_key.len()) {
+            by_key.retain(|_, session| !session.expired());
+            anonymous.retain(|key| by_key.get(key).is_some_and(|s| s.auth.is_none()));
+            sweep.swept(by_key.len());
         }
-        sessions.insert(key(&id), session.clone());
+        if session.auth.is_none() {
+            anonymous.push_back(key(&id));
+            while anonymous.len() > self.anonymous_limit {
+                let Some(oldest) = anonymous.pop_front() else {
+                    break;
+                };
+                if by_key.get(&oldest).is_some_and(|s| s.auth.is_none()) {
+                    by_key.remove(&oldest);
+                }
+            }
+        }
+        by_key.insert(key(&id), session.clone());
         (id, session)
     }
 
     /// The live session of `id`; an expired one is removed.
     pub fn get(&self, id: &str) -> Option<Session> {
-        let mut sessions = self.lock();
+        let by_key = &mut self.lock().by_key;
         let key = key(id);
-        match sessions.get(&key) {
+        match by_key.get(&key) {
             Some(session) if session.expired() => {
-                sessions.remove(&key);
+                by_key.remove(&key);
                 None
             }
             Some(session) => Some(session.clone()),
@@ -127,7 +209,7 @@ impl SessionStore {
 
     /// Changes the session `id` in place, if it still exists.
     pub fn update(&self, id: &str, change: impl FnOnce(&mut Session)) {
-        if let Some(session) = self.lock().get_mut(&key(id)) {
+        if let Some(session) = self.lock().by_key.get_mut(&key(id)) {
             change(session);
         }
     }
@@ -135,16 +217,17 @@ impl SessionStore {
     /// The session's messages, removed (each is shown once).
     pub fn take_flashes(&self, id: &str) -> Vec<Flash> {
         self.lock()
+            .by_key
             .get_mut(&key(id))
             .map(|session| std::mem::take(&mut session.flashes))
             .unwrap_or_default()
     }
 
     pub fn remove(&self, id: &str) {
-        self.lock().remove(&key(id));
+        self.lock().by_key.remove(&key(id));
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Session>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Sessions> {
         self.sessions
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -156,9 +239,21 @@ impl SessionStore {
 /// 4 s ... up to [`MAX_WAIT`]) since the last failure; a success forgets
 /// the user's failures. Keyed by the name as typed (lowercased), so a
 /// guessed password costs the same for every spelling of the user.
+///
+/// An attempt counts as a failure from the moment it begins
+/// ([`LoginLimiter::try_begin`]) until it is known to have succeeded, so
+/// attempts made in parallel cannot all pass while Keystone is still
+/// answering the first ones.
 #[derive(Default)]
 pub struct LoginLimiter {
-    failures: Mutex<HashMap<String, (u32, Instant)>>,
+    failures: Mutex<Failures>,
+}
+
+#[derive(Default)]
+struct Failures {
+    /// Per user: how many failures, and when the last attempt began.
+    by_user: HashMap<String, (u32, Instant)>,
+    sweep: SweepMark,
 }
 
 pub const FREE_FAILURES: u32 = 3;
@@ -166,39 +261,54 @@ const MAX_WAIT: Duration = Duration::from_secs(60);
 /// A user's failures are forgotten after this long without another.
 const FORGET_AFTER: Duration = Duration::from_secs(900);
 
+/// A login attempt under way, already counted as a failure; tell it
+/// [`Attempt::succeeded`] when it did.
+#[must_use]
+pub struct Attempt<'a> {
+    limiter: &'a LoginLimiter,
+    user: String,
+}
+
+impl Attempt<'_> {
+    /// The attempt signed in: the user's failures are forgotten.
+    pub fn succeeded(self) {
+        self.limiter.lock().by_user.remove(&self.user);
+    }
+}
+
 impl LoginLimiter {
-    /// How long `user` must still wait before trying again, if at all.
-    pub fn wait(&self, user: &str) -> Option<Duration> {
-        let failures = self.lock();
-        let (count, last) = failures.get(&user.to_lowercase())?;
-        if *count < FREE_FAILURES || last.elapsed() > FORGET_AFTER {
-            return None;
-        }
-        let wait = Duration::from_secs(1u64 << (count - FREE_FAILURES).min(6)).min(MAX_WAIT);
-        wait.checked_sub(last.elapsed())
-            .filter(|left| !left.is_zero())
-    }
-
-    pub fn failed(&self, user: &str) {
+    /// Begins an attempt to sign in as `user`, or says how long they must
+    /// still wait.
+    pub fn try_begin(&self, user: &str) -> Result<Attempt<'_>, Duration> {
+        let user = user.to_lowercase();
         let mut failures = self.lock();
-        if failures.len() > SWEEP_ABOVE {
-            failures.retain(|_, (_, last)| last.elapsed() < FORGET_AFTER);
+        let Failures { by_user, sweep } = &mut *failures;
+        if sweep.due(by_user.len()) {
+            by_user.retain(|_, (_, last)| last.elapsed() < FORGET_AFTER);
+            sweep.swept(by_user.len());
         }
-        let entry = failures
-            .entry(user.to_lowercase())
-            .or_insert((0, Instant::now()));
-        if entry.1.elapsed() > FORGET_AFTER {
-            entry.0 = 0;
+        let (count, last) = by_user.entry(user.clone()).or_insert((0, Instant::now()));
+        if last.elapsed() > FORGET_AFTER {
+            *count = 0;
         }
-        entry.0 += 1;
-        entry.1 = Instant::now();
+        if *count >= FREE_FAILURES {
+            let wait = Duration::from_secs(1u64 << (*count - FREE_FAILURES).min(6)).min(MAX_WAIT);
+            if let Some(left) = wait
+                .checked_sub(last.elapsed())
+                .filter(|left| !left.is_zero())
+            {
+                return Err(left);
+            }
+        }
+        *count += 1;
+        *last = Instant::now();
+        Ok(Attempt {
+            limiter: self,
+            user,
+        })
     }
 
-    pub fn succeeded(&self, user: &str) {
-        self.lock().remove(&user.to_lowercase());
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (u32, Instant)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Failures> {
         self.failures
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
@@ -237,24 +347,86 @@ pub fn cookie_value(header: &str) -> Option<&str> {
 mod tests {
     use super::*;
 
+    fn auth() -> Auth {
+        Auth {
+            token: "secret-token".into(),
+            expires_at: Utc::now() + chrono::Duration::hours(1),
+            user_id: "u".into(),
+            user_name: "kube".into(),
+            domain_name: "Default".into(),
+            project_id: "p".into(),
+            project_name: "kube".into(),
+            roles: vec![],
+            projects: vec![],
+        }
+    }
+
+    fn failed(limiter: &LoginLimiter, user: &str) {
+        drop(limiter.try_begin(user).expect("an attempt"));
+    }
+
     #[test]
     fn repeated_failures_make_the_user_wait_longer() {
         let limiter = LoginLimiter::default();
-        for _ in 0..FREE_FAILURES - 1 {
-            limiter.failed("Kube");
+        for _ in 0..FREE_FAILURES {
+            failed(&limiter, "Kube");
         }
-        assert_eq!(limiter.wait("kube"), None);
-        limiter.failed("kube");
         let first = limiter
-            .wait("KUBE")
+            .try_begin("KUBE")
+            .err()
             .expect("a wait after the free failures");
         assert!(first <= Duration::from_secs(1));
-        limiter.failed("kube");
-        let second = limiter.wait("kube").expect("a longer wait");
+        assert!(
+            limiter.try_begin("demo").is_ok(),
+            "another user is not slowed"
+        );
+        std::thread::sleep(first);
+        failed(&limiter, "kube");
+        let second = limiter.try_begin("kube").err().expect("a longer wait");
         assert!(second > Duration::from_millis(1500), "{second:?}");
-        assert_eq!(limiter.wait("demo"), None);
-        limiter.succeeded("kube");
-        assert_eq!(limiter.wait("kube"), None);
+    }
+
+    #[test]
+    fn a_success_forgets_the_failures() {
+        let limiter = LoginLimiter::default();
+        for _ in 0..FREE_FAILURES - 1 {
+            failed(&limiter, "kube");
+        }
+        limiter
+            .try_begin("kube")
+            .expect("a free attempt")
+            .succeeded();
+        for _ in 0..FREE_FAILURES {
+            failed(&limiter, "kube");
+        }
+        assert!(limiter.try_begin("kube").is_err());
+    }
+
+    #[test]
+    fn parallel_attempts_beyond_the_free_ones_are_refused() {
+        let limiter = LoginLimiter::default();
+        let tries = 16;
+        let start = std::sync::Barrier::new(tries);
+        // Every attempt is still under way (its guard held) when the
+        // others begin, as when Keystone has not answered yet.
+        let begun = std::thread::scope(|scope| {
+            let threads: Vec<_> = (0..tries)
+                .map(|_| {
+                    scope.spawn(|| {
+                        start.wait();
+                        let attempt = limiter.try_begin("kube");
+                        start.wait();
+                        attempt.is_ok()
+                    })
+                })
+                .collect();
+            threads
+                .into_iter()
+                .map(|thread| thread.join().expect("no panic"))
+                .filter(|began| *began)
+                .count()
+        });
+        assert_eq!(begun, FREE_FAILURES as usize);
     }
 
     #[test]
@@ -265,20 +437,37 @@ mod tests {
         assert!(store.get("other").is_none());
         store.update(&id, |session| {
             session.auth = Some(Auth {
-                token: "t".into(),
                 expires_at: Utc::now() - chrono::Duration::seconds(1),
-                user_id: "u".into(),
-                user_name: "kube".into(),
-                domain_name: "Default".into(),
-                project_id: "p".into(),
-                project_name: "kube".into(),
-                roles: vec![],
-                projects: vec![],
+                ..auth()
             })
         });
         assert!(
             store.get(&id).is_none(),
             "the token expired, so did the session"
+        );
+    }
+
+    #[test]
+    fn signed_out_sessions_are_capped_oldest_first() {
+        let store = SessionStore::with_anonymous_limit(3);
+        let (signed_in, _) = store.create(Some(auth()));
+        let ids: Vec<String> = (0..5).map(|_| store.create(None).0).collect();
+        assert!(store.get(&ids[0]).is_none() && store.get(&ids[1]).is_none());
+        assert!(ids[2..].iter().all(|id| store.get(id).is_some()));
+        assert!(store.get(&signed_in).is_some(), "signed-in sessions stay");
+        assert_eq!(store.lock().by_key.len(), 4);
+        // A removed one makes room sooner, never evicts a signed-in one.
+        store.remove(&ids[2]);
+        store.create(None);
+        assert!(store.get(&ids[3]).is_some() && store.get(&signed_in).is_some());
+    }
+
+    #[test]
+    fn the_debug_form_of_a_session_hides_the_token() {
+        let shown = format!("{:?}", auth());
+        assert!(
+            shown.contains("kube") && !shown.contains("secret-token"),
+            "{shown}"
         );
     }
 

@@ -1,7 +1,9 @@
 //! Signing in and out and switching projects: Keystone's password and
 //! token methods, called like any client calls them. A successful login
 //! starts a new session (its id never carried over from before, against
-//! fixation); repeated failures for a user name are slowed.
+//! fixation); repeated failures for a user name are slowed. A session the
+//! cloud stopped accepting was ended before the browser came back here
+//! ([`crate::context::PageError::SignIn`]); the form says so.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -32,8 +34,33 @@ pub fn routes() -> Router<Dashboard> {
 
 #[derive(Deserialize, Default)]
 pub struct LoginQuery {
+    /// After signing out.
     #[serde(default)]
     bye: Option<String>,
+    /// After the session ended by itself.
+    #[serde(default)]
+    ended: Option<String>,
+}
+
+impl LoginQuery {
+    /// What the form says before anything was entered.
+    fn notice(&self) -> Option<Notice<'static>> {
+        if self.ended.is_some() {
+            Some(Notice::Alert(
+                "Your session has ended: it expired, was revoked, or your access changed. Sign in again.",
+            ))
+        } else {
+            self.bye
+                .as_ref()
+                .map(|_| Notice::Status("You have signed out."))
+        }
+    }
+}
+
+/// A message on the login form: news, or why it is shown again.
+enum Notice<'a> {
+    Status(&'a str),
+    Alert(&'a str),
 }
 
 /// The login form; a signed-in user goes home.
@@ -45,18 +72,16 @@ async fn login_page(
     match session_of(&dashboard, &parts) {
         Some((_, session)) if session.auth.is_some() => Redirect::to(HOME).into_response(),
         Some((_, session)) => {
-            let notice = query.bye.map(|_| "You have signed out.");
-            login_form(&session.csrf, notice, None, &LoginForm::default()).into_response()
+            login_form(&session.csrf, query.notice(), &LoginForm::default()).into_response()
         }
         None => {
             let (id, session) = dashboard.sessions().create(None);
-            let notice = query.bye.map(|_| "You have signed out.");
             (
                 [(
                     header::SET_COOKIE,
                     session::cookie(Some(&id), dashboard.secure_cookies()),
                 )],
-                login_form(&session.csrf, notice, None, &LoginForm::default()),
+                login_form(&session.csrf, query.notice(), &LoginForm::default()),
             )
                 .into_response()
         }
@@ -86,7 +111,7 @@ async fn login(
     let refuse = |status: StatusCode, message: &str| {
         (
             status,
-            login_form(&session.csrf, None, Some(message), &form),
+            login_form(&session.csrf, Some(Notice::Alert(message)), &form),
         )
             .into_response()
     };
@@ -97,30 +122,28 @@ async fn login(
             "Enter your user name and password.",
         );
     }
-    if let Some(wait) = dashboard.login_limiter().wait(username) {
-        return refuse(
-            StatusCode::TOO_MANY_REQUESTS,
-            &format!(
-                "Too many failed sign-in attempts for this user. Try again in {} seconds.",
-                wait.as_secs().max(1)
-            ),
-        );
-    }
+    // Counted as a failure until it succeeds, so parallel attempts
+    // cannot slip past the limit while Keystone answers.
+    let attempt = match dashboard.login_limiter().try_begin(username) {
+        Ok(attempt) => attempt,
+        Err(wait) => {
+            return refuse(
+                StatusCode::TOO_MANY_REQUESTS,
+                &format!(
+                    "Too many failed sign-in attempts for this user. Try again in {} seconds.",
+                    wait.as_secs().max(1)
+                ),
+            );
+        }
+    };
     let domain = match form.domain.trim() {
         "" => "Default",
         domain => domain,
     };
-    match authenticate(
-        &dashboard,
-        domain,
-        username,
-        &form.password,
-        form.project.trim(),
-    )
-    .await
-    {
+    let project = form.project.trim();
+    match authenticate(&dashboard, domain, username, &form.password, project).await {
         Ok(auth) => {
-            dashboard.login_limiter().succeeded(username);
+            attempt.succeeded();
             dashboard.sessions().remove(&old_id);
             let (id, _) = dashboard.sessions().create(Some(auth));
             (
@@ -132,13 +155,15 @@ async fn login(
             )
                 .into_response()
         }
-        Err(LoginFailure::Credentials) => {
-            dashboard.login_limiter().failed(username);
-            refuse(
-                StatusCode::UNAUTHORIZED,
-                "Invalid credentials: the domain, user name or password is wrong.",
-            )
-        }
+        // Keystone does not say which part was wrong; with a project
+        // named, it may be the project (or the user's role on it).
+        Err(LoginFailure::Credentials) => refuse(
+            StatusCode::UNAUTHORIZED,
+            match project {
+                "" => "Invalid credentials: the domain, user name or password is wrong.",
+                _ => "Invalid credentials: the domain, user name, password or project is wrong.",
+            },
+        ),
         Err(LoginFailure::Refused(message)) => refuse(StatusCode::FORBIDDEN, &message),
     }
 }
@@ -330,12 +355,7 @@ async fn switch_project(ctx: Ctx, CsrfForm(form): CsrfForm<SwitchForm>) -> Respo
     }
 }
 
-fn login_form(
-    csrf: &str,
-    notice: Option<&str>,
-    error: Option<&str>,
-    form: &LoginForm,
-) -> Html<String> {
+fn login_form(csrf: &str, notice: Option<Notice>, form: &LoginForm) -> Html<String> {
     let domain = match form.domain.as_str() {
         "" => "Default",
         domain => domain,
@@ -353,8 +373,11 @@ fn login_form(
             body.plain {
                 main #main.card {
                     h1 { "Sign in to oxistack" }
-                    @if let Some(notice) = notice { p.flash.flash-ok role="status" { (notice) } }
-                    @if let Some(error) = error { p.flash.flash-error role="alert" { (error) } }
+                    @match notice {
+                        Some(Notice::Status(text)) => p.flash.flash-ok role="status" { (text) },
+                        Some(Notice::Alert(text)) => p.flash.flash-error role="alert" { (text) },
+                        None => {},
+                    }
                     form method="post" action=(LOGIN) {
                         input type="hidden" name="csrf" value=(csrf);
                         (layout::field("Domain", "domain", html! {

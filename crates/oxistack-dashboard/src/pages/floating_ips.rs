@@ -2,7 +2,8 @@
 //! panel (Project, Network): the list with what each address is mapped to (an
 //! instance, or a load balancer by its VIP port), allocating one from an
 //! external network, associating it with an instance's port or a load
-//! balancer's VIP in one choice, disassociating and releasing it.
+//! balancer's VIP in one choice, disassociating and releasing it. Only
+//! the project's own addresses are listed, also to an admin.
 
 use std::collections::HashMap;
 
@@ -21,10 +22,10 @@ use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field, select};
 use crate::list::{ListQuery, Table};
 use crate::pages::neutron::{
-    Pairs, addresses, by_id, by_vip_port, external_networks, link, load_balancers, name_of,
-    network_choices, network_href, neutron_list, port_device, servers,
+    Pairs, addresses, by_id, by_vip_port, external_networks, link, load_balancers, network_choices,
+    network_href, port_device, project_list, servers,
 };
-use crate::pages::{segment, text};
+use crate::pages::{name_of, segment, text};
 
 const BASE: &str = "/dashboard/project/floating_ips";
 
@@ -85,8 +86,8 @@ fn targets(
 
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
     let (floating_ips, ports, servers, load_balancers, externals) = tokio::join!(
-        neutron_list(&ctx, "floatingips", "floatingips"),
-        neutron_list(&ctx, "ports", "ports"),
+        project_list(&ctx, "floatingips", "floatingips"),
+        project_list(&ctx, "ports", "ports"),
         servers(&ctx),
         load_balancers(&ctx),
         external_networks(&ctx),

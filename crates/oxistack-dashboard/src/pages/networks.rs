@@ -2,6 +2,8 @@
 //! as Horizon's Project > Network > Networks panel: the list, a network
 //! created with an optional first subnet in one form, and a network's page
 //! with its subnets and ports, where subnets are added and deleted.
+//! The list holds the project's networks and those it may use (shared
+//! and external ones), not every project's as Neutron shows an admin.
 
 use std::collections::HashMap;
 
@@ -19,10 +21,10 @@ use crate::form::{self, CsrfForm};
 use crate::layout::{self, action_button, field};
 use crate::list::{ListQuery, Table};
 use crate::pages::neutron::{
-    NETWORKS as BASE, Pairs, addresses, admin_state, by_id, by_vip_port, load_balancers, name_of,
-    network_href, neutron_list, port_device, servers, yes_no,
+    NETWORKS as BASE, Pairs, addresses, admin_state, by_id, by_vip_port, load_balancers,
+    network_href, neutron_list, port_device, project_list, servers, subnets_of, usable_networks,
 };
-use crate::pages::{segment, text};
+use crate::pages::{name_of, segment, text, yes_no};
 
 pub fn routes() -> Router<Dashboard> {
     Router::new()
@@ -38,11 +40,8 @@ pub fn routes() -> Router<Dashboard> {
 }
 
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
-    let (networks, subnets) = tokio::join!(
-        neutron_list(&ctx, "networks", "networks"),
-        neutron_list(&ctx, "subnets", "subnets"),
-    );
-    let (networks, subnets) = (networks?, subnets?);
+    let networks = usable_networks(&ctx).await?;
+    let subnets = subnets_of(&ctx, &networks).await?;
     let subnets = by_id(&subnets);
     let subnet_text = |n: &Value| -> String {
         subnet_ids(n)
@@ -216,7 +215,7 @@ async fn details(ctx: Ctx, Path(id): Path<String>) -> PageResult {
         neutron_list(&ctx, format!("subnets?{query}"), "subnets"),
         neutron_list(&ctx, format!("ports?{query}"), "ports"),
         servers(&ctx),
-        neutron_list(&ctx, "routers", "routers"),
+        project_list(&ctx, "routers", "routers"),
         load_balancers(&ctx),
     );
     let (subnets, ports, servers, routers, load_balancers) =
@@ -284,9 +283,9 @@ async fn details(ctx: Ctx, Path(id): Path<String>) -> PageResult {
         }
         (delete_button(&ctx, &network, "Delete network"))
         h2 { "Subnets" }
-        (subnet_table.render(&ctx, &ListQuery::default(), subnets, "No subnets: add one below."))
+        (subnet_table.render_all(&ctx, subnets, "No subnets: add one below."))
         h2 { "Ports" }
-        (port_table.render(&ctx, &ListQuery::default(), ports, "No ports on this network."))
+        (port_table.render_all(&ctx, ports, "No ports on this network."))
         form.card method="post" action=(format!("{here}/subnets")) {
             h2 { "Add subnet" }
             (ctx.csrf_field())

@@ -3,6 +3,11 @@
 //! naming the device a port belongs to, the links to each object's page,
 //! and giving a port (an instance's, a load balancer's VIP) a floating
 //! IP. Kept apart so the panels read the same answers the same way.
+//!
+//! Neutron and Octavia list every project's objects to an admin, so the
+//! project panels ask for the signed-in project's own ([`project_list`]),
+//! as Horizon's do, and for the networks it may use besides
+//! ([`usable_networks`]).
 
 use std::collections::HashMap;
 
@@ -12,7 +17,7 @@ use serde_json::{Value, json};
 
 use crate::client::{ApiFailure, COMPUTE, LOAD_BALANCER, NETWORK};
 use crate::context::{Ctx, PageError};
-use crate::pages::{segment, text};
+use crate::pages::{items, name_of, segment, text};
 
 pub const NETWORKS: &str = "/dashboard/project/networks";
 pub const ROUTERS: &str = "/dashboard/project/routers";
@@ -22,11 +27,6 @@ pub const LOAD_BALANCERS: &str = "/dashboard/project/load_balancers";
 /// A form read as its fields, for repeated or optional ones.
 pub type Pairs = Vec<(String, String)>;
 
-/// The objects under `key` of a list answer (`{"networks": [...]}`).
-pub fn items(body: &Value, key: &str) -> Vec<Value> {
-    body[key].as_array().cloned().unwrap_or_default()
-}
-
 /// `GET {NETWORK}/{path}` and its list under `key`.
 pub async fn neutron_list(
     ctx: &Ctx,
@@ -35,6 +35,47 @@ pub async fn neutron_list(
 ) -> Result<Vec<Value>, PageError> {
     let path = path.as_ref();
     Ok(items(&ctx.get(format!("{NETWORK}/{path}")).await?, key))
+}
+
+/// The query that keeps a list to the signed-in project's objects.
+pub fn project_filter(ctx: &Ctx) -> String {
+    format!("project_id={}", segment(&ctx.auth.project_id))
+}
+
+/// `GET {NETWORK}/{collection}` of the signed-in project's objects, and
+/// the list under `key`.
+pub async fn project_list(ctx: &Ctx, collection: &str, key: &str) -> Result<Vec<Value>, PageError> {
+    neutron_list(ctx, format!("{collection}?{}", project_filter(ctx)), key).await
+}
+
+/// The networks the project may use: its own, the shared ones and the
+/// external ones (as Horizon's network list), each once.
+pub async fn usable_networks(ctx: &Ctx) -> Result<Vec<Value>, PageError> {
+    let (own, shared, external) = tokio::join!(
+        project_list(ctx, "networks", "networks"),
+        neutron_list(ctx, "networks?shared=true", "networks"),
+        external_networks(ctx),
+    );
+    let mut networks = own?;
+    for network in shared?.into_iter().chain(external?) {
+        if !networks.iter().any(|known| known["id"] == network["id"]) {
+            networks.push(network);
+        }
+    }
+    Ok(networks)
+}
+
+/// The subnets of `networks`.
+pub async fn subnets_of(ctx: &Ctx, networks: &[Value]) -> Result<Vec<Value>, PageError> {
+    if networks.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ids: Vec<(&str, String)> = networks
+        .iter()
+        .map(|network| ("network_id", text(&network["id"])))
+        .collect();
+    let query = serde_urlencoded::to_string(&ids).unwrap_or_default();
+    neutron_list(ctx, format!("subnets?{query}"), "subnets").await
 }
 
 /// The project's servers (id, name, status), as Nova lists them.
@@ -51,7 +92,10 @@ pub async fn load_balancers(ctx: &Ctx) -> Result<Vec<Value>, PageError> {
     match ctx
         .api(
             axum::http::Method::GET,
-            format!("{LOAD_BALANCER}/lbaas/loadbalancers"),
+            format!(
+                "{LOAD_BALANCER}/lbaas/loadbalancers?{}",
+                project_filter(ctx)
+            ),
         )
         .send()
         .await
@@ -120,14 +164,6 @@ pub fn by_id(objects: &[Value]) -> HashMap<String, &Value> {
     objects.iter().map(|o| (text(&o["id"]), o)).collect()
 }
 
-/// An object's name, or its id when it has none.
-pub fn name_of(object: &Value) -> String {
-    match text(&object["name"]) {
-        name if name.is_empty() => text(&object["id"]),
-        name => name,
-    }
-}
-
 /// The addresses of a port's `fixed_ips` (or a gateway's
 /// `external_fixed_ips`).
 pub fn addresses(fixed_ips: &Value) -> Vec<String> {
@@ -137,14 +173,6 @@ pub fn addresses(fixed_ips: &Value) -> Vec<String> {
         .flatten()
         .map(|ip| text(&ip["ip_address"]))
         .collect()
-}
-
-/// "Yes" or "No" for a JSON boolean.
-pub fn yes_no(value: &Value) -> &'static str {
-    match value.as_bool() {
-        Some(true) => "Yes",
-        _ => "No",
-    }
 }
 
 /// Neutron's `admin_state_up` as Horizon shows it.

@@ -13,7 +13,7 @@ use crate::Dashboard;
 use crate::client::{COMPUTE, LOAD_BALANCER, NETWORK, VOLUME};
 use crate::context::{Ctx, PageError, PageResult};
 use crate::layout;
-use crate::pages::segment;
+use crate::pages::{read_part, segment};
 
 const BASE: &str = "/dashboard/project/";
 
@@ -142,33 +142,15 @@ fn meter(usage: &Usage) -> Markup {
     }
 }
 
-/// A section's source: a 404 means the service is not mounted.
-async fn fetch(ctx: &Ctx, path: String) -> Result<Option<Value>, PageError> {
-    match ctx.call(axum::http::Method::GET, path, None).await {
-        Ok(body) => Ok(Some(body)),
-        Err(failure) if failure.is_not_found() => Ok(None),
-        Err(failure) if failure.is_unauthorized() => Err(PageError::SignIn),
-        Err(failure) => Err(PageError::Api(failure)),
-    }
-}
-
-/// Turns a source into a section: a refusal is shown, not the end of the
-/// page.
-fn section<T>(
-    fetched: Result<Option<T>, PageError>,
-    usages: impl FnOnce(&T) -> Vec<Usage>,
-) -> Result<Section, PageError> {
-    match fetched {
-        Ok(Some(body)) => Ok(Ok(usages(&body))),
-        Ok(None) => Ok(Ok(Vec::new())),
-        Err(PageError::Api(failure)) => Ok(Err(failure.message)),
-        Err(other) => Err(other),
-    }
+/// Turns what was read (see [`read_part`]) into a section: a service
+/// that is not there has no meters, a refusal is shown.
+fn section<T>(read: Result<Option<T>, String>, usages: impl FnOnce(&T) -> Vec<Usage>) -> Section {
+    read.map(|body| body.as_ref().map(usages).unwrap_or_default())
 }
 
 async fn compute_usage(ctx: &Ctx) -> Result<Section, PageError> {
-    let limits = fetch(ctx, format!("{COMPUTE}/limits")).await;
-    section(limits, |body| {
+    let limits = read_part(ctx, format!("{COMPUTE}/limits")).await?;
+    Ok(section(limits, |body| {
         let absolute = &body["limits"]["absolute"];
         vec![
             Usage::new(
@@ -190,13 +172,13 @@ async fn compute_usage(ctx: &Ctx) -> Result<Section, PageError> {
                 Unit::Megabytes,
             ),
         ]
-    })
+    }))
 }
 
 async fn network_usage(ctx: &Ctx) -> Result<Section, PageError> {
     let project = segment(&ctx.auth.project_id);
-    let details = fetch(ctx, format!("{NETWORK}/quotas/{project}/details")).await;
-    section(details, |body| {
+    let details = read_part(ctx, format!("{NETWORK}/quotas/{project}/details")).await?;
+    Ok(section(details, |body| {
         [
             ("Floating IPs", "floatingip"),
             ("Security Groups", "security_group"),
@@ -210,13 +192,13 @@ async fn network_usage(ctx: &Ctx) -> Result<Section, PageError> {
             Usage::new(label, &quota["used"], &quota["limit"], Unit::Count)
         })
         .collect()
-    })
+    }))
 }
 
 async fn volume_usage(ctx: &Ctx) -> Result<Section, PageError> {
     let project = segment(&ctx.auth.project_id);
-    let limits = fetch(ctx, format!("{VOLUME}/{project}/limits")).await;
-    section(limits, |body| {
+    let limits = read_part(ctx, format!("{VOLUME}/{project}/limits")).await?;
+    Ok(section(limits, |body| {
         let absolute = &body["limits"]["absolute"];
         vec![
             Usage::new(
@@ -238,7 +220,7 @@ async fn volume_usage(ctx: &Ctx) -> Result<Section, PageError> {
                 Unit::Count,
             ),
         ]
-    })
+    }))
 }
 
 /// Octavia's quota says how many; the project's own list says how many
@@ -246,22 +228,32 @@ async fn volume_usage(ctx: &Ctx) -> Result<Section, PageError> {
 async fn load_balancer_usage(ctx: &Ctx) -> Result<Section, PageError> {
     let project = segment(&ctx.auth.project_id);
     let (quota, list) = tokio::join!(
-        fetch(ctx, format!("{LOAD_BALANCER}/lbaas/quotas/{project}")),
-        fetch(
+        read_part(ctx, format!("{LOAD_BALANCER}/lbaas/quotas/{project}")),
+        read_part(
             ctx,
             format!("{LOAD_BALANCER}/lbaas/loadbalancers?project_id={project}")
         ),
     );
-    let fetched = quota.and_then(|quota| Ok(quota.zip(list?)));
-    section(fetched, |(quota, list)| {
+    let (quota, list) = (quota?, list?);
+    let read = quota.and_then(|quota| Ok(quota.zip(list?)));
+    Ok(section(read, |(quota, list)| {
         let used = list["loadbalancers"].as_array().map_or(0, Vec::len);
         vec![Usage::new(
             "Load Balancers",
             &Value::from(used),
-            &quota["quota"]["loadbalancer"],
+            load_balancer_quota(&quota["quota"]),
             Unit::Count,
         )]
-    })
+    }))
+}
+
+/// Octavia's load balancer quota: `load_balancer` now, `loadbalancer`
+/// before (deprecated, still sent by some).
+fn load_balancer_quota(quota: &Value) -> &Value {
+    match &quota["load_balancer"] {
+        Value::Null => &quota["loadbalancer"],
+        current => current,
+    }
 }
 
 #[cfg(test)]
@@ -298,6 +290,13 @@ mod tests {
         assert_eq!(unlimited.summary(), "Used 2 of unlimited");
         assert_eq!(usage(12, 10, Unit::Count).percent(), Some(100));
         assert_eq!(usage(0, 0, Unit::Count).percent(), Some(100));
+    }
+
+    #[test]
+    fn the_load_balancer_quota_has_its_current_name_first() {
+        let quota = json!({"load_balancer": 5, "loadbalancer": 3});
+        assert_eq!(load_balancer_quota(&quota), &json!(5));
+        assert_eq!(load_balancer_quota(&json!({"loadbalancer": 3})), &json!(3));
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //! Project > Network > Routers panel: the list with each router's
 //! external gateway, creating one (with a gateway if wanted), and a
 //! router's page where the gateway is set or cleared and interfaces on the
-//! project's subnets are added and removed.
+//! project's subnets are added and removed. Only the project's own
+//! routers are listed, also to an admin.
 
 use std::collections::HashMap;
 
@@ -21,10 +22,10 @@ use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field, select};
 use crate::list::{ListQuery, Table};
 use crate::pages::neutron::{
-    Pairs, ROUTERS as BASE, addresses, admin_state, by_id, external_networks, link, name_of,
-    network_choices, network_href, neutron_list, router_href,
+    Pairs, ROUTERS as BASE, addresses, admin_state, by_id, external_networks, link,
+    network_choices, network_href, neutron_list, project_list, router_href, usable_networks,
 };
-use crate::pages::{segment, text};
+use crate::pages::{name_of, segment, text};
 
 pub fn routes() -> Router<Dashboard> {
     Router::new()
@@ -61,7 +62,7 @@ fn gateway(router: &Value, networks: &HashMap<String, &Value>) -> Markup {
 
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
     let (routers, externals) = tokio::join!(
-        neutron_list(&ctx, "routers", "routers"),
+        project_list(&ctx, "routers", "routers"),
         external_networks(&ctx),
     );
     let (routers, externals) = (routers?, externals?);
@@ -129,12 +130,10 @@ async fn details(ctx: Ctx, Path(id): Path<String>) -> PageResult {
         ("device_owner", "network:router_interface"),
     ])
     .unwrap_or_default();
-    let subnets_query = serde_urlencoded::to_string([("project_id", ctx.auth.project_id.as_str())])
-        .unwrap_or_default();
     let (interfaces, networks, subnets) = tokio::join!(
         neutron_list(&ctx, format!("ports?{ports_query}"), "ports"),
-        neutron_list(&ctx, "networks", "networks"),
-        neutron_list(&ctx, format!("subnets?{subnets_query}"), "subnets"),
+        usable_networks(&ctx),
+        project_list(&ctx, "subnets", "subnets"),
     );
     let (interfaces, networks, subnets) = (interfaces?, networks?, subnets?);
     let networks_by_id = by_id(&networks);
@@ -218,7 +217,7 @@ async fn details(ctx: Ctx, Path(id): Path<String>) -> PageResult {
                 Some(&format!("Clear the external gateway of router {name}?"))))
         }
         h2 { "Interfaces" }
-        (interface_table.render(&ctx, &ListQuery::default(), interfaces, "No interfaces: add one below."))
+        (interface_table.render_all(&ctx, interfaces, "No interfaces: add one below."))
         form.card method="post" action=(format!("{here}/interfaces")) {
             h2 { "Add interface" }
             (ctx.csrf_field())

@@ -3,6 +3,7 @@
 //! Groups panel: the list, create and delete, and a group's page with its
 //! rules, where rules are added from Horizon's "Rule" presets (plus the
 //! ports a Kubernetes cluster needs) or written by hand, and deleted.
+//! Only the project's own groups are listed, also to an admin.
 
 use std::collections::HashMap;
 
@@ -21,8 +22,8 @@ use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field, select};
 use crate::list::{ListQuery, Table};
-use crate::pages::neutron::{Pairs, by_id, link, name_of, neutron_list};
-use crate::pages::{segment, text};
+use crate::pages::neutron::{Pairs, by_id, link, project_list};
+use crate::pages::{name_of, segment, text};
 use crate::session::FlashKind;
 
 const BASE: &str = "/dashboard/project/security_groups";
@@ -116,7 +117,7 @@ const PRESETS: &[Preset] = &[
 ];
 
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
-    let groups = neutron_list(&ctx, "security-groups", "security_groups").await?;
+    let groups = project_list(&ctx, "security-groups", "security_groups").await?;
     let table = Table::new(BASE, "Security groups", |g: &Value| text(&g["id"]))
         .cell("name", "Name", Some(Box::new(name_of)), |g| {
             link(&group_href(&text(&g["id"])), g)
@@ -238,7 +239,7 @@ fn remote(rule: &Value, groups: &HashMap<String, &Value>) -> Markup {
 async fn details(ctx: Ctx, Path(id): Path<String>) -> PageResult {
     let (group, groups) = tokio::join!(
         ctx.get(format!("{NETWORK}/security-groups/{}", segment(&id))),
-        neutron_list(&ctx, "security-groups", "security_groups"),
+        project_list(&ctx, "security-groups", "security_groups"),
     );
     let group = group?["security_group"].clone();
     let groups = groups?;
@@ -270,8 +271,7 @@ async fn details(ctx: Ctx, Path(id): Path<String>) -> PageResult {
                     port_range(r)
                 )),
             )
-        })
-        .search(|r: &Value| r.to_string());
+        });
     let body = html! {
         dl.details.card {
             dt { "Name" } dd { (name) }
@@ -280,7 +280,7 @@ async fn details(ctx: Ctx, Path(id): Path<String>) -> PageResult {
         }
         (delete_button(&ctx, &group, "Delete security group"))
         h2 { "Rules" }
-        (table.render(&ctx, &ListQuery::default(), rules, "No rules: nothing may come in."))
+        (table.render_all(&ctx, rules, "No rules: nothing may come in."))
         (rule_form(&ctx, &here, &groups))
     };
     Ok(layout::page(

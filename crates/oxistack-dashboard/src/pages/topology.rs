@@ -1,5 +1,6 @@
-//! The Network Topology panel: the project's networks (external ones
-//! included), routers, instances and load balancers as one picture, built
+//! The Network Topology panel: the project's networks (shared and
+//! external ones included), routers, instances and load balancers (the
+//! project's own, also for an admin) as one picture, built
 //! from live API answers into [`crate::topology::Topology`] and drawn by
 //! [`crate::topology::render`]. Every object links to its own page; while
 //! anything in it is pending the picture refreshes itself.
@@ -15,10 +16,10 @@ use crate::Dashboard;
 use crate::context::{Ctx, PageResult};
 use crate::layout;
 use crate::pages::neutron::{
-    addresses, instance_href, load_balancer_href, load_balancers, name_of, network_href,
-    neutron_list, router_href, servers,
+    addresses, instance_href, load_balancer_href, load_balancers, network_href, project_list,
+    router_href, servers, subnets_of, usable_networks,
 };
-use crate::pages::text;
+use crate::pages::{name_of, text};
 use crate::topology::{self, Device, DeviceKind, Link, Net, Topology};
 
 const BASE: &str = "/dashboard/project/network_topology";
@@ -43,17 +44,17 @@ struct Live {
 }
 
 async fn page(ctx: Ctx) -> PageResult {
-    let (networks, subnets, routers, ports, servers, floating_ips, load_balancers) = tokio::join!(
-        neutron_list(&ctx, "networks", "networks"),
-        neutron_list(&ctx, "subnets", "subnets"),
-        neutron_list(&ctx, "routers", "routers"),
-        neutron_list(&ctx, "ports", "ports"),
+    let networks = usable_networks(&ctx).await?;
+    let (subnets, routers, ports, servers, floating_ips, load_balancers) = tokio::join!(
+        subnets_of(&ctx, &networks),
+        project_list(&ctx, "routers", "routers"),
+        project_list(&ctx, "ports", "ports"),
         servers(&ctx),
-        neutron_list(&ctx, "floatingips", "floatingips"),
+        project_list(&ctx, "floatingips", "floatingips"),
         load_balancers(&ctx),
     );
     let live = Live {
-        networks: networks?,
+        networks,
         subnets: subnets?,
         routers: routers?,
         ports: ports?,

@@ -15,7 +15,7 @@ use crate::client::COMPUTE;
 use crate::context::{Ctx, PageResult};
 use crate::layout;
 use crate::list::{ListQuery, Table};
-use crate::pages::text;
+use crate::pages::{items, text};
 
 const BASE: &str = "/dashboard/admin/hypervisors";
 
@@ -65,7 +65,7 @@ async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
         .send()
         .await?
         .body;
-    let hypervisors: Vec<Value> = body["hypervisors"].as_array().cloned().unwrap_or_default();
+    let hypervisors = items(&body, "hypervisors");
     let total = hypervisors.iter().map(Usage::of).fold(
         Usage {
             vcpus: (0, 0),

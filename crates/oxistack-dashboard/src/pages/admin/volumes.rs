@@ -20,7 +20,7 @@ use crate::form::CsrfForm;
 use crate::layout::{self, action_button};
 use crate::list::{ListQuery, Table};
 use crate::pages::identity::names_by_id;
-use crate::pages::{segment, text};
+use crate::pages::{name_of, segment, text};
 
 const BASE: &str = "/dashboard/admin/volumes";
 
@@ -47,13 +47,6 @@ fn attached_to(volume: &Value, servers: &HashMap<String, String>) -> String {
         .join(", ")
 }
 
-fn name(volume: &Value) -> String {
-    match text(&volume["name"]) {
-        name if name.is_empty() => text(&volume["id"]),
-        name => name,
-    }
-}
-
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
     ctx.require_admin()?;
     let volumes = format!("{VOLUME}/volumes/detail");
@@ -66,7 +59,7 @@ async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
         .column("host", "Host", |v: &Value| {
             text(&v["os-vol-host-attr:host"])
         })
-        .column("name", "Name", name)
+        .column("name", "Name", name_of)
         .column("size", "Size", |v: &Value| {
             format!("{} GiB", number(&v["size"]))
         })
@@ -84,13 +77,13 @@ async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
                 &ctx,
                 &format!("{BASE}/{}/delete", segment(&text(&v["id"]))),
                 "Delete",
-                Some(&format!("Delete volume {}?", name(v))),
+                Some(&format!("Delete volume {}?", name_of(v))),
             )
         })
         .search(move |v: &Value| {
             format!(
                 "{} {} {} {}",
-                name(v),
+                name_of(v),
                 project(v),
                 attached(v),
                 text(&v["volume_type"])

@@ -1,6 +1,7 @@
 //! Groups: list, create, delete (by the identity panels' one `delete`);
-//! each group's page lists its members (add and remove a user) and its
-//! role assignments.
+//! each group's page lists its members (add and remove a user), whole,
+//! and its role assignments, which the page's query string sorts and
+//! pages.
 
 use axum::Router;
 use axum::extract::{Path, Query};
@@ -137,7 +138,7 @@ async fn details(ctx: Ctx, Path(id): Path<String>, Query(query): Query<ListQuery
         }
         section aria-labelledby="members-title" {
             h2 #members-title { "Members" }
-            (table.render(&ctx, &query, members, "The group has no members."))
+            (table.render_all(&ctx, members, "The group has no members."))
             @if !others.is_empty() {
                 form.card method="post" action=(format!("{page}/members")) {
                     h3 { "Add a member" }

@@ -20,7 +20,7 @@ use crate::context::{Ctx, PageError, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::action_button;
 use crate::list::Table;
-use crate::pages::{segment, text};
+use crate::pages::{items, segment, text};
 
 mod assignments;
 mod groups;
@@ -76,7 +76,7 @@ pub(crate) async fn objects(
     collection: &str,
 ) -> Result<Vec<Value>, PageError> {
     let body = ctx.get(path).await?;
-    Ok(body[collection].as_array().cloned().unwrap_or_default())
+    Ok(items(&body, collection))
 }
 
 /// The names of a list's objects by id, for pages that show a name where

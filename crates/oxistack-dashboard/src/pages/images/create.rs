@@ -16,12 +16,12 @@ use maud::html;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{BASE, VISIBILITIES, api_path, human_bytes, image_url, name_of, options};
+use super::{BASE, VISIBILITIES, api_path, human_bytes, image_url};
 use crate::client::{ApiFailure, IMAGE};
 use crate::context::{Ctx, PageError, PageResult};
 use crate::form::{CsrfForm, CsrfHeader};
 use crate::layout::{self, field};
-use crate::pages::text;
+use crate::pages::{name_of, options, text};
 use crate::session::FlashKind;
 
 /// Glance's default disk formats, the usual first.

@@ -20,7 +20,7 @@ use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button, field};
 use crate::list::{ListQuery, Table};
-use crate::pages::{segment, text};
+use crate::pages::{items, name_of, options, segment, text, yes_no};
 
 const BASE: &str = "/dashboard/project/images";
 
@@ -55,14 +55,6 @@ fn api_path(id: &str) -> String {
     format!("{IMAGE}/images/{}", segment(id))
 }
 
-/// An image's name, or its id when it has none.
-fn name_of(image: &Value) -> String {
-    match text(&image["name"]) {
-        name if name.is_empty() => text(&image["id"]),
-        name => name,
-    }
-}
-
 /// Glance marks instance snapshots with the `image_type` property.
 fn kind_of(image: &Value) -> &'static str {
     match image["image_type"].as_str() {
@@ -76,13 +68,6 @@ fn kind_of(image: &Value) -> &'static str {
 fn is_settling(image: &Value) -> bool {
     let status = text(&image["status"]);
     layout::is_pending(&status) && status != "queued"
-}
-
-fn yes_no(value: &Value) -> &'static str {
-    match value.as_bool() {
-        Some(true) => "Yes",
-        _ => "No",
-    }
 }
 
 /// A byte count as a person reads it ("300.0 KiB").
@@ -105,7 +90,7 @@ fn human_bytes(value: &Value) -> String {
 
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
     let body = ctx.get(format!("{IMAGE}/images?limit=1000")).await?;
-    let images = body["images"].as_array().cloned().unwrap_or_default();
+    let images = items(&body, "images");
     let project = ctx.auth.project_id.clone();
     let owner = move |image: &Value| match text(&image["owner"]) {
         owner if owner == project => "This project".to_owned(),
@@ -273,13 +258,6 @@ fn properties(image: &Value) -> Markup {
             }
         }
     }
-}
-
-fn options(values: &[&str]) -> Vec<(String, String)> {
-    values
-        .iter()
-        .map(|value| ((*value).to_owned(), (*value).to_owned()))
-        .collect()
 }
 
 #[derive(Deserialize)]

@@ -12,7 +12,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use super::server_path;
-use crate::context::Ctx;
+use crate::context::{Ctx, PageError};
 use crate::form::CsrfHeader;
 use crate::pages::text;
 
@@ -35,6 +35,11 @@ pub async fn open(ctx: Ctx, _: CsrfHeader, Path(id): Path<String>) -> Response {
                 "The cloud answered no usable console address.".to_owned(),
             ),
         },
+        // A lost session ends here as on every page: the script sees the
+        // redirect to the login page.
+        Err(failure) if failure.is_unauthorized() => {
+            return PageError::from(failure).into_response();
+        }
         Err(failure) => (failure.status, failure.message),
     };
     let (status, message) = failure;

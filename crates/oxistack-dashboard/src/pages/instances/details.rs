@@ -2,9 +2,14 @@
 //! instance settles), its floating IPs, security groups and volumes
 //! ([`super::manage`]), the tail of its console log and the serial
 //! console, which `console.js` opens in the page.
+//!
+//! The parts that refresh (the overview, the volumes) do so from their
+//! own addresses ([`overview_block`]), so a refresh reads neither the
+//! console log again nor anything else of the page.
 
 use axum::extract::{Path, Query};
 use axum::http::Method;
+use axum::response::IntoResponse;
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -54,6 +59,13 @@ pub async fn details(
     Ok(layout::page(&ctx, &format!("Instance {name}"), BASE, body))
 }
 
+/// Only the overview of instance `id`'s page, which refreshes from here
+/// while the instance settles.
+pub async fn overview_block(ctx: Ctx, Path(id): Path<String>) -> PageResult {
+    let server = ctx.get(server_path(&id)).await?["server"].take();
+    Ok(overview(&ctx, &server).await.into_response())
+}
+
 /// What the instance is, with its actions; refreshes while it settles.
 async fn overview(ctx: &Ctx, server: &Value) -> Markup {
     let images = image_names(ctx).await;
@@ -71,7 +83,8 @@ async fn overview(ctx: &Ctx, server: &Value) -> Markup {
         .collect();
     let status = status(server);
     html! {
-        section.card #instance-overview data-refresh[is_settling(server)] {
+        section.card #instance-overview data-refresh[is_settling(server)]
+            data-refresh-src=(format!("{}/overview", details_url(&text(&server["id"])))) {
             h2 { "Overview" }
             div.toolbar { (action_buttons(ctx, server, Some("details"))) }
             dl.details {
@@ -137,7 +150,7 @@ fn serial_console(id: &str) -> Markup {
     html! {
         section.card #serial-console {
             h2 { "Serial console" }
-            p.hint { "A live terminal on the instance's serial port: what you type goes to the instance." }
+            p.hint { "A live terminal on the instance's serial port: what you type goes to the instance. Press Escape, then Tab, to move on from the terminal." }
             button #open-serial-console type="button"
                 data-url=(format!("{}/serial_console", details_url(id)))
                 data-xterm-script=(crate::assets::url("xterm.js"))

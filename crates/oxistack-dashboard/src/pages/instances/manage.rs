@@ -10,7 +10,8 @@ use std::collections::HashSet;
 use axum::Router;
 use axum::extract::Path;
 use axum::http::Method;
-use axum::routing::post;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use maud::{Markup, html};
 use serde::Deserialize;
 use serde_json::{Value, json};
@@ -42,6 +43,7 @@ pub fn routes() -> Router<Dashboard> {
             "/project/instances/{id}/security_groups/{group}/remove",
             post(remove_security_group),
         )
+        .route("/project/instances/{id}/volumes", get(volumes_block))
         .route(
             "/project/instances/{id}/volumes/attach",
             post(attach_volume),
@@ -53,10 +55,16 @@ pub fn routes() -> Router<Dashboard> {
 }
 
 /// A section's heading and, if its data could not be read, the API's
-/// reason instead of its body.
-fn section(id: &str, title: &str, refresh: bool, body: Result<Markup, ApiFailure>) -> Markup {
+/// reason instead of its body; `refresh` is the address it refreshes
+/// from, while it does.
+fn section(
+    id: &str,
+    title: &str,
+    refresh: Option<&str>,
+    body: Result<Markup, ApiFailure>,
+) -> Markup {
     html! {
-        section.card id=(id) data-refresh[refresh] {
+        section.card id=(id) data-refresh[refresh.is_some()] data-refresh-src=[refresh] {
             h2 { (title) }
             @match body {
                 Ok(body) => (body),
@@ -76,11 +84,10 @@ fn action_url(id: &str, tail: &str) -> String {
 /// The floating IPs on the instance's ports, and a form to add one.
 pub async fn floating_ips(ctx: &Ctx, id: &str) -> Markup {
     let body = floating_ips_body(ctx, id).await;
-    section("instance-floating-ips", "Floating IPs", false, body)
+    section("instance-floating-ips", "Floating IPs", None, body)
 }
 
 async fn floating_ips_body(ctx: &Ctx, id: &str) -> Result<Markup, ApiFailure> {
-    let project = &ctx.auth.project_id;
     let (ports, floating_ips, externals) = tokio::join!(
         fetch_list(
             ctx,
@@ -89,7 +96,7 @@ async fn floating_ips_body(ctx: &Ctx, id: &str) -> Result<Markup, ApiFailure> {
         ),
         fetch_list(
             ctx,
-            format!("{NETWORK}/floatingips?project_id={project}"),
+            format!("{NETWORK}/floatingips?{}", neutron::project_filter(ctx)),
             "floatingips"
         ),
         fetch_list(
@@ -201,11 +208,10 @@ async fn disassociate_floating_ip(
 /// project's.
 pub async fn security_groups(ctx: &Ctx, id: &str) -> Markup {
     let body = security_groups_body(ctx, id).await;
-    section("instance-security-groups", "Security Groups", false, body)
+    section("instance-security-groups", "Security Groups", None, body)
 }
 
 async fn security_groups_body(ctx: &Ctx, id: &str) -> Result<Markup, ApiFailure> {
-    let project = &ctx.auth.project_id;
     let (current, all) = tokio::join!(
         fetch_list(
             ctx,
@@ -214,7 +220,7 @@ async fn security_groups_body(ctx: &Ctx, id: &str) -> Result<Markup, ApiFailure>
         ),
         fetch_list(
             ctx,
-            format!("{NETWORK}/security-groups?project_id={project}"),
+            format!("{NETWORK}/security-groups?{}", neutron::project_filter(ctx)),
             "security_groups"
         ),
     );
@@ -302,6 +308,12 @@ async fn remove_security_group(
     security_group_action(&ctx, &id, "removeSecurityGroup", &group, done, failed).await
 }
 
+/// Only the volumes section of instance `id`'s page, which refreshes
+/// from here while a volume attaches or detaches.
+async fn volumes_block(ctx: Ctx, Path(id): Path<String>) -> Response {
+    volumes(&ctx, &id).await.into_response()
+}
+
 /// The volumes attached to the instance (refreshing while one attaches
 /// or detaches), and a form to attach one of the project's available
 /// volumes.
@@ -317,7 +329,7 @@ pub async fn volumes(ctx: &Ctx, id: &str) -> Markup {
     let (attachments, volumes) = match (attachments, volumes) {
         (Ok(attachments), Ok(volumes)) => (attachments, volumes),
         (Err(failure), _) | (_, Err(failure)) => {
-            return section("instance-volumes", "Volumes", false, Err(failure));
+            return section("instance-volumes", "Volumes", None, Err(failure));
         }
     };
     let volume = |volume_id: &str| volumes.iter().find(|v| text(&v["id"]) == volume_id);
@@ -396,7 +408,8 @@ pub async fn volumes(ctx: &Ctx, id: &str) -> Markup {
             }
         }
     };
-    section("instance-volumes", "Volumes", refresh, Ok(body))
+    let source = refresh.then(|| action_url(id, "volumes"));
+    section("instance-volumes", "Volumes", source.as_deref(), Ok(body))
 }
 
 #[derive(Deserialize)]

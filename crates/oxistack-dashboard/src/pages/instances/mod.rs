@@ -40,6 +40,10 @@ pub fn routes() -> Router<Dashboard> {
             get(launch::form).post(launch::launch),
         )
         .route("/project/instances/{id}", get(details::details))
+        .route(
+            "/project/instances/{id}/overview",
+            get(details::overview_block),
+        )
         .route("/project/instances/{id}/action/{action}", post(act))
         .route(
             "/project/instances/{id}/serial_console",

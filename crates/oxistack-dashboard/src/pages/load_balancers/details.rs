@@ -5,10 +5,13 @@
 //! pools with their health monitor and members (add, remove).
 //!
 //! Only the status block refreshes; the forms and buttons sit outside it,
-//! so a refresh never takes a form from under a confirmation dialog.
+//! so a refresh never takes a form from under a confirmation dialog. It
+//! refreshes from its own address ([`status_block`], one API call), not
+//! by loading the whole page again.
 
 use axum::extract::Path;
 use axum::http::Method;
+use axum::response::IntoResponse;
 use maud::{Markup, html};
 use serde_json::{Value, json};
 
@@ -17,8 +20,8 @@ use crate::client::{ApiFailure, NETWORK};
 use crate::context::{Ctx, PageResult, Report};
 use crate::form::{self, CsrfForm};
 use crate::layout::{self, action_button, field, select};
-use crate::pages::neutron::{self, items, load_balancer_href, name_of};
-use crate::pages::{segment, text};
+use crate::pages::neutron::{self, load_balancer_href, project_list};
+use crate::pages::{items, name_of, segment, text};
 
 pub async fn page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
     let lb_path = format!("{LBAAS}/loadbalancers/{}", segment(&id));
@@ -72,7 +75,7 @@ pub async fn page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
         }
         section aria-labelledby="status-title" {
             h2 #status-title { "Status" }
-            (status_tree(&statuses["statuses"]["loadbalancer"]))
+            (status_tree(&id, &statuses["statuses"]["loadbalancer"]))
         }
         (floating_ip)
         section aria-labelledby="listeners-title" {
@@ -90,9 +93,19 @@ pub async fn page(ctx: Ctx, Path(id): Path<String>) -> PageResult {
     ))
 }
 
-/// The statuses of the load balancer, its listeners, pools, health
-/// monitors and members, refreshing by themselves every few seconds.
-fn status_tree(lb: &Value) -> Markup {
+/// Only the status block of load balancer `id`'s page, which refreshes
+/// from here.
+pub async fn status_block(ctx: Ctx, Path(id): Path<String>) -> PageResult {
+    let statuses = ctx
+        .get(format!("{LBAAS}/loadbalancers/{}/status", segment(&id)))
+        .await?;
+    Ok(status_tree(&id, &statuses["statuses"]["loadbalancer"]).into_response())
+}
+
+/// The statuses of load balancer `id`, its listeners, pools, health
+/// monitors and members, refreshing by themselves every few seconds
+/// from [`status_block`].
+fn status_tree(id: &str, lb: &Value) -> Markup {
     let list = |value: &Value, key: &str| value[key].as_array().cloned().unwrap_or_default();
     let row = |kind: &str, level: u8, object: &Value, address: String| {
         html! {
@@ -106,7 +119,8 @@ fn status_tree(lb: &Value) -> Markup {
         }
     };
     html! {
-        div.table-wrap #lb-status data-refresh {
+        div.table-wrap #lb-status data-refresh
+            data-refresh-src=(format!("{}/status", load_balancer_href(id))) {
             table.status-tree {
                 caption.visually-hidden { "Provisioning and operating status" }
                 thead { tr {
@@ -149,7 +163,7 @@ fn short_name(object: &Value) -> String {
 /// associate one: an unassociated floating IP of the project or a new one
 /// from an external network.
 async fn floating_ip_box(ctx: &Ctx, lb: &Value) -> Result<Markup, crate::context::PageError> {
-    let floating_ips = neutron::neutron_list(ctx, "floatingips", "floatingips").await?;
+    let floating_ips = project_list(ctx, "floatingips", "floatingips").await?;
     let lb_id = text(&lb["id"]);
     let associated = floating_ips
         .iter()
@@ -169,7 +183,7 @@ async fn floating_ip_box(ctx: &Ctx, lb: &Value) -> Result<Markup, crate::context
             }
         });
     }
-    let external = neutron::neutron_list(ctx, "networks?router:external=true", "networks").await?;
+    let external = neutron::external_networks(ctx).await?;
     let choices = neutron::floating_ip_choices(&floating_ips, &external);
     Ok(html! {
         section.card #floating-ip aria-labelledby="floating-ip-title" {

@@ -5,6 +5,8 @@
 //!
 //! What the wizard and the details page both offer as pool members are the
 //! project's instances by their fixed addresses ([`member_targets`]).
+//! Octavia lists every project's load balancers to an admin; the panel
+//! asks for the signed-in project's only.
 
 mod details;
 mod wizard;
@@ -21,8 +23,8 @@ use crate::context::{Ctx, PageError, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button};
 use crate::list::{ListQuery, Table};
-use crate::pages::neutron::{self, items, load_balancer_href, name_of};
-use crate::pages::{segment, text};
+use crate::pages::neutron::{self, load_balancer_href, project_filter, project_list};
+use crate::pages::{items, name_of, segment, text};
 
 const BASE: &str = neutron::LOAD_BALANCERS;
 /// Octavia's v2 API, where every load-balancer object lives.
@@ -36,6 +38,10 @@ pub fn routes() -> Router<Dashboard> {
             get(wizard::form).post(wizard::create),
         )
         .route("/project/load_balancers/{id}", get(details::page))
+        .route(
+            "/project/load_balancers/{id}/status",
+            get(details::status_block),
+        )
         .route("/project/load_balancers/{id}/delete", post(delete))
         .route(
             "/project/load_balancers/{id}/floating_ip",
@@ -56,9 +62,12 @@ pub fn routes() -> Router<Dashboard> {
 }
 
 async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
-    let body = ctx.get(format!("{LBAAS}/loadbalancers")).await?;
-    let load_balancers = items(&body, "loadbalancers");
-    let floating_ips = neutron::neutron_list(&ctx, "floatingips", "floatingips").await?;
+    let (body, floating_ips) = tokio::join!(
+        ctx.get(format!("{LBAAS}/loadbalancers?{}", project_filter(&ctx))),
+        project_list(&ctx, "floatingips", "floatingips"),
+    );
+    let load_balancers = items(&body?, "loadbalancers");
+    let floating_ips = floating_ips?;
     let floating_ip_of = |lb: &Value| {
         floating_ips
             .iter()
@@ -145,7 +154,7 @@ struct MemberTarget {
 /// Every fixed address of every instance of the project, by instance name.
 async fn member_targets(ctx: &Ctx) -> Result<Vec<MemberTarget>, PageError> {
     let servers = neutron::servers(ctx).await?;
-    let ports = neutron::neutron_list(ctx, "ports", "ports").await?;
+    let ports = project_list(ctx, "ports", "ports").await?;
     let mut targets: Vec<MemberTarget> = ports
         .iter()
         .filter_map(|port| {
@@ -176,12 +185,13 @@ fn gone(key: &str) -> String {
     format!("The instance address {key} is no longer in the project.")
 }
 
-/// The subnets the caller sees, as `(id, "name cidr (network)")` options,
-/// the project's own first (shared ones, such as the public, after).
+/// The subnets of the networks the project may use, as
+/// `(id, "name cidr (network)")` options, the project's own first (shared
+/// ones, such as the public, after).
 async fn subnet_options(ctx: &Ctx) -> Result<Vec<(String, String)>, PageError> {
-    let mut subnets = neutron::neutron_list(ctx, "subnets", "subnets").await?;
+    let networks = neutron::usable_networks(ctx).await?;
+    let mut subnets = neutron::subnets_of(ctx, &networks).await?;
     subnets.sort_by_key(|subnet| subnet["project_id"] != ctx.auth.project_id.as_str());
-    let networks = neutron::neutron_list(ctx, "networks", "networks").await?;
     let networks = neutron::by_id(&networks);
     Ok(subnets
         .iter()

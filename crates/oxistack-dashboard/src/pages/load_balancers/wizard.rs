@@ -19,7 +19,7 @@ use crate::context::{Ctx, PageError, PageResult};
 use crate::form::{self, CsrfForm};
 use crate::layout::{self, field, select};
 use crate::pages::neutron::load_balancer_href;
-use crate::pages::text;
+use crate::pages::{options, text};
 
 const LISTENER_PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TCP", "UDP"];
 const ALGORITHMS: &[&str] = &["ROUND_ROBIN", "LEAST_CONNECTIONS", "SOURCE_IP"];
@@ -239,12 +239,6 @@ fn health_monitor(entered: &Entered) -> Value {
 async fn render(ctx: &Ctx, entered: &Entered, refusal: Option<(StatusCode, String)>) -> PageResult {
     let subnets = subnet_options(ctx).await?;
     let targets = member_targets(ctx).await?;
-    let options = |values: &[&str]| -> Vec<(String, String)> {
-        values
-            .iter()
-            .map(|v| ((*v).to_owned(), (*v).to_owned()))
-            .collect()
-    };
     let persistence: Vec<(String, String)> = PERSISTENCE
         .iter()
         .map(|(value, label)| ((*value).to_owned(), (*label).to_owned()))

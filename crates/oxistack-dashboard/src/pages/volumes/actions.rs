@@ -2,19 +2,20 @@
 //! while attached, from microversion 3.42), attach it to an instance and
 //! detach it (through Nova's `os-volume_attachments`, as Horizon does, so
 //! the guest sees the disk), snapshot it (forced while it is in use) and
-//! delete it. Each ends on the list with the outcome under the object's
-//! row.
+//! delete it. Extend, attach, detach and snapshot are started from the
+//! volume's page and end there, with the outcome at its top; delete (from
+//! the list or the page) ends on the list, the outcome under the row.
 
 use axum::extract::Path;
 use axum::http::Method;
 use serde::Deserialize;
 use serde_json::json;
 
-use super::{BASE, SNAPSHOTS, cinder, name_of};
+use super::{BASE, cinder, volume_url};
 use crate::client::COMPUTE;
 use crate::context::{Ctx, PageError, PageResult, Report};
 use crate::form::CsrfForm;
-use crate::pages::{segment, text};
+use crate::pages::{name_of, segment, text};
 
 /// The volume's Cinder URL.
 fn volume_api(ctx: &Ctx, id: &str) -> String {
@@ -41,7 +42,7 @@ pub async fn extend(
         about: Some(&id),
         done: &format!("Extending the volume to {new_size} GiB."),
         failed: "Could not extend the volume",
-        back: BASE,
+        back: &volume_url(&id),
     };
     Ok(ctx.act(Method::POST, action, Some(&extend), report).await)
 }
@@ -75,7 +76,7 @@ pub async fn attach(
         Some(&id),
         format!("Attaching the volume as {device}."),
         "Could not attach the volume",
-        BASE,
+        &volume_url(&id),
     ))
 }
 
@@ -93,7 +94,7 @@ pub async fn detach(
         about: Some(&id),
         done: "Detaching the volume.",
         failed: "Could not detach the volume",
-        back: BASE,
+        back: &volume_url(&id),
     };
     Ok(ctx.act(Method::DELETE, attachment, None, report).await)
 }
@@ -127,23 +128,15 @@ pub async fn snapshot(
             }})),
         )
         .await;
-    let snapshot_id = created
-        .as_ref()
-        .map(|body| text(&body["snapshot"]["id"]))
-        .unwrap_or_else(|_| id.clone());
-    let back = match created.is_ok() {
-        true => SNAPSHOTS,
-        false => BASE,
-    };
     Ok(ctx.finish(
         created,
-        Some(&snapshot_id),
+        Some(&id),
         format!(
             "Creating snapshot {name} of volume {}.",
             name_of(&volume["volume"])
         ),
         &format!("Could not snapshot volume {}", name_of(&volume["volume"])),
-        back,
+        &volume_url(&id),
     ))
 }
 

@@ -24,7 +24,7 @@ use crate::client::{COMPUTE, VOLUME};
 use crate::context::{Ctx, PageResult};
 use crate::layout::{self, action_button, field};
 use crate::list::{ListQuery, Table};
-use crate::pages::{segment, text};
+use crate::pages::{items, name_of, segment, text};
 
 const BASE: &str = "/dashboard/project/volumes";
 const SNAPSHOTS: &str = "/dashboard/project/snapshots";
@@ -60,21 +60,8 @@ fn volume_url(id: &str) -> String {
     format!("{BASE}/{}", segment(id))
 }
 
-/// A volume's or snapshot's name, or its id when it has none.
-fn name_of(object: &Value) -> String {
-    match text(&object["name"]) {
-        name if name.is_empty() => text(&object["id"]),
-        name => name,
-    }
-}
-
 fn size_of(object: &Value) -> String {
     format!("{} GiB", text(&object["size"]))
-}
-
-/// Every element of `body[key]`.
-fn items(body: &Value, key: &str) -> Vec<Value> {
-    body[key].as_array().cloned().unwrap_or_default()
 }
 
 /// The project's volumes, with details.

@@ -6,12 +6,12 @@ use axum::http::Method;
 use maud::html;
 use serde_json::Value;
 
-use super::{BASE, SNAPSHOTS, cinder, items, name_of, size_of, volume_url, volumes};
+use super::{BASE, SNAPSHOTS, cinder, size_of, volume_url, volumes};
 use crate::context::{Ctx, PageResult, Report};
 use crate::form::CsrfForm;
 use crate::layout::{self, action_button};
 use crate::list::{ListQuery, Table};
-use crate::pages::{segment, text};
+use crate::pages::{items, name_of, segment, text};
 
 pub async fn list(ctx: Ctx, Query(query): Query<ListQuery>) -> PageResult {
     let (snapshots, volumes) = tokio::join!(
