@@ -114,7 +114,9 @@ def time_browser(url, path, cookie, runs):
     parts = urllib.parse.urlsplit(url)
     samples = []
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=["--no-sandbox"])
+        browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=[
+            "--no-sandbox", "--disable-background-networking", "--disable-component-update",
+            "--disable-sync", "--no-first-run"])
         context = browser.new_context()
         context.add_cookies([{"name": name, "value": value, "domain": parts.hostname, "path": "/dashboard"}])
         page = context.new_page()
