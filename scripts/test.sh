@@ -30,4 +30,4 @@ export OXISTACK_BIN="$root/target/debug/oxistack"
 scripts/tempest.sh
 
 export PATH="$venv/bin:$PATH"
-pytest -q -p no:cacheprovider tests/e2e "$@"
+pytest -q -p no:cacheprovider --durations=20 tests/e2e "$@"

@@ -113,7 +113,7 @@ def test_a_volume_from_creation_to_deletion(kube_cloud, instance, page):
     expect(state.locator("dd[data-status]")).to_have_text("in-use", timeout=STATUS_TIMEOUT_MS)
 
     # Snapshot it (forced, it is in use), then a volume from the snapshot.
-    expect(page.get_by_text("the snapshot is forced")).to_be_visible()
+    expect(page.get_by_text("A snapshot of a volume in use is forced")).to_be_visible()
     page.get_by_label("Snapshot name").fill("browser-snapshot")
     page.get_by_role("button", name="Create snapshot").click()
     expect_flash(page, "ok", "Creating snapshot browser-snapshot of volume browser-volume.")

@@ -218,9 +218,9 @@ async fn details(ctx: Ctx, Path(id): Path<String>) -> PageResult {
                 (ctx.csrf_field())
                 (field("Snapshot name", "snapshot-name", html! { input #snapshot-name name="name" type="text" required; }))
                 (field("Description", "snapshot-description", html! { input #snapshot-description name="description" type="text"; }))
-                @if status == "in-use" {
-                    p.hint { "The volume is in use: the snapshot is forced, and holds what was written so far." }
-                }
+                // Whether to force is decided when the form is posted, so the
+                // hint holds whatever the status was when the page was drawn.
+                p.hint { "A snapshot of a volume in use is forced: it holds what the instance has written so far." }
                 button type="submit" { "Create snapshot" }
             }
         }
